@@ -1,0 +1,78 @@
+//! # sansmqtt-proto
+//!
+//! The packets of MQTT 3.1, 3.1.1 and 5.0, encoded and decoded without IO.
+//!
+//! - Every control packet, both directions: a client encodes CONNECT and
+//!   decodes CONNACK; a broker or a test does the opposite.
+//! - Validation to the letter of the specifications: each violation is a
+//!   distinct [`DecodeError`] or [`EncodeError`], nothing panics.
+//! - Zero-copy: PUBLISH topics and payloads are [`bytes::Bytes`] slices of the
+//!   received buffer.
+//! - Streaming: [`Decoder`] takes bytes split anywhere and refuses an
+//!   oversized packet from its fixed header, before buffering its body.
+//! - Encoding into a caller's `BytesMut` with one reservation of the exact
+//!   size ([`Packet::encoded_len`]).
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use sansmqtt_proto::{
+//!     Decoder, Packet, PacketId, ProtocolVersion, Publish, QoS, TopicFilter, TopicName,
+//! };
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let version = ProtocolVersion::V5;
+//! let topic = TopicName::try_from("sensors/kitchen/temp")?;
+//! let publish = Publish::with_qos(topic, &b"21.5"[..], QoS::AtLeastOnce, PacketId::new(7).unwrap());
+//!
+//! let mut wire = BytesMut::new();
+//! let n = publish.encode(version, &mut wire)?;
+//! assert_eq!(n, publish.encoded_len(version)?);
+//!
+//! // Bytes arrive in pieces; packets come out once complete.
+//! let mut decoder = Decoder::new(version).with_max_packet_size(64 * 1024);
+//! let (a, b) = wire.split_at(5);
+//! decoder.feed(a);
+//! assert_eq!(decoder.decode()?, None);
+//! decoder.feed(b);
+//! let Some(Packet::Publish(received)) = decoder.decode()? else { panic!("a PUBLISH") };
+//! assert_eq!(received, publish);
+//!
+//! let filter = TopicFilter::try_from("sensors/+/temp")?;
+//! assert!(filter.matches(&received.topic));
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod decoder;
+mod error;
+mod packet;
+mod properties;
+mod reason;
+mod string;
+mod topic;
+mod types;
+mod wire;
+
+pub use decoder::{Decoder, FixedHeader, MAX_PACKET_SIZE, decode_packet, peek_header};
+pub use error::{DecodeError, EncodeError};
+pub use packet::{
+    Ack, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, PacketType, PubAck, PubComp,
+    PubRec, PubRel, Publish, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
+    Unsubscribe,
+};
+pub use packet::AckReason;
+pub use properties::{
+    AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
+    MaximumQoS, PayloadFormat, PropertyId, PublishProperties, SubscribeProperties, SubscriptionId,
+    UnsubscribeProperties, UserProperty, WillProperties,
+};
+pub use reason::{
+    AuthReason, ConnectReason, DisconnectReason, PubAckReason, PubCompReason, PubRecReason,
+    PubRelReason, SubAckReason, UnsubAckReason,
+};
+pub use string::{MqttString, StringError};
+pub use topic::{TopicError, TopicFilter, TopicName, matches};
+pub use types::{PacketId, ProtocolVersion, QoS};
+pub use wire::{MAX_VAR_INT, parse_var_int, var_int_len};

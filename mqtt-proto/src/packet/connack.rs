@@ -1,0 +1,94 @@
+//! CONNACK (§3.2): the server's answer to CONNECT.
+
+use bytes::{BufMut, BytesMut};
+
+use super::{Body, PacketType, packet_encoding};
+use crate::wire::Reader;
+use crate::{ConnAckProperties, ConnectReason, DecodeError, EncodeError, ProtocolVersion};
+
+/// A CONNACK packet. In MQTT 3.1.1 the return code is mapped to the
+/// equivalent [`ConnectReason`] (see [`ConnectReason::v3_return_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnAck {
+    /// Session Present.
+    pub session_present: bool,
+    /// Connect Reason Code (5) or Return Code (3.1.1).
+    pub reason: ConnectReason,
+    /// CONNACK properties (MQTT 5).
+    pub properties: ConnAckProperties,
+}
+
+impl ConnAck {
+    /// A CONNACK with this reason and no properties.
+    pub fn new(session_present: bool, reason: ConnectReason) -> Self {
+        Self {
+            session_present,
+            reason,
+            properties: ConnAckProperties::default(),
+        }
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let flags = r.u8()?;
+        if flags & 0xfe != 0 {
+            return Err(DecodeError::ConnAckReservedFlags);
+        }
+        let session_present = flags & 0x01 != 0;
+        let code = r.u8()?;
+        let reason = if version.is_v5() {
+            ConnectReason::decode(code)?
+        } else {
+            ConnectReason::from_v3_return_code(code).ok_or(DecodeError::InvalidReasonCode {
+                packet: PacketType::ConnAck,
+                code,
+            })?
+        };
+        // [MQTT-3.2.2-4] (3.1.1) / [MQTT-3.2.2-6] (5): no session on refusal.
+        if session_present && reason != ConnectReason::Success {
+            return Err(DecodeError::SessionPresentOnRefusal);
+        }
+        let properties = if version.is_v5() {
+            ConnAckProperties::read(r)?
+        } else {
+            ConnAckProperties::default()
+        };
+        Ok(Self {
+            session_present,
+            reason,
+            properties,
+        })
+    }
+}
+
+impl Body for ConnAck {
+    const TYPE: PacketType = PacketType::ConnAck;
+
+    fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        if self.session_present && self.reason != ConnectReason::Success {
+            return Err(EncodeError::SessionPresentOnRefusal);
+        }
+        if version.is_v5() {
+            Ok(2 + self.properties.encoded_len()?)
+        } else {
+            super::require_v5(version, !self.properties.is_empty(), "CONNACK properties")?;
+            super::require_v5(
+                version,
+                self.reason.v3_return_code().is_none(),
+                "this CONNACK reason code",
+            )?;
+            Ok(2)
+        }
+    }
+
+    fn write_body(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        buf.put_u8(u8::from(self.session_present));
+        if version.is_v5() {
+            buf.put_u8(self.reason.code());
+            self.properties.write(buf);
+        } else {
+            buf.put_u8(self.reason.v3_return_code().unwrap_or(0));
+        }
+    }
+}
+
+packet_encoding!(ConnAck);

@@ -1,0 +1,132 @@
+//! PUBLISH (§3.3): an application message.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{Body, PacketType, packet_encoding};
+use crate::wire::{self, Reader};
+use crate::{
+    DecodeError, EncodeError, PacketId, ProtocolVersion, PublishProperties, QoS, TopicName,
+};
+
+/// A PUBLISH packet. Topic and payload are slices of the received buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// DUP flag: a redelivery. Always false at QoS 0 [MQTT-3.3.1-2].
+    pub dup: bool,
+    /// QoS level.
+    pub qos: QoS,
+    /// RETAIN flag.
+    pub retain: bool,
+    /// Topic Name. Empty only in MQTT 5 with a topic alias.
+    pub topic: TopicName,
+    /// Packet Identifier: present exactly when QoS > 0.
+    pub packet_id: Option<PacketId>,
+    /// PUBLISH properties (MQTT 5).
+    pub properties: PublishProperties,
+    /// Application message.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A QoS 0 message.
+    pub fn at_most_once(topic: TopicName, payload: impl Into<Bytes>) -> Self {
+        Self {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic,
+            packet_id: None,
+            properties: PublishProperties::default(),
+            payload: payload.into(),
+        }
+    }
+
+    /// A QoS 1 or 2 message with its packet identifier.
+    pub fn with_qos(topic: TopicName, payload: impl Into<Bytes>, qos: QoS, packet_id: PacketId) -> Self {
+        let mut p = Self::at_most_once(topic, payload);
+        p.qos = qos;
+        p.packet_id = (qos != QoS::AtMostOnce).then_some(packet_id);
+        p
+    }
+
+    pub(crate) fn read(
+        flags: u8,
+        r: &mut Reader<'_>,
+        version: ProtocolVersion,
+    ) -> Result<Self, DecodeError> {
+        let dup = flags & 0x08 != 0;
+        let qos = QoS::from_bits((flags >> 1) & 0x03)?;
+        let retain = flags & 0x01 != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupWithQoS0);
+        }
+        let topic = TopicName::new_allow_empty(r.string()?).map_err(DecodeError::InvalidTopicName)?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            None
+        } else {
+            Some(PacketId::decode(r.u16()?)?)
+        };
+        let properties = if version.is_v5() {
+            PublishProperties::read(r)?
+        } else {
+            PublishProperties::default()
+        };
+        if topic.is_empty() && properties.topic_alias.is_none() {
+            return Err(DecodeError::EmptyTopicWithoutAlias);
+        }
+        let payload = r.rest();
+        Ok(Self {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        })
+    }
+}
+
+impl Body for Publish {
+    const TYPE: PacketType = PacketType::Publish;
+
+    fn flags(&self) -> u8 {
+        (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
+    }
+
+    fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(EncodeError::DupWithQoS0);
+        }
+        if self.topic.is_empty() && self.properties.topic_alias.is_none() {
+            return Err(EncodeError::EmptyTopicWithoutAlias);
+        }
+        // A packet identifier exactly when QoS > 0 [MQTT-2.2.1-2].
+        if (self.qos == QoS::AtMostOnce) != self.packet_id.is_none() {
+            return Err(EncodeError::PacketIdMismatch);
+        }
+        let mut n = wire::string_len(self.topic.as_mqtt_str()) + self.payload.len();
+        if self.packet_id.is_some() {
+            n += 2;
+        }
+        if version.is_v5() {
+            n += self.properties.encoded_len()?;
+        } else {
+            super::require_v5(version, !self.properties.is_empty(), "PUBLISH properties")?;
+        }
+        Ok(n)
+    }
+
+    fn write_body(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        wire::put_string(buf, self.topic.as_mqtt_str());
+        if let Some(id) = self.packet_id {
+            buf.put_u16(id.get());
+        }
+        if version.is_v5() {
+            self.properties.write(buf);
+        }
+        buf.put_slice(&self.payload);
+    }
+}
+
+packet_encoding!(Publish);

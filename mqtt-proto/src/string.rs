@@ -1,0 +1,170 @@
+//! UTF-8 Encoded Strings of §1.5.4, zero-copy over `Bytes`.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::DecodeError;
+
+/// Why a string is not a valid MQTT UTF-8 Encoded String.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StringError {
+    /// Not well-formed UTF-8; this includes encoded surrogates U+D800..U+DFFF [MQTT-1.5.4-1].
+    #[error("not well-formed UTF-8 [MQTT-1.5.4-1]")]
+    InvalidUtf8,
+    /// Contains the null character U+0000 [MQTT-1.5.4-2].
+    #[error("contains U+0000 [MQTT-1.5.4-2]")]
+    NullCharacter,
+    /// Longer than 65,535 bytes.
+    #[error("longer than 65,535 bytes")]
+    TooLong,
+}
+
+impl From<StringError> for DecodeError {
+    fn from(e: StringError) -> Self {
+        match e {
+            StringError::InvalidUtf8 => DecodeError::InvalidUtf8,
+            StringError::NullCharacter => DecodeError::NullCharacter,
+            // Unreachable from the wire (the length prefix is two bytes), kept total.
+            StringError::TooLong => DecodeError::UnexpectedEnd,
+        }
+    }
+}
+
+/// A UTF-8 Encoded String as MQTT defines it: well-formed UTF-8, no U+0000,
+/// at most 65,535 bytes. Cloning is cheap (reference counted) and decoding
+/// one borrows the packet's buffer instead of copying.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MqttString(ByteString);
+
+impl MqttString {
+    /// The empty string.
+    pub const fn empty() -> Self {
+        Self(ByteString::from_static(""))
+    }
+
+    /// Validates `bytes` as an MQTT string without copying them.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, StringError> {
+        if bytes.len() > u16::MAX as usize {
+            return Err(StringError::TooLong);
+        }
+        let s = ByteString::try_from(bytes).map_err(|_| StringError::InvalidUtf8)?;
+        check_no_null(s.as_bytes())?;
+        Ok(Self(s))
+    }
+
+    /// Validates a static string (no copy).
+    pub fn from_static(s: &'static str) -> Result<Self, StringError> {
+        Self::from_bytes(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The UTF-8 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The underlying shared buffer.
+    pub fn into_bytes(self) -> Bytes {
+        self.0.into_bytes()
+    }
+}
+
+fn check_no_null(bytes: &[u8]) -> Result<(), StringError> {
+    if bytes.contains(&0) {
+        Err(StringError::NullCharacter)
+    } else {
+        Ok(())
+    }
+}
+
+impl TryFrom<&str> for MqttString {
+    type Error = StringError;
+    fn try_from(s: &str) -> Result<Self, StringError> {
+        Self::from_bytes(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl TryFrom<String> for MqttString {
+    type Error = StringError;
+    fn try_from(s: String) -> Result<Self, StringError> {
+        Self::from_bytes(Bytes::from(s))
+    }
+}
+
+impl Deref for MqttString {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for MqttString {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for MqttString {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for MqttString {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_1_5_4_1_surrogates_are_ill_formed() {
+        // U+D800 encoded as if it were a scalar value: ED A0 80.
+        let b = Bytes::from_static(&[0xed, 0xa0, 0x80]);
+        assert_eq!(MqttString::from_bytes(b), Err(StringError::InvalidUtf8));
+    }
+
+    #[test]
+    fn mqtt_1_5_4_2_null_character_refused() {
+        assert_eq!(
+            MqttString::try_from("a\0b"),
+            Err(StringError::NullCharacter)
+        );
+    }
+
+    #[test]
+    fn mqtt_1_5_4_3_bom_is_kept_not_stripped() {
+        let s = MqttString::try_from("\u{feff}x").unwrap();
+        assert_eq!(s.as_bytes(), &[0xef, 0xbb, 0xbf, b'x']);
+    }
+
+    #[test]
+    fn length_limit() {
+        let long = "a".repeat(65_536);
+        assert_eq!(MqttString::try_from(long), Err(StringError::TooLong));
+        assert!(MqttString::try_from("a".repeat(65_535)).is_ok());
+    }
+}
