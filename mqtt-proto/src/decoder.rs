@@ -17,6 +17,7 @@ pub const MAX_PACKET_SIZE: u32 = 1 + 4 + MAX_VAR_INT;
 /// a packet larger than `max_packet_size` (whole packet, fixed header
 /// included) are errors at once, before any of the body is awaited or
 /// buffered. PUBLISH payloads and strings are slices of `buf`'s storage.
+#[inline]
 pub fn decode_packet(
     buf: &mut BytesMut,
     version: ProtocolVersion,
@@ -28,9 +29,9 @@ pub fn decode_packet(
     if buf.len() < header.total {
         return Ok(None);
     }
-    let mut frame = buf.split_to(header.total);
+    let mut frame = buf.split_to(header.total).freeze();
     frame.advance(header.header_len);
-    Packet::decode_body(header.kind, header.flags, frame.freeze(), version).map(Some)
+    Packet::decode_body(header.kind, header.flags, frame, version).map(Some)
 }
 
 /// A checked fixed header.
@@ -47,6 +48,7 @@ pub struct FixedHeader {
 }
 
 /// Reads and checks the fixed header at the front of `buf`, if complete.
+#[inline]
 pub fn peek_header(
     buf: &[u8],
     version: ProtocolVersion,

@@ -57,16 +57,15 @@ mod wire;
 
 pub use decoder::{Decoder, FixedHeader, MAX_PACKET_SIZE, decode_packet, peek_header};
 pub use error::{DecodeError, EncodeError};
-pub use packet::{
-    Ack, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, PacketType, PubAck, PubComp,
-    PubRec, PubRel, Publish, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
-    Unsubscribe,
-};
 pub use packet::AckReason;
+pub use packet::{
+    Ack, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, PacketType, PubAck, PubComp, PubRec,
+    PubRel, Publish, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
+};
 pub use properties::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
-    MaximumQoS, PayloadFormat, PropertyId, PublishProperties, SubscribeProperties, SubscriptionId,
-    UnsubscribeProperties, UserProperty, WillProperties,
+    MaximumQoS, PayloadFormat, Properties, PropertyId, PropertyList, PublishProperties,
+    SubscribeProperties, SubscriptionId, UnsubscribeProperties, UserProperty, WillProperties,
 };
 pub use reason::{
     AuthReason, ConnectReason, DisconnectReason, PubAckReason, PubCompReason, PubRecReason,

@@ -7,7 +7,9 @@
 //! [`DecodeError::DuplicateProperty`]); User Property and Subscription
 //! Identifier are `Vec`s that keep the order of the wire.
 
+use std::fmt;
 use std::num::{NonZeroU16, NonZeroU32};
+use std::ops::{Deref, DerefMut};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -138,7 +140,7 @@ pub struct UserProperty {
 
 /// A value type that a property can hold.
 pub(crate) trait PropValue: Sized {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError>;
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError>;
     /// Encoded length of the value, without the identifier.
     fn len(&self) -> usize;
     fn write(&self, buf: &mut BytesMut);
@@ -148,7 +150,7 @@ pub(crate) trait PropValue: Sized {
 }
 
 impl PropValue for u16 {
-    fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.u16()
     }
     fn len(&self) -> usize {
@@ -160,7 +162,7 @@ impl PropValue for u16 {
 }
 
 impl PropValue for u32 {
-    fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.u32()
     }
     fn len(&self) -> usize {
@@ -173,7 +175,7 @@ impl PropValue for u32 {
 
 /// Receive Maximum, Topic Alias: 0 is a Protocol Error.
 impl PropValue for NonZeroU16 {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         NonZeroU16::new(r.u16()?).ok_or(DecodeError::InvalidPropertyValue(id))
     }
     fn len(&self) -> usize {
@@ -186,7 +188,7 @@ impl PropValue for NonZeroU16 {
 
 /// Maximum Packet Size: 0 is a Protocol Error.
 impl PropValue for NonZeroU32 {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         NonZeroU32::new(r.u32()?).ok_or(DecodeError::InvalidPropertyValue(id))
     }
     fn len(&self) -> usize {
@@ -199,7 +201,7 @@ impl PropValue for NonZeroU32 {
 
 /// Byte properties that are flags: values other than 0 and 1 are a Protocol Error.
 impl PropValue for bool {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         match r.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -215,7 +217,7 @@ impl PropValue for bool {
 }
 
 impl PropValue for PayloadFormat {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         match r.u8()? {
             0 => Ok(Self::Unspecified),
             1 => Ok(Self::Utf8),
@@ -231,7 +233,7 @@ impl PropValue for PayloadFormat {
 }
 
 impl PropValue for MaximumQoS {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         match r.u8()? {
             0 => Ok(Self::AtMostOnce),
             1 => Ok(Self::AtLeastOnce),
@@ -247,7 +249,7 @@ impl PropValue for MaximumQoS {
 }
 
 impl PropValue for SubscriptionId {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         SubscriptionId::new(r.var_int()?).ok_or(DecodeError::InvalidPropertyValue(id))
     }
     fn len(&self) -> usize {
@@ -259,7 +261,7 @@ impl PropValue for SubscriptionId {
 }
 
 impl PropValue for MqttString {
-    fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.string()
     }
     fn len(&self) -> usize {
@@ -272,7 +274,7 @@ impl PropValue for MqttString {
 
 /// Response Topic: a topic name, wildcards are a Protocol Error [MQTT-3.3.2-14].
 impl PropValue for TopicName {
-    fn read(r: &mut Reader<'_>, id: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         TopicName::new(r.string()?).map_err(|_| DecodeError::InvalidPropertyValue(id))
     }
     fn len(&self) -> usize {
@@ -284,7 +286,7 @@ impl PropValue for TopicName {
 }
 
 impl PropValue for Bytes {
-    fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.binary()
     }
     fn len(&self) -> usize {
@@ -299,7 +301,7 @@ impl PropValue for Bytes {
 }
 
 impl PropValue for UserProperty {
-    fn read(r: &mut Reader<'_>, _: PropertyId) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         Ok(Self {
             name: r.string()?,
             value: r.string()?,
@@ -311,6 +313,98 @@ impl PropValue for UserProperty {
     fn write(&self, buf: &mut BytesMut) {
         wire::put_string(buf, &self.name);
         wire::put_string(buf, &self.value);
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A packet's property list (one of the `*Properties` structs).
+pub trait PropertyList:
+    sealed::Sealed + Default + Clone + PartialEq + fmt::Debug + 'static
+{
+    /// The empty list, shared.
+    fn empty() -> &'static Self;
+    /// Whether no property is set.
+    fn is_empty(&self) -> bool;
+}
+
+/// The properties of a packet, stored out of line: a packet without
+/// properties (all of MQTT 3.1.1, most of MQTT 5) carries one null pointer and
+/// allocates nothing. Reads go through `Deref` (an absent list reads as
+/// empty); the first write through `DerefMut` allocates the list.
+///
+/// ```
+/// use sansmqtt_proto::{Properties, PublishProperties};
+/// let mut props: Properties<PublishProperties> = Properties::default();
+/// assert!(props.is_empty() && props.topic_alias.is_none());
+/// props.message_expiry_interval = Some(60);
+/// assert_eq!(props.message_expiry_interval, Some(60));
+/// ```
+#[derive(Clone)]
+pub struct Properties<T>(Option<Box<T>>);
+
+impl<T> Default for Properties<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T: PropertyList> Properties<T> {
+    /// No properties.
+    pub const fn none() -> Self {
+        Self(None)
+    }
+
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.as_deref().is_none_or(T::is_empty)
+    }
+
+    /// The list, taken out.
+    pub fn into_inner(self) -> T {
+        self.0.map(|b| *b).unwrap_or_default()
+    }
+}
+
+impl<T: PropertyList> From<T> for Properties<T> {
+    fn from(list: T) -> Self {
+        if list.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(Box::new(list)))
+        }
+    }
+}
+
+impl<T: PropertyList> Deref for Properties<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Some(list) => list,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: PropertyList> DerefMut for Properties<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl<T: PropertyList> PartialEq for Properties<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: PropertyList + Eq> Eq for Properties<T> {}
+
+impl<T: PropertyList> fmt::Debug for Properties<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -339,10 +433,8 @@ macro_rules! property_set {
                 true $( && self.$field.is_none() )* $( && self.$mfield.is_empty() )*
             }
 
-            /// Reads a property list: its length, then the properties.
-            pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-                let len = r.var_int()? as usize;
-                let mut r = r.sub(len)?;
+            /// Reads the properties of a list whose length was read (the reader is limited to it).
+            fn read_list(r: &mut Reader) -> Result<Self, DecodeError> {
                 let mut out = Self::default();
                 while !r.is_empty() {
                     let raw = r.var_int()?;
@@ -353,10 +445,10 @@ macro_rules! property_set {
                             if out.$field.is_some() {
                                 return Err(DecodeError::DuplicateProperty(id));
                             }
-                            out.$field = Some(<$ty as PropValue>::read(&mut r, id)?);
+                            out.$field = Some(<$ty as PropValue>::read(r, id)?);
                         } )*
                         $( PropertyId::$mid => {
-                            out.$mfield.push(<$mty as PropValue>::read(&mut r, id)?);
+                            out.$mfield.push(<$mty as PropValue>::read(r, id)?);
                         } )*
                         #[allow(unreachable_patterns)]
                         _ => {
@@ -399,6 +491,53 @@ macro_rules! property_set {
                     buf.put_u8(PropertyId::$mid as u8);
                     PropValue::write(v, buf);
                 } )*
+            }
+        }
+
+        impl sealed::Sealed for $name {}
+
+        impl PropertyList for $name {
+            fn empty() -> &'static Self {
+                static EMPTY: $name = $name {
+                    $( $field: None, )*
+                    $( $mfield: Vec::new(), )*
+                };
+                &EMPTY
+            }
+
+            fn is_empty(&self) -> bool {
+                $name::is_empty(self)
+            }
+        }
+
+        impl Properties<$name> {
+            /// Reads a property list: its length, then the properties. An
+            /// empty list allocates nothing.
+            pub(crate) fn read(r: &mut Reader) -> Result<Self, DecodeError> {
+                let len = r.var_int()? as usize;
+                if len == 0 {
+                    return Ok(Self(None));
+                }
+                let outer = r.limit(len)?;
+                let list = $name::read_list(r)?;
+                r.unlimit(outer);
+                Ok(Self(Some(Box::new(list))))
+            }
+
+            /// Length of the property list including its length prefix.
+            pub(crate) fn encoded_len(&self) -> Result<usize, EncodeError> {
+                match &self.0 {
+                    None => Ok(1),
+                    Some(p) => p.encoded_len(),
+                }
+            }
+
+            /// Writes the property list (after `encoded_len` succeeded).
+            pub(crate) fn write(&self, buf: &mut BytesMut) {
+                match &self.0 {
+                    None => buf.put_u8(0),
+                    Some(p) => p.write(buf),
+                }
             }
         }
     };

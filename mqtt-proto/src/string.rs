@@ -34,6 +34,41 @@ impl From<StringError> for DecodeError {
     }
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether some byte of `w` is zero (exact: no false positives).
+const fn has_zero(w: u64) -> bool {
+    w.wrapping_sub(LO) & !w & HI != 0
+}
+
+/// True if `bytes` is all ASCII without U+0000 (and without `+` and `#`
+/// when `wildcards` is set). False means "look closer", not "invalid".
+#[inline]
+fn ascii_clean(bytes: &[u8], wildcards: bool) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut bad = false;
+    for chunk in &mut chunks {
+        let w = <[u8; 8]>::try_from(chunk).map_or(HI, u64::from_le_bytes);
+        bad |= w & HI != 0 || has_zero(w);
+        if wildcards {
+            bad |= has_zero(w ^ (LO * b'+' as u64)) || has_zero(w ^ (LO * b'#' as u64));
+        }
+    }
+    for &b in chunks.remainder() {
+        bad |= b == 0 || b >= 0x80 || (wildcards && (b == b'+' || b == b'#'));
+    }
+    !bad
+}
+
+/// Why [`MqttString::validate`] refused a string.
+pub(crate) enum Invalid {
+    /// Not an MQTT string.
+    String(StringError),
+    /// A byte the caller forbids.
+    Forbidden,
+}
+
 /// A UTF-8 Encoded String as MQTT defines it: well-formed UTF-8, no U+0000,
 /// at most 65,535 bytes. Cloning is cheap (reference counted) and decoding
 /// one borrows the packet's buffer instead of copying.
@@ -48,12 +83,37 @@ impl MqttString {
 
     /// Validates `bytes` as an MQTT string without copying them.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, StringError> {
+        Self::validate(bytes, false).map_err(|e| match e {
+            Invalid::String(e) => e,
+            Invalid::Forbidden => StringError::NullCharacter,
+        })
+    }
+
+    /// Validates `bytes`, also refusing the wildcards `+` and `#` if asked
+    /// (topic names), in one fast pass for the common all-ASCII case.
+    #[inline]
+    pub(crate) fn validate(bytes: Bytes, forbids_wildcards: bool) -> Result<Self, Invalid> {
         if bytes.len() > u16::MAX as usize {
-            return Err(StringError::TooLong);
+            return Err(Invalid::String(StringError::TooLong));
         }
-        let s = ByteString::try_from(bytes).map_err(|_| StringError::InvalidUtf8)?;
-        check_no_null(s.as_bytes())?;
-        Ok(Self(s))
+        // Fast path: eight bytes at a time. All ASCII and none forbidden is
+        // the common case; anything else is looked at byte by byte.
+        if !ascii_clean(&bytes, forbids_wildcards) {
+            // A forbidden ASCII byte never occurs inside a multi-byte sequence.
+            if let Some(&b) = bytes
+                .iter()
+                .find(|&&b| b == 0 || (forbids_wildcards && (b == b'+' || b == b'#')))
+            {
+                return Err(if b == 0 {
+                    Invalid::String(StringError::NullCharacter)
+                } else {
+                    Invalid::Forbidden
+                });
+            }
+        }
+        ByteString::try_from(bytes)
+            .map(Self)
+            .map_err(|_| Invalid::String(StringError::InvalidUtf8))
     }
 
     /// Validates a static string (no copy).
@@ -74,14 +134,6 @@ impl MqttString {
     /// The underlying shared buffer.
     pub fn into_bytes(self) -> Bytes {
         self.0.into_bytes()
-    }
-}
-
-fn check_no_null(bytes: &[u8]) -> Result<(), StringError> {
-    if bytes.contains(&0) {
-        Err(StringError::NullCharacter)
-    } else {
-        Ok(())
     }
 }
 

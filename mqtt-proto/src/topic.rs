@@ -4,6 +4,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use crate::string::Invalid;
 use crate::{MqttString, StringError};
 
 /// Why a topic name or filter is invalid.
@@ -69,10 +70,16 @@ impl TopicName {
         Self(MqttString::empty())
     }
 
-    /// Validates a name that may be empty (decode path; the caller checks the alias).
-    pub(crate) fn new_allow_empty(s: MqttString) -> Result<Self, TopicError> {
-        Self::check_chars(&s)?;
-        Ok(Self(s))
+    /// Validates a name from the wire in one pass; it may be empty (the
+    /// caller checks for a topic alias).
+    #[inline]
+    pub(crate) fn from_wire(bytes: Bytes) -> Result<Self, TopicError> {
+        MqttString::validate(bytes, true)
+            .map(Self)
+            .map_err(|e| match e {
+                Invalid::String(e) => TopicError::String(e),
+                Invalid::Forbidden => TopicError::WildcardInName,
+            })
     }
 
     /// The topic name as a string.
@@ -394,6 +401,9 @@ mod tests {
             TopicFilter::try_from("$share/group"),
             Err(TopicError::InvalidShareName)
         );
-        assert_eq!(TopicFilter::try_from("$share/group/"), Err(TopicError::Empty));
+        assert_eq!(
+            TopicFilter::try_from("$share/group/"),
+            Err(TopicError::Empty)
+        );
     }
 }

@@ -65,6 +65,7 @@ pub enum QoS {
 
 impl QoS {
     /// The QoS of a two-bit value; 3 is malformed [MQTT-3.3.1-4].
+    #[inline]
     pub const fn from_bits(bits: u8) -> Result<Self, DecodeError> {
         match bits {
             0 => Ok(Self::AtMostOnce),

@@ -6,8 +6,7 @@
 //! bytes inside a body is a malformed packet ([`DecodeError::UnexpectedEnd`]),
 //! never "need more data".
 
-use bytes::{BufMut, Bytes, BytesMut};
-use nom::Parser;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use nom::number::complete::{be_u8, be_u16, be_u32};
 
 use crate::{DecodeError, EncodeError, MqttString};
@@ -20,98 +19,126 @@ pub(crate) const MAX_BINARY: usize = u16::MAX as usize;
 
 type NomError<'a> = nom::error::Error<&'a [u8]>;
 
-/// A cursor over a complete packet body that hands out zero-copy `Bytes`
-/// slices of the buffer it reads.
-pub(crate) struct Reader<'a> {
-    source: &'a Bytes,
-    rest: &'a [u8],
+/// A cursor over a complete packet body. It owns the body, so that
+/// strings are cheap `Bytes` slices of it and the payload is the body itself.
+pub(crate) struct Reader {
+    buf: Bytes,
+    pos: usize,
+    end: usize,
 }
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(source: &'a Bytes) -> Self {
-        Self {
-            source,
-            rest: &source[..],
-        }
+impl Reader {
+    #[inline]
+    pub(crate) fn new(buf: Bytes) -> Self {
+        let end = buf.len();
+        Self { buf, pos: 0, end }
     }
 
+    #[inline]
+    fn input(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
+    }
+
+    #[inline]
     fn run<O>(
         &mut self,
-        mut parser: impl Parser<&'a [u8], Output = O, Error = NomError<'a>>,
+        parser: impl for<'a> FnOnce(&'a [u8]) -> nom::IResult<&'a [u8], O, NomError<'a>>,
     ) -> Result<O, DecodeError> {
-        match parser.parse(self.rest) {
+        let input = self.input();
+        match parser(input) {
             Ok((rest, out)) => {
-                self.rest = rest;
+                self.pos = self.end - rest.len();
                 Ok(out)
             }
             Err(_) => Err(DecodeError::UnexpectedEnd),
         }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.rest.is_empty()
+        self.pos == self.end
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
-        self.rest.len()
+        self.end - self.pos
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
-        self.run(be_u8)
+        self.run(|i| be_u8(i))
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
-        self.run(be_u16)
+        self.run(|i| be_u16(i))
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
-        self.run(be_u32)
+        self.run(|i| be_u32(i))
     }
 
     /// A Variable Byte Integer [MQTT-1.5.5].
     pub(crate) fn var_int(&mut self) -> Result<u32, DecodeError> {
-        match parse_var_int(self.rest)? {
+        match parse_var_int(self.input())? {
             Some((value, used)) => {
-                self.rest = &self.rest[used..];
+                self.pos += used;
                 Ok(value)
             }
             None => Err(DecodeError::UnexpectedEnd),
         }
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        self.run(nom::bytes::complete::take(n))
-    }
-
-    /// Binary Data: a two-byte length then that many bytes, as a slice of the source.
+    /// Binary Data: a two-byte length then that many bytes, as a slice of the body.
+    #[inline]
     pub(crate) fn binary(&mut self) -> Result<Bytes, DecodeError> {
-        let data = self.run(nom::multi::length_data(be_u16))?;
-        Ok(self.source.slice_ref(data))
+        let len = usize::from(self.u16()?);
+        if len > self.remaining() {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let start = self.pos;
+        self.pos += len;
+        Ok(self.buf.slice(start..self.pos))
     }
 
-    /// A UTF-8 Encoded String, validated, as a slice of the source.
+    /// A UTF-8 Encoded String, validated, as a slice of the body.
     pub(crate) fn string(&mut self) -> Result<MqttString, DecodeError> {
         MqttString::from_bytes(self.binary()?).map_err(DecodeError::from)
     }
 
-    /// Everything left (a payload), as a slice of the source.
+    /// Everything left (a payload): the body itself, advanced, without a new reference.
+    #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
-        let data = std::mem::take(&mut self.rest);
-        self.source.slice_ref(data)
+        let mut b = std::mem::take(&mut self.buf);
+        b.truncate(self.end);
+        b.advance(self.pos);
+        self.pos = 0;
+        self.end = 0;
+        b
     }
 
-    /// A sub-reader over the next `len` bytes (a property list).
-    pub(crate) fn sub(&mut self, len: usize) -> Result<Reader<'a>, DecodeError> {
-        let data = self.take(len)?;
-        Ok(Reader {
-            source: self.source,
-            rest: data,
-        })
+    /// Restricts reading to the next `len` bytes (a property list); returns
+    /// the token to give back to [`Reader::unlimit`].
+    pub(crate) fn limit(&mut self, len: usize) -> Result<usize, DecodeError> {
+        if len > self.remaining() {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let old = self.end;
+        self.end = self.pos + len;
+        Ok(old)
+    }
+
+    /// Ends a [`Reader::limit`]ed section; it must have been read entirely.
+    pub(crate) fn unlimit(&mut self, old_end: usize) {
+        debug_assert!(self.is_empty());
+        self.end = old_end;
     }
 
     /// Fails with [`DecodeError::TrailingBytes`] unless everything was read.
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
-        match self.rest.len() {
+        match self.remaining() {
             0 => Ok(()),
             n => Err(DecodeError::TrailingBytes(n)),
         }
@@ -123,6 +150,7 @@ impl<'a> Reader<'a> {
 /// Returns `Ok(None)` when `input` ends before the integer does, and the value
 /// with the number of bytes used otherwise. More than four bytes, or a
 /// non-minimal encoding [MQTT-1.5.5-1], are errors.
+#[inline]
 pub fn parse_var_int(input: &[u8]) -> Result<Option<(u32, usize)>, DecodeError> {
     let mut value: u32 = 0;
     for (i, &byte) in input.iter().enumerate() {

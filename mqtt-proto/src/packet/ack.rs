@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use super::{Body, PacketType};
 use crate::wire::Reader;
 use crate::{
-    AckProperties, DecodeError, EncodeError, PacketId, ProtocolVersion, PubAckReason,
+    AckProperties, DecodeError, EncodeError, PacketId, Properties, ProtocolVersion, PubAckReason,
     PubCompReason, PubRecReason, PubRelReason,
 };
 
@@ -52,7 +52,7 @@ pub struct Ack<R> {
     /// Reason code (MQTT 5; always success in 3.1.1).
     pub reason: R,
     /// Properties (MQTT 5).
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
 }
 
 /// PUBACK: QoS 1 acknowledgement.
@@ -70,7 +70,7 @@ impl<R: AckReason> Ack<R> {
         Self {
             packet_id,
             reason: R::SUCCESS,
-            properties: AckProperties::default(),
+            properties: Properties::default(),
         }
     }
 
@@ -82,14 +82,14 @@ impl<R: AckReason> Ack<R> {
         }
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(r.u16()?)?;
         let mut ack = Self::new(packet_id);
         // MQTT 5: reason and properties may be omitted (remaining length 2 or 3) [MQTT-3.4.2-1].
         if version.is_v5() && !r.is_empty() {
             ack.reason = R::from_wire(r.u8()?)?;
             if !r.is_empty() {
-                ack.properties = AckProperties::read(r)?;
+                ack.properties = Properties::<AckProperties>::read(r)?;
             }
         }
         Ok(ack)
@@ -101,7 +101,11 @@ impl<R: AckReason> Ack<R> {
     }
 
     /// Appends the encoded packet to `buf`; see [`crate::Packet::encode`].
-    pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, EncodeError> {
+    pub fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
         super::encode(self, version, buf)
     }
 }
@@ -111,8 +115,16 @@ impl<R: AckReason> Body for Ack<R> {
 
     fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         if !version.is_v5() {
-            super::require_v5(version, self.reason != R::SUCCESS, "acknowledgement reason codes")?;
-            super::require_v5(version, !self.properties.is_empty(), "acknowledgement properties")?;
+            super::require_v5(
+                version,
+                self.reason != R::SUCCESS,
+                "acknowledgement reason codes",
+            )?;
+            super::require_v5(
+                version,
+                !self.properties.is_empty(),
+                "acknowledgement properties",
+            )?;
             return Ok(2);
         }
         // The shortest form the specification allows.

@@ -4,7 +4,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::{Body, PacketType, packet_encoding};
 use crate::wire::Reader;
-use crate::{AuthProperties, AuthReason, DecodeError, EncodeError, ProtocolVersion};
+use crate::{AuthProperties, AuthReason, DecodeError, EncodeError, Properties, ProtocolVersion};
 
 /// An AUTH packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,26 +12,26 @@ pub struct Auth {
     /// Reason code.
     pub reason: AuthReason,
     /// Properties: authentication method and data, reason string, user properties.
-    pub properties: AuthProperties,
+    pub properties: Properties<AuthProperties>,
 }
 
 impl Default for Auth {
     fn default() -> Self {
         Self {
             reason: AuthReason::Success,
-            properties: AuthProperties::default(),
+            properties: Properties::default(),
         }
     }
 }
 
 impl Auth {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let mut a = Self::default();
         // Remaining length 0: Success, no properties [MQTT-3.15.2-1].
         if !r.is_empty() {
             a.reason = AuthReason::decode(r.u8()?)?;
             if !r.is_empty() {
-                a.properties = AuthProperties::read(r)?;
+                a.properties = Properties::<AuthProperties>::read(r)?;
             }
         }
         Ok(a)
@@ -44,7 +44,11 @@ impl Body for Auth {
     fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         super::require_v5(version, true, "AUTH")?;
         Ok(if self.properties.is_empty() {
-            if self.reason == AuthReason::Success { 0 } else { 1 }
+            if self.reason == AuthReason::Success {
+                0
+            } else {
+                1
+            }
         } else {
             1 + self.properties.encoded_len()?
         })

@@ -4,7 +4,9 @@ use bytes::{BufMut, BytesMut};
 
 use super::{Body, PacketType, packet_encoding};
 use crate::wire::Reader;
-use crate::{ConnAckProperties, ConnectReason, DecodeError, EncodeError, ProtocolVersion};
+use crate::{
+    ConnAckProperties, ConnectReason, DecodeError, EncodeError, Properties, ProtocolVersion,
+};
 
 /// A CONNACK packet. In MQTT 3.1.1 the return code is mapped to the
 /// equivalent [`ConnectReason`] (see [`ConnectReason::v3_return_code`]).
@@ -15,7 +17,7 @@ pub struct ConnAck {
     /// Connect Reason Code (5) or Return Code (3.1.1).
     pub reason: ConnectReason,
     /// CONNACK properties (MQTT 5).
-    pub properties: ConnAckProperties,
+    pub properties: Properties<ConnAckProperties>,
 }
 
 impl ConnAck {
@@ -24,11 +26,11 @@ impl ConnAck {
         Self {
             session_present,
             reason,
-            properties: ConnAckProperties::default(),
+            properties: Properties::default(),
         }
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let flags = r.u8()?;
         if flags & 0xfe != 0 {
             return Err(DecodeError::ConnAckReservedFlags);
@@ -48,9 +50,9 @@ impl ConnAck {
             return Err(DecodeError::SessionPresentOnRefusal);
         }
         let properties = if version.is_v5() {
-            ConnAckProperties::read(r)?
+            Properties::<ConnAckProperties>::read(r)?
         } else {
-            ConnAckProperties::default()
+            Properties::default()
         };
         Ok(Self {
             session_present,

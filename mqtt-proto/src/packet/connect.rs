@@ -7,8 +7,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::{Body, PacketType, packet_encoding};
 use crate::wire::{self, Reader};
 use crate::{
-    ConnectProperties, DecodeError, EncodeError, MqttString, ProtocolVersion, QoS, TopicName,
-    WillProperties,
+    ConnectProperties, DecodeError, EncodeError, MqttString, Properties, ProtocolVersion, QoS,
+    TopicName, WillProperties,
 };
 
 /// The Will Message of a CONNECT (§3.1.2.5, §3.1.3.2 to §3.1.3.4).
@@ -23,7 +23,7 @@ pub struct LastWill {
     /// Will Retain.
     pub retain: bool,
     /// Will Properties (MQTT 5).
-    pub properties: WillProperties,
+    pub properties: Properties<WillProperties>,
 }
 
 impl LastWill {
@@ -34,7 +34,7 @@ impl LastWill {
             payload: payload.into(),
             qos: QoS::AtMostOnce,
             retain: false,
-            properties: WillProperties::default(),
+            properties: Properties::default(),
         }
     }
 }
@@ -59,7 +59,7 @@ pub struct Connect {
     /// Password (binary data).
     pub password: Option<Bytes>,
     /// CONNECT properties (MQTT 5).
-    pub properties: ConnectProperties,
+    pub properties: Properties<ConnectProperties>,
 }
 
 impl Connect {
@@ -73,19 +73,19 @@ impl Connect {
             will: None,
             username: None,
             password: None,
-            properties: ConnectProperties::default(),
+            properties: Properties::default(),
         }
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         // §3.1.2.1: the protocol name, then §3.1.2.2: the level.
         let name = r.string()?;
         if name != "MQTT" && name != "MQIsdp" {
             return Err(DecodeError::InvalidProtocolName);
         }
         let level = r.u8()?;
-        let protocol =
-            ProtocolVersion::from_level(level).ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
+        let protocol = ProtocolVersion::from_level(level)
+            .ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
         if name != protocol.protocol_name() {
             return Err(DecodeError::InvalidProtocolName);
         }
@@ -107,16 +107,16 @@ impl Connect {
         }
         let keep_alive = r.u16()?;
         let properties = if protocol.is_v5() {
-            ConnectProperties::read(r)?
+            Properties::<ConnectProperties>::read(r)?
         } else {
-            ConnectProperties::default()
+            Properties::default()
         };
         let client_id = r.string()?;
         let will = if will_flag {
             let properties = if protocol.is_v5() {
-                WillProperties::read(r)?
+                Properties::<WillProperties>::read(r)?
             } else {
-                WillProperties::default()
+                Properties::default()
             };
             let topic = TopicName::new(r.string()?).map_err(DecodeError::InvalidTopicName)?;
             let payload = r.binary()?;
@@ -130,8 +130,16 @@ impl Connect {
         } else {
             None
         };
-        let username = if username_flag { Some(r.string()?) } else { None };
-        let password = if password_flag { Some(r.binary()?) } else { None };
+        let username = if username_flag {
+            Some(r.string()?)
+        } else {
+            None
+        };
+        let password = if password_flag {
+            Some(r.binary()?)
+        } else {
+            None
+        };
         Ok(Self {
             protocol,
             clean_start,

@@ -4,7 +4,9 @@ use bytes::{BufMut, BytesMut};
 
 use super::{Body, PacketType, packet_encoding};
 use crate::wire::Reader;
-use crate::{DecodeError, DisconnectProperties, DisconnectReason, EncodeError, ProtocolVersion};
+use crate::{
+    DecodeError, DisconnectProperties, DisconnectReason, EncodeError, Properties, ProtocolVersion,
+};
 
 /// A DISCONNECT packet. In MQTT 3.1.1 it has no body (normal disconnection).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +14,7 @@ pub struct Disconnect {
     /// Reason code (MQTT 5).
     pub reason: DisconnectReason,
     /// Properties (MQTT 5).
-    pub properties: DisconnectProperties,
+    pub properties: Properties<DisconnectProperties>,
 }
 
 impl Default for Disconnect {
@@ -26,17 +28,17 @@ impl Disconnect {
     pub fn new(reason: DisconnectReason) -> Self {
         Self {
             reason,
-            properties: DisconnectProperties::default(),
+            properties: Properties::default(),
         }
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let mut d = Self::default();
         // Remaining length 0: Normal disconnection, no properties (§3.14.2.1).
         if version.is_v5() && !r.is_empty() {
             d.reason = DisconnectReason::decode(r.u8()?)?;
             if !r.is_empty() {
-                d.properties = DisconnectProperties::read(r)?;
+                d.properties = Properties::<DisconnectProperties>::read(r)?;
             }
         }
         Ok(d)
@@ -53,11 +55,19 @@ impl Body for Disconnect {
                 self.reason != DisconnectReason::NormalDisconnection,
                 "DISCONNECT reason codes",
             )?;
-            super::require_v5(version, !self.properties.is_empty(), "DISCONNECT properties")?;
+            super::require_v5(
+                version,
+                !self.properties.is_empty(),
+                "DISCONNECT properties",
+            )?;
             return Ok(0);
         }
         Ok(if self.properties.is_empty() {
-            if self.reason == DisconnectReason::NormalDisconnection { 0 } else { 1 }
+            if self.reason == DisconnectReason::NormalDisconnection {
+                0
+            } else {
+                1
+            }
         } else {
             1 + self.properties.encoded_len()?
         })

@@ -20,7 +20,7 @@ pub use unsubscribe::{UnsubAck, Unsubscribe};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::wire::{MAX_VAR_INT, Reader, put_var_int, var_int_len};
+use crate::wire::{MAX_VAR_INT, Reader, var_int_len};
 use crate::{DecodeError, EncodeError, ProtocolVersion};
 
 /// The type of a control packet: the high nibble of the fixed header (§2.1.2).
@@ -135,7 +135,10 @@ fn sizes<B: Body>(body: &B, version: ProtocolVersion) -> Result<(usize, usize), 
     Ok((remaining, 1 + var_int_len(remaining as u32) + remaining))
 }
 
-pub(crate) fn encoded_len<B: Body>(body: &B, version: ProtocolVersion) -> Result<usize, EncodeError> {
+pub(crate) fn encoded_len<B: Body>(
+    body: &B,
+    version: ProtocolVersion,
+) -> Result<usize, EncodeError> {
     sizes(body, version).map(|(_, total)| total)
 }
 
@@ -148,11 +151,31 @@ pub(crate) fn encode<B: Body>(
     let (remaining, total) = sizes(body, version)?;
     buf.reserve(total);
     let start = buf.len();
-    buf.put_u8(((B::TYPE as u8) << 4) | body.flags());
-    put_var_int(buf, remaining as u32);
+    let (head, len) = fixed_header(((B::TYPE as u8) << 4) | body.flags(), remaining as u32);
+    buf.put_slice(&head[..len]);
     body.write_body(version, buf);
     debug_assert_eq!(buf.len() - start, total, "{:?} length mismatch", B::TYPE);
     Ok(total)
+}
+
+/// The fixed header (first byte and remaining length) in a stack buffer,
+/// with room for two more bytes, and its length: written with one copy.
+#[inline]
+pub(crate) fn fixed_header(first: u8, mut remaining: u32) -> ([u8; 7], usize) {
+    let mut head = [first, 0, 0, 0, 0, 0, 0];
+    let mut n = 1;
+    loop {
+        let mut byte = (remaining & 0x7f) as u8;
+        remaining >>= 7;
+        if remaining > 0 {
+            byte |= 0x80;
+        }
+        head[n] = byte;
+        n += 1;
+        if remaining == 0 || n == 5 {
+            return (head, n);
+        }
+    }
 }
 
 /// Implements the public `encode` / `encoded_len` of a packet struct.
@@ -247,7 +270,11 @@ impl Packet {
     /// Appends the encoded packet to `buf` with one reservation of the exact
     /// size, and returns the number of bytes written. What the specification
     /// forbids (for `version`) is refused and nothing is written.
-    pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, EncodeError> {
+    pub fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
         match self {
             Self::Connect(p) => encode(&**p, version, buf),
             Self::ConnAck(p) => encode(p, version, buf),
@@ -286,13 +313,14 @@ impl Packet {
 
     /// Decodes the body (variable header and payload) of a packet whose fixed
     /// header was already read and checked by [`PacketType::from_header`].
+    #[inline]
     pub fn decode_body(
         kind: PacketType,
         flags: u8,
         body: Bytes,
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(&body);
+        let mut r = Reader::new(body);
         let packet = match kind {
             PacketType::Connect => Self::Connect(Box::new(Connect::read(&mut r)?)),
             PacketType::ConnAck => Self::ConnAck(ConnAck::read(&mut r, version)?),

@@ -2,10 +2,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{Body, PacketType, packet_encoding};
+use super::{Body, PacketType};
 use crate::wire::{self, Reader};
 use crate::{
-    DecodeError, EncodeError, PacketId, ProtocolVersion, PublishProperties, QoS, TopicName,
+    DecodeError, EncodeError, PacketId, Properties, ProtocolVersion, PublishProperties, QoS,
+    TopicError, TopicName,
 };
 
 /// A PUBLISH packet. Topic and payload are slices of the received buffer.
@@ -22,7 +23,7 @@ pub struct Publish {
     /// Packet Identifier: present exactly when QoS > 0.
     pub packet_id: Option<PacketId>,
     /// PUBLISH properties (MQTT 5).
-    pub properties: PublishProperties,
+    pub properties: Properties<PublishProperties>,
     /// Application message.
     pub payload: Bytes,
 }
@@ -36,22 +37,28 @@ impl Publish {
             retain: false,
             topic,
             packet_id: None,
-            properties: PublishProperties::default(),
+            properties: Properties::default(),
             payload: payload.into(),
         }
     }
 
     /// A QoS 1 or 2 message with its packet identifier.
-    pub fn with_qos(topic: TopicName, payload: impl Into<Bytes>, qos: QoS, packet_id: PacketId) -> Self {
+    pub fn with_qos(
+        topic: TopicName,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        packet_id: PacketId,
+    ) -> Self {
         let mut p = Self::at_most_once(topic, payload);
         p.qos = qos;
         p.packet_id = (qos != QoS::AtMostOnce).then_some(packet_id);
         p
     }
 
+    #[inline]
     pub(crate) fn read(
         flags: u8,
-        r: &mut Reader<'_>,
+        r: &mut Reader,
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
         let dup = flags & 0x08 != 0;
@@ -60,16 +67,19 @@ impl Publish {
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::DupWithQoS0);
         }
-        let topic = TopicName::new_allow_empty(r.string()?).map_err(DecodeError::InvalidTopicName)?;
+        let topic = TopicName::from_wire(r.binary()?).map_err(|e| match e {
+            TopicError::String(e) => DecodeError::from(e),
+            other => DecodeError::InvalidTopicName(other),
+        })?;
         let packet_id = if qos == QoS::AtMostOnce {
             None
         } else {
             Some(PacketId::decode(r.u16()?)?)
         };
         let properties = if version.is_v5() {
-            PublishProperties::read(r)?
+            Properties::<PublishProperties>::read(r)?
         } else {
-            PublishProperties::default()
+            Properties::default()
         };
         if topic.is_empty() && properties.topic_alias.is_none() {
             return Err(DecodeError::EmptyTopicWithoutAlias);
@@ -129,4 +139,44 @@ impl Body for Publish {
     }
 }
 
-packet_encoding!(Publish);
+impl Publish {
+    /// Size in bytes of the encoded packet, fixed header included; fails if
+    /// the packet cannot be encoded for `version`.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        super::encoded_len(self, version)
+    }
+
+    /// Appends the encoded packet to `buf` (one reservation of the exact
+    /// size) and returns its length. Nothing is written on error.
+    ///
+    /// The hot path of every client: the fixed header and the topic length
+    /// go out in one copy, then topic, packet identifier, properties and
+    /// payload.
+    #[inline]
+    pub fn encode(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
+        let remaining = self.body_len(version)?;
+        if remaining > wire::MAX_VAR_INT as usize {
+            return Err(EncodeError::PacketTooLarge(remaining));
+        }
+        let (mut head, mut n) = super::fixed_header(0x30 | self.flags(), remaining as u32);
+        let total = n + remaining;
+        buf.reserve(total);
+        let topic = self.topic.as_str().as_bytes();
+        head[n..n + 2].copy_from_slice(&(topic.len() as u16).to_be_bytes());
+        n += 2;
+        buf.put_slice(&head[..n]);
+        buf.put_slice(topic);
+        if let Some(id) = self.packet_id {
+            buf.put_u16(id.get());
+        }
+        if version.is_v5() {
+            self.properties.write(buf);
+        }
+        buf.put_slice(&self.payload);
+        Ok(total)
+    }
+}

@@ -5,8 +5,8 @@ use bytes::{BufMut, BytesMut};
 use super::{Body, PacketType, packet_encoding};
 use crate::wire::{self, Reader};
 use crate::{
-    AckProperties, DecodeError, EncodeError, PacketId, ProtocolVersion, QoS, SubAckReason,
-    SubscribeProperties, TopicFilter,
+    AckProperties, DecodeError, EncodeError, PacketId, Properties, ProtocolVersion, QoS,
+    SubAckReason, SubscribeProperties, TopicFilter,
 };
 
 /// Retain Handling of a subscription (§3.8.3.1).
@@ -52,7 +52,9 @@ impl SubscriptionOptions {
     }
 
     fn is_v3(&self) -> bool {
-        !self.no_local && !self.retain_as_published && self.retain_handling == RetainHandling::SendAtSubscribe
+        !self.no_local
+            && !self.retain_as_published
+            && self.retain_handling == RetainHandling::SendAtSubscribe
     }
 
     fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
@@ -85,7 +87,7 @@ pub struct Subscribe {
     /// Filters and their options, in order.
     pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
     /// SUBSCRIBE properties (MQTT 5).
-    pub properties: SubscribeProperties,
+    pub properties: Properties<SubscribeProperties>,
 }
 
 impl Subscribe {
@@ -94,16 +96,16 @@ impl Subscribe {
         Self {
             packet_id,
             filters: vec![(filter, options)],
-            properties: SubscribeProperties::default(),
+            properties: Properties::default(),
         }
     }
 
-    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(r.u16()?)?;
         let properties = if version.is_v5() {
-            SubscribeProperties::read(r)?
+            Properties::<SubscribeProperties>::read(r)?
         } else {
-            SubscribeProperties::default()
+            Properties::default()
         };
         let mut filters = Vec::with_capacity(1);
         while !r.is_empty() {
@@ -173,16 +175,16 @@ pub struct SubAck {
     /// Reason codes, in the order of the filters.
     pub reasons: Vec<SubAckReason>,
     /// SUBACK properties (MQTT 5).
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
 }
 
 impl SubAck {
-    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(r.u16()?)?;
         let properties = if version.is_v5() {
-            AckProperties::read(r)?
+            Properties::<AckProperties>::read(r)?
         } else {
-            AckProperties::default()
+            Properties::default()
         };
         let mut reasons = Vec::with_capacity(r.remaining());
         while !r.is_empty() {

@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use super::{Body, PacketType, packet_encoding};
 use crate::wire::{self, Reader};
 use crate::{
-    AckProperties, DecodeError, EncodeError, PacketId, ProtocolVersion, TopicFilter,
+    AckProperties, DecodeError, EncodeError, PacketId, Properties, ProtocolVersion, TopicFilter,
     UnsubAckReason, UnsubscribeProperties,
 };
 
@@ -17,16 +17,16 @@ pub struct Unsubscribe {
     /// Filters to remove, in order.
     pub filters: Vec<TopicFilter>,
     /// UNSUBSCRIBE properties (MQTT 5).
-    pub properties: UnsubscribeProperties,
+    pub properties: Properties<UnsubscribeProperties>,
 }
 
 impl Unsubscribe {
-    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(r.u16()?)?;
         let properties = if version.is_v5() {
-            UnsubscribeProperties::read(r)?
+            Properties::<UnsubscribeProperties>::read(r)?
         } else {
-            UnsubscribeProperties::default()
+            Properties::default()
         };
         let mut filters = Vec::with_capacity(1);
         while !r.is_empty() {
@@ -54,7 +54,11 @@ impl Body for Unsubscribe {
         if version.is_v5() {
             n += self.properties.encoded_len()?;
         } else {
-            super::require_v5(version, !self.properties.is_empty(), "UNSUBSCRIBE properties")?;
+            super::require_v5(
+                version,
+                !self.properties.is_empty(),
+                "UNSUBSCRIBE properties",
+            )?;
         }
         for filter in &self.filters {
             n += wire::string_len(filter.as_mqtt_str());
@@ -84,19 +88,19 @@ pub struct UnsubAck {
     /// Reason codes (MQTT 5), in the order of the filters.
     pub reasons: Vec<UnsubAckReason>,
     /// UNSUBACK properties (MQTT 5).
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
 }
 
 impl UnsubAck {
-    pub(crate) fn read(r: &mut Reader<'_>, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(r.u16()?)?;
         let mut ack = Self {
             packet_id,
             reasons: Vec::new(),
-            properties: AckProperties::default(),
+            properties: Properties::default(),
         };
         if version.is_v5() {
-            ack.properties = AckProperties::read(r)?;
+            ack.properties = Properties::<AckProperties>::read(r)?;
             ack.reasons.reserve_exact(r.remaining());
             while !r.is_empty() {
                 ack.reasons.push(UnsubAckReason::decode(r.u8()?)?);
