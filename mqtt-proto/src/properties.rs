@@ -421,7 +421,7 @@ macro_rules! property_set {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[derive(Clone, Default, PartialEq, Eq)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: Option<$ty>, )*
             $( $(#[$mmeta])* pub $mfield: Vec<$mty>, )*
@@ -491,6 +491,16 @@ macro_rules! property_set {
                     buf.put_u8(PropertyId::$mid as u8);
                     PropValue::write(v, buf);
                 } )*
+            }
+        }
+
+        /// Shows only the properties that are set.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                $( if let Some(v) = &self.$field { d.field(stringify!($field), v); } )*
+                $( if !self.$mfield.is_empty() { d.field(stringify!($mfield), &self.$mfield); } )*
+                d.finish()
             }
         }
 
