@@ -173,14 +173,14 @@ fn encode_case<A: 'static, B: 'static>(
     name: &str,
     ours: Vec<A>,
     theirs: Vec<B>,
-    bytes: usize,
+    (bytes_ours, bytes_theirs): (usize, usize),
     mut enc_ours: impl FnMut(&A, &mut BytesMut) + 'static,
     mut enc_theirs: impl FnMut(&B, &mut BytesMut) + 'static,
 ) -> Case {
     let count = ours.len();
     assert_eq!(count, theirs.len());
-    let mut buf_a = BytesMut::with_capacity(bytes);
-    let mut buf_b = BytesMut::with_capacity(bytes);
+    let mut buf_a = BytesMut::with_capacity(bytes_ours);
+    let mut buf_b = BytesMut::with_capacity(bytes_theirs);
     Case {
         name: name.to_string(),
         ops: count,
@@ -191,7 +191,7 @@ fn encode_case<A: 'static, B: 'static>(
                 enc_ours(p, &mut buf_a);
             }
             let t = start.elapsed();
-            assert_eq!(buf_a.len(), bytes);
+            assert_eq!(buf_a.len(), bytes_ours);
             t
         }),
         theirs: Box::new(move || {
@@ -201,7 +201,7 @@ fn encode_case<A: 'static, B: 'static>(
                 enc_theirs(p, &mut buf_b);
             }
             let t = start.elapsed();
-            assert_eq!(buf_b.len(), bytes);
+            assert_eq!(buf_b.len(), bytes_theirs);
             t
         }),
     }
@@ -231,7 +231,7 @@ fn cases(n: usize) -> Vec<Case> {
                     &format!("encode PUBLISH {label} {vname}"),
                     ours,
                     theirs,
-                    stream.len(),
+                    (stream.len(), stream.len()),
                     move |p, b| {
                         p.encode(v5, b).expect("encodable");
                     },
@@ -245,7 +245,7 @@ fn cases(n: usize) -> Vec<Case> {
                     &format!("encode PUBLISH {label} {vname}"),
                     ours,
                     theirs,
-                    stream.len(),
+                    (stream.len(), stream.len()),
                     move |p, b| {
                         p.encode(v4, b).expect("encodable");
                     },
@@ -256,6 +256,27 @@ fn cases(n: usize) -> Vec<Case> {
             }
         }
     }
+
+    // The send path of the client: everything but the payload is encoded,
+    // the payload goes to the socket as it is (vectored write).
+    let ours: Vec<Publish> = ids().map(|i| our_publish(QoS::AtLeastOnce, i)).collect();
+    let theirs: Vec<r4::Publish> = ids().map(|i| their_publish4(QoS::AtLeastOnce, i)).collect();
+    let full: usize = ours
+        .iter()
+        .map(|p| p.encoded_len(v4).expect("encodable"))
+        .sum();
+    cases.push(encode_case(
+        "encode PUBLISH QoS1 3.1.1, payload by reference (vectored) vs copied",
+        ours,
+        theirs,
+        (full - n * PAYLOAD.len(), full),
+        move |p, b| {
+            p.encode_without_payload(v4, b).expect("encodable");
+        },
+        |p, b| {
+            p.write(b).expect("encodable");
+        },
+    ));
 
     let rounds = n / 10;
     let ours: Vec<Packet> = ids().take(rounds).flat_map(our_mixed).collect();
@@ -271,7 +292,7 @@ fn cases(n: usize) -> Vec<Case> {
         "encode mixed stream 3.1.1",
         ours,
         theirs,
-        stream.len(),
+        (stream.len(), stream.len()),
         move |p, b| {
             p.encode(v4, b).expect("encodable");
         },

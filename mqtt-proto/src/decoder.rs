@@ -17,7 +17,6 @@ pub const MAX_PACKET_SIZE: u32 = 1 + 4 + MAX_VAR_INT;
 /// a packet larger than `max_packet_size` (whole packet, fixed header
 /// included) are errors at once, before any of the body is awaited or
 /// buffered. PUBLISH payloads and strings are slices of `buf`'s storage.
-#[inline]
 pub fn decode_packet(
     buf: &mut BytesMut,
     version: ProtocolVersion,

@@ -166,6 +166,23 @@ impl TopicFilter {
         })
     }
 
+    /// Validates a topic filter received in MQTT 3.1 or 3.1.1, which have no
+    /// shared subscriptions: a `$share/...` text that is not a valid shared
+    /// subscription (e.g. `$share//a`, `$share/g`) is still a valid plain
+    /// filter there (§4.7 of 3.1.1).
+    pub(crate) fn new_v3(text: MqttString) -> Result<Self, TopicError> {
+        match Self::new(text.clone()) {
+            Err(_) if text.starts_with(SHARE_PREFIX) => {
+                validate_filter(&text)?;
+                Ok(Self {
+                    text,
+                    filter_start: 0,
+                })
+            }
+            other => other,
+        }
+    }
+
     /// Validates `bytes` as a topic filter without copying them.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, TopicError> {
         Self::new(MqttString::from_bytes(bytes)?)

@@ -173,6 +173,7 @@ pub fn parse_var_int(input: &[u8]) -> Result<Option<(u32, usize)>, DecodeError> 
 }
 
 /// Bytes a Variable Byte Integer of `value` takes.
+#[inline]
 pub const fn var_int_len(value: u32) -> usize {
     match value {
         0..=127 => 1,
@@ -184,6 +185,7 @@ pub const fn var_int_len(value: u32) -> usize {
 
 /// Writes a Variable Byte Integer. `value` must be at most [`MAX_VAR_INT`]
 /// (callers check lengths before writing).
+#[inline]
 pub(crate) fn put_var_int(buf: &mut BytesMut, mut value: u32) {
     debug_assert!(value <= MAX_VAR_INT);
     loop {
@@ -219,6 +221,7 @@ pub(crate) fn binary_len(data: &[u8]) -> Result<usize, EncodeError> {
 }
 
 /// Encoded length of a UTF-8 Encoded String.
+#[inline]
 pub(crate) fn string_len(s: &MqttString) -> usize {
     2 + s.len()
 }

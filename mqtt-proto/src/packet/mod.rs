@@ -161,8 +161,17 @@ pub(crate) fn encode<B: Body>(
 /// The fixed header (first byte and remaining length) in a stack buffer,
 /// with room for two more bytes, and its length: written with one copy.
 #[inline]
-pub(crate) fn fixed_header(first: u8, mut remaining: u32) -> ([u8; 7], usize) {
-    let mut head = [first, 0, 0, 0, 0, 0, 0];
+pub(crate) fn fixed_header(first: u8, remaining: u32) -> ([u8; 7], usize) {
+    let mut head = [0; 7];
+    let n = put_fixed_header(&mut head, first, remaining);
+    (head, n)
+}
+
+/// Writes the fixed header at the start of `head` (at least 5 bytes) and
+/// returns its length. `remaining` is at most [`MAX_VAR_INT`].
+#[inline]
+pub(crate) fn put_fixed_header(head: &mut [u8], first: u8, mut remaining: u32) -> usize {
+    head[0] = first;
     let mut n = 1;
     loop {
         let mut byte = (remaining & 0x7f) as u8;
@@ -173,7 +182,7 @@ pub(crate) fn fixed_header(first: u8, mut remaining: u32) -> ([u8; 7], usize) {
         head[n] = byte;
         n += 1;
         if remaining == 0 || n == 5 {
-            return (head, n);
+            return n;
         }
     }
 }

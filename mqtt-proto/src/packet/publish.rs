@@ -104,6 +104,7 @@ impl Body for Publish {
         (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
 
+    #[inline]
     fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(EncodeError::DupWithQoS0);
@@ -148,27 +149,49 @@ impl Publish {
 
     /// Appends the encoded packet to `buf` (one reservation of the exact
     /// size) and returns its length. Nothing is written on error.
-    ///
-    /// The hot path of every client: the fixed header and the topic length
-    /// go out in one copy, then topic, packet identifier, properties and
-    /// payload.
-    #[inline]
     pub fn encode(
         &self,
         version: ProtocolVersion,
         buf: &mut BytesMut,
     ) -> Result<usize, EncodeError> {
+        let total = self.encode_head(version, buf, self.payload.len())?;
+        buf.put_slice(&self.payload);
+        Ok(total)
+    }
+
+    /// Appends everything but the payload to `buf` and returns the size of
+    /// the whole packet: the payload is then sent from [`Publish::payload`]
+    /// as it is (a vectored write), so a large message is never copied
+    /// between the application and the socket.
+    pub fn encode_without_payload(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
+        self.encode_head(version, buf, 0)
+    }
+
+    /// Writes the fixed header, variable header and properties, reserving
+    /// room for `room` payload bytes after them.
+    #[inline]
+    fn encode_head(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+        room: usize,
+    ) -> Result<usize, EncodeError> {
         let remaining = self.body_len(version)?;
         if remaining > wire::MAX_VAR_INT as usize {
             return Err(EncodeError::PacketTooLarge(remaining));
         }
-        let (mut head, mut n) = super::fixed_header(0x30 | self.flags(), remaining as u32);
-        let total = n + remaining;
-        buf.reserve(total);
+        let total = 1 + wire::var_int_len(remaining as u32) + remaining;
+        buf.reserve(total - self.payload.len() + room);
+        // Constant-size writes compile to plain stores; only the topic goes
+        // through a copy.
+        buf.put_u8(0x30 | self.flags());
+        wire::put_var_int(buf, remaining as u32);
         let topic = self.topic.as_str().as_bytes();
-        head[n..n + 2].copy_from_slice(&(topic.len() as u16).to_be_bytes());
-        n += 2;
-        buf.put_slice(&head[..n]);
+        buf.put_u16(topic.len() as u16);
         buf.put_slice(topic);
         if let Some(id) = self.packet_id {
             buf.put_u16(id.get());
@@ -176,7 +199,6 @@ impl Publish {
         if version.is_v5() {
             self.properties.write(buf);
         }
-        buf.put_slice(&self.payload);
         Ok(total)
     }
 }

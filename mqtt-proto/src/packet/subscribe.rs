@@ -109,7 +109,12 @@ impl Subscribe {
         };
         let mut filters = Vec::with_capacity(1);
         while !r.is_empty() {
-            let filter = TopicFilter::new(r.string()?).map_err(DecodeError::InvalidTopicFilter)?;
+            let filter = if version.is_v5() {
+                TopicFilter::new(r.string()?)
+            } else {
+                TopicFilter::new_v3(r.string()?)
+            }
+            .map_err(DecodeError::InvalidTopicFilter)?;
             let options = SubscriptionOptions::from_byte(r.u8()?, version)?;
             if options.no_local && filter.is_shared() && version.is_v5() {
                 return Err(DecodeError::NoLocalOnSharedSubscription);

@@ -30,7 +30,12 @@ impl Unsubscribe {
         };
         let mut filters = Vec::with_capacity(1);
         while !r.is_empty() {
-            filters.push(TopicFilter::new(r.string()?).map_err(DecodeError::InvalidTopicFilter)?);
+            let filter = if version.is_v5() {
+                TopicFilter::new(r.string()?)
+            } else {
+                TopicFilter::new_v3(r.string()?)
+            };
+            filters.push(filter.map_err(DecodeError::InvalidTopicFilter)?);
         }
         if filters.is_empty() {
             return Err(DecodeError::NoTopicFilters(PacketType::Unsubscribe));
