@@ -312,7 +312,7 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (n, samples) = if quick { (200, 2) } else { (20_000, 31) };
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    println!("sansmqtt-proto codec vs rumqttc {} mqttbytes", "0.25.1");
+    println!("sansmqtt-proto codec vs rumqttc 0.25.1 mqttbytes");
     println!(
         "{} packets per sample, {} samples per side, alternating; topic {} B, payload {} B{}",
         n,
@@ -330,10 +330,8 @@ fn main() {
     );
     println!("|---|---|---|---|");
     for mut case in cases(n) {
-        if let Some(f) = &filter {
-            if !case.name.contains(f.as_str()) {
-                continue;
-            }
+        if filter.as_ref().is_some_and(|f| !case.name.contains(f.as_str())) {
+            continue;
         }
         // Warm-up.
         (case.ours)();
