@@ -88,6 +88,9 @@ impl TryFrom<u8> for QoS {
 pub struct PacketId(NonZeroU16);
 
 impl PacketId {
+    /// The smallest packet identifier, 1.
+    pub const MIN: Self = Self(NonZeroU16::MIN);
+
     /// The packet identifier `id`, or `None` for 0.
     pub const fn new(id: u16) -> Option<Self> {
         match NonZeroU16::new(id) {

@@ -1,0 +1,271 @@
+//! What the session tells the application: events, tokens and errors.
+
+use sansmqtt_proto::{
+    AckProperties, Auth, ConnAckProperties, ConnectReason, DecodeError, DisconnectProperties,
+    DisconnectReason, EncodeError, PacketType, PubAckReason, PubRecReason, Publish, QoS,
+    SubAckReason, UnsubAckReason,
+};
+
+/// Identifies one publish, subscribe or unsubscribe request; its outcome is
+/// reported by an event carrying the same token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(pub(crate) u64);
+
+impl Token {
+    /// The token's number (unique within a session, increasing).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Identifies an inbound QoS 1 or 2 message to acknowledge with
+/// [`crate::Session::ack`] when manual acknowledgement is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AckId(pub(crate) u64);
+
+/// A message received from the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The PUBLISH, with any topic alias resolved to its topic name.
+    pub publish: Publish,
+    /// Present when manual acknowledgement is on and QoS > 0.
+    pub ack: Option<AckId>,
+}
+
+/// The broker accepted the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// Whether the broker resumed an existing session.
+    pub session_present: bool,
+    /// The CONNACK properties (MQTT 5): limits, assigned client id, ...
+    pub properties: Box<ConnAckProperties>,
+}
+
+/// How a publish ended well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishDone {
+    /// QoS 0: handed to the transmit queue; QoS 1: PUBACK; QoS 2: PUBCOMP.
+    pub qos: QoS,
+    /// MQTT 5 PUBACK reason below 0x80 (e.g. No matching subscribers), if any.
+    pub reason: Option<PubAckReason>,
+}
+
+/// An event for the application, drained with [`crate::Session::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// CONNACK accepted the connection.
+    Connected(Connected),
+    /// A message arrived.
+    Message(Message),
+    /// A publish ended: acknowledged, or failed.
+    Published {
+        /// The publish's token.
+        token: Token,
+        /// How it ended.
+        result: Result<PublishDone, PublishError>,
+    },
+    /// A SUBSCRIBE ended: one result per filter, in order.
+    Subscribed {
+        /// The request's token.
+        token: Token,
+        /// Granted QoS or refusal per filter, or why the request failed.
+        result: Result<Vec<Result<QoS, SubAckReason>>, RequestError>,
+        /// SUBACK properties (MQTT 5).
+        properties: AckProperties,
+    },
+    /// An UNSUBSCRIBE ended: one reason per filter (all `Success` in 3.1.1).
+    Unsubscribed {
+        /// The request's token.
+        token: Token,
+        /// Per-filter reason, or why the request failed.
+        result: Result<Vec<UnsubAckReason>, RequestError>,
+        /// UNSUBACK properties (MQTT 5).
+        properties: AckProperties,
+    },
+    /// PINGRESP arrived for a ping the application asked for.
+    Pong,
+    /// An AUTH packet (MQTT 5 enhanced authentication): answer with [`crate::Session::auth`].
+    Auth(Auth),
+    /// The connection is over; unacknowledged publishes stay for redelivery
+    /// on the next connect. The transport should be flushed and closed.
+    Closed(CloseReason),
+}
+
+/// Why the connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// CONNACK refused the connection.
+    #[error("connection refused: {reason}")]
+    Refused {
+        /// The broker's reason (3.1.1 return codes map to these).
+        reason: ConnectReason,
+        /// CONNACK properties (e.g. Server Reference, Reason String).
+        properties: Box<ConnAckProperties>,
+    },
+    /// The broker sent DISCONNECT (MQTT 5).
+    #[error("disconnected by the server: {reason}")]
+    ServerDisconnect {
+        /// The broker's reason.
+        reason: DisconnectReason,
+        /// DISCONNECT properties.
+        properties: Box<DisconnectProperties>,
+    },
+    /// The broker broke the protocol; in MQTT 5 a DISCONNECT with the
+    /// matching reason code was queued first.
+    #[error("protocol violation by the server: {0}")]
+    ProtocolViolation(ProtocolError),
+    /// No CONNACK within the connect timeout.
+    #[error("no CONNACK within the connect timeout")]
+    ConnAckTimeout,
+    /// No PINGRESP within the ping timeout: the connection is half-open.
+    #[error("no PINGRESP within the ping timeout (half-open connection)")]
+    PingTimeout,
+    /// The application disconnected.
+    #[error("disconnected by the client")]
+    ClientDisconnect,
+    /// The transport reported the connection lost.
+    #[error("connection lost")]
+    ConnectionLost,
+}
+
+/// A violation of the protocol by the broker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A malformed packet or one above our maximum size.
+    #[error("malformed packet: {0}")]
+    Decode(#[from] DecodeError),
+    /// A packet a server may not send, or not in this state.
+    #[error("unexpected {0:?} packet")]
+    UnexpectedPacket(PacketType),
+    /// Session Present set although Clean Start was requested [MQTT-3.2.2-2].
+    #[error("session present in answer to clean start [MQTT-3.2.2-2]")]
+    SessionPresentOnCleanStart,
+    /// Topic Alias 0 or above our Topic Alias Maximum [MQTT-3.3.2-9].
+    #[error("topic alias {0} is out of range [MQTT-3.3.2-9]")]
+    TopicAliasInvalid(u16),
+    /// An empty topic with an alias never defined on this connection.
+    #[error("topic alias {0} was never defined")]
+    UnknownTopicAlias(u16),
+    /// More unacknowledged QoS > 0 publishes than our Receive Maximum [MQTT-3.3.4-9].
+    #[error("receive maximum exceeded [MQTT-3.3.4-9]")]
+    ReceiveMaximumExceeded,
+    /// A SUBACK or UNSUBACK whose reason count differs from the request's filters [MQTT-3.9.3-1].
+    #[error("{0:?} has a reason count different from the request's filters")]
+    ReasonCountMismatch(PacketType),
+    /// A PUBLISH with a QoS above the one a subscription can have granted; unused.
+    #[error("QoS {0:?} not allowed")]
+    QoSNotAllowed(QoS),
+}
+
+impl ProtocolError {
+    /// The MQTT 5 DISCONNECT reason that reports this violation.
+    pub fn disconnect_reason(&self) -> DisconnectReason {
+        match self {
+            Self::Decode(DecodeError::PacketTooLarge { .. }) => DisconnectReason::PacketTooLarge,
+            Self::Decode(_) => DisconnectReason::MalformedPacket,
+            Self::TopicAliasInvalid(_) => DisconnectReason::TopicAliasInvalid,
+            Self::ReceiveMaximumExceeded => DisconnectReason::ReceiveMaximumExceeded,
+            Self::QoSNotAllowed(_) => DisconnectReason::QoSNotSupported,
+            _ => DisconnectReason::ProtocolError,
+        }
+    }
+}
+
+/// Why a publish failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The queue of publishes waiting for the connection or an in-flight slot is full.
+    #[error("publish queue full ({0} waiting)")]
+    QueueFull(usize),
+    /// The broker started a new session; the publish was not acknowledged.
+    #[error("the broker did not resume the session; the publish was not acknowledged")]
+    SessionLost,
+    /// PUBACK with a reason code of 0x80 or above (MQTT 5).
+    #[error("refused by the broker (PUBACK {0})")]
+    RefusedPubAck(PubAckReason),
+    /// PUBREC with a reason code of 0x80 or above (MQTT 5).
+    #[error("refused by the broker (PUBREC {0})")]
+    RefusedPubRec(PubRecReason),
+    /// Larger than the broker's Maximum Packet Size.
+    #[error("packet of {size} bytes exceeds the server's maximum of {max}")]
+    PacketTooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The broker's maximum.
+        max: u32,
+    },
+    /// QoS above the broker's Maximum QoS [MQTT-3.2.2-11].
+    #[error("QoS {qos:?} above the server's maximum {max:?} [MQTT-3.2.2-11]")]
+    QoSNotSupported {
+        /// Requested QoS.
+        qos: QoS,
+        /// Broker's maximum.
+        max: QoS,
+    },
+    /// Retain requested but the broker has none [MQTT-3.2.2-14].
+    #[error("retain not available on this server [MQTT-3.2.2-14]")]
+    RetainNotSupported,
+    /// The packet cannot be encoded.
+    #[error("cannot encode: {0}")]
+    Encode(#[from] EncodeError),
+    /// The session was abandoned (e.g. the client gave up reconnecting).
+    #[error("session abandoned")]
+    Abandoned,
+}
+
+/// Why a subscribe, unsubscribe or other request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The connection was lost before the acknowledgement.
+    #[error("connection lost before the acknowledgement")]
+    ConnectionLost,
+    /// The broker said it does not support this (CONNACK of MQTT 5).
+    #[error("not supported by the server: {0}")]
+    NotSupported(&'static str),
+    /// Larger than the broker's Maximum Packet Size.
+    #[error("packet of {size} bytes exceeds the server's maximum of {max}")]
+    PacketTooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The broker's maximum.
+        max: u32,
+    },
+    /// The packet cannot be encoded.
+    #[error("cannot encode: {0}")]
+    Encode(#[from] EncodeError),
+    /// The session was abandoned.
+    #[error("session abandoned")]
+    Abandoned,
+}
+
+/// Why [`crate::Session::ack`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// Unknown, already acknowledged, or from a connection that was lost
+    /// (the broker redelivers QoS 1 messages after a reconnect).
+    #[error("unknown or stale acknowledgement id")]
+    Unknown,
+}
+
+/// Why a command was refused at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// `connect` while a connection is up or being set up.
+    #[error("already connected or connecting")]
+    AlreadyConnected,
+    /// The command needs a connection.
+    #[error("not connected")]
+    NotConnected,
+    /// AUTH needs MQTT 5.
+    #[error("AUTH requires MQTT 5")]
+    AuthNeedsV5,
+    /// The options make a CONNECT the specification forbids.
+    #[error("invalid CONNECT: {0}")]
+    InvalidConnect(EncodeError),
+}

@@ -1,0 +1,1245 @@
+//! The session state machine.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU16;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use sansmqtt_proto::{
+    AckProperties, Auth, ConnAck, Connect, ConnectReason, Decoder, Disconnect, MaximumQoS,
+    MqttString, Packet, PacketId, PacketType, ProtocolVersion, PubAck, PubAckReason, PubComp,
+    PubCompReason, PubRec, PubRel, PubRelReason, Publish, QoS, SubAck, SubAckReason, Subscribe,
+    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, UnsubAckReason,
+    Unsubscribe, UnsubscribeProperties,
+};
+
+use crate::inflight::{IdSet, OutFlight, Slot, Slots, Stage};
+use crate::{
+    AckError, AckId, CloseReason, Connected, Event, InMemory, Message, ProtocolError, PublishDone,
+    PublishError, RequestError, SessionLossPolicy, SessionOptions, SessionStore, StateError, Token,
+};
+
+/// Connection state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// No connection (initial, lost, or closed).
+    Disconnected,
+    /// CONNECT sent, waiting for CONNACK until the deadline.
+    Connecting { deadline: Instant },
+    /// CONNACK accepted.
+    Connected,
+}
+
+/// What the broker told us in CONNACK (MQTT 5), or the 3.1.1 defaults.
+#[derive(Debug, Clone)]
+struct ServerLimits {
+    receive_maximum: u16,
+    maximum_qos: QoS,
+    retain_available: bool,
+    maximum_packet_size: Option<u32>,
+    topic_alias_maximum: u16,
+    wildcard_available: bool,
+    subscription_ids_available: bool,
+    shared_available: bool,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            receive_maximum: u16::MAX,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            maximum_packet_size: None,
+            topic_alias_maximum: 0,
+            wildcard_available: true,
+            subscription_ids_available: true,
+            shared_available: true,
+        }
+    }
+}
+
+/// A publish waiting for the connection or an in-flight slot.
+#[derive(Debug)]
+struct Queued {
+    token: Token,
+    publish: Publish,
+}
+
+/// A subscribe or unsubscribe waiting for the connection or a packet identifier.
+#[derive(Debug)]
+enum Request {
+    Subscribe {
+        token: Token,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+    },
+    Unsubscribe {
+        token: Token,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    },
+}
+
+/// An inbound QoS > 0 message whose acknowledgement the application owes
+/// (manual acknowledgement), in order of receipt [MQTT-4.6.0-2, MQTT-4.6.0-3].
+#[derive(Debug)]
+struct OwedAck {
+    id: AckId,
+    packet_id: PacketId,
+    qos: QoS,
+    done: bool,
+}
+
+/// The state machine of one MQTT client session, for MQTT 3.1, 3.1.1 and 5.0.
+///
+/// It performs no IO and reads no clock: bytes from the transport go in with
+/// [`Session::handle_input`], time goes in as `now`, and the outputs are
+/// drained by polling: [`Session::poll_transmit`] (bytes to write),
+/// [`Session::poll_event`] (what the application must know) and
+/// [`Session::poll_timeout`] (when to call [`Session::handle_timeout`]).
+///
+/// `S` receives every change of the in-flight state ([`SessionStore`]).
+#[derive(Debug)]
+pub struct Session<S: SessionStore = InMemory> {
+    options: SessionOptions,
+    version: ProtocolVersion,
+    conn: Conn,
+    decoder: Decoder,
+    /// Bytes encoded and not yet handed to the transport.
+    tx: BytesMut,
+    /// Chunks ready before `tx` (headers split off ahead of a zero-copy payload).
+    chunks: VecDeque<Bytes>,
+    events: VecDeque<Event>,
+    next_token: u64,
+    next_seq: u64,
+    next_ack: u64,
+    slots: Slots,
+    /// Outgoing QoS > 0 publishes holding a slot.
+    inflight: usize,
+    queue: VecDeque<Queued>,
+    requests: VecDeque<Request>,
+    /// Incoming QoS 2: PUBREC sent, waiting for PUBREL (exactly-once dedup).
+    incoming_qos2: IdSet,
+    /// Incoming QoS 2 delivered but not yet acknowledged by the application.
+    incoming_pending: IdSet,
+    /// Incoming QoS 1 not yet acknowledged (receive maximum accounting).
+    incoming_qos1_unacked: usize,
+    owed: VecDeque<OwedAck>,
+    server: ServerLimits,
+    inbound_aliases: HashMap<u16, TopicName>,
+    outbound_aliases: HashMap<TopicName, NonZeroU16>,
+    /// When something was last queued for transmission.
+    last_sent: Option<Instant>,
+    /// PINGRESP deadline of an outstanding PINGREQ.
+    ping_deadline: Option<Instant>,
+    /// The application asked for a ping and waits for `Event::Pong`.
+    ping_requested: bool,
+    /// Effective keep-alive (the server's overrides ours).
+    keep_alive: Duration,
+    assigned_client_id: Option<MqttString>,
+    store: S,
+}
+
+impl Session<InMemory> {
+    /// A session with the default in-memory state.
+    pub fn new(options: SessionOptions) -> Self {
+        Self::with_store(options, InMemory)
+    }
+}
+
+impl<S: SessionStore> Session<S> {
+    /// A session whose in-flight changes go to `store`.
+    pub fn with_store(options: SessionOptions, store: S) -> Self {
+        let version = options.version;
+        let decoder = Decoder::new(version).with_max_packet_size(options.incoming_max_packet());
+        // Room for the publishes in flight plus some subscribe requests.
+        let window = options.max_inflight.max(1).saturating_add(64);
+        Self {
+            keep_alive: options.keep_alive,
+            options,
+            version,
+            conn: Conn::Disconnected,
+            decoder,
+            tx: BytesMut::new(),
+            chunks: VecDeque::new(),
+            events: VecDeque::new(),
+            next_token: 0,
+            next_seq: 0,
+            next_ack: 0,
+            slots: Slots::new(window),
+            inflight: 0,
+            queue: VecDeque::new(),
+            requests: VecDeque::new(),
+            incoming_qos2: IdSet::default(),
+            incoming_pending: IdSet::default(),
+            incoming_qos1_unacked: 0,
+            owed: VecDeque::new(),
+            server: ServerLimits::default(),
+            inbound_aliases: HashMap::new(),
+            outbound_aliases: HashMap::new(),
+            last_sent: None,
+            ping_deadline: None,
+            ping_requested: false,
+            assigned_client_id: None,
+            store,
+        }
+    }
+
+    /// The options the session was built with.
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    /// The store receiving in-flight changes.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Whether CONNACK accepted the current connection.
+    pub fn is_connected(&self) -> bool {
+        self.conn == Conn::Connected
+    }
+
+    /// The client identifier the broker assigned (MQTT 5), if any.
+    pub fn assigned_client_id(&self) -> Option<&MqttString> {
+        self.assigned_client_id.as_ref()
+    }
+
+    /// Outgoing QoS 1 and 2 publishes awaiting acknowledgement.
+    pub fn inflight(&self) -> usize {
+        self.inflight
+    }
+
+    /// Publishes waiting for the connection or an in-flight slot.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The effective in-flight limit: ours and the broker's Receive Maximum.
+    pub fn inflight_limit(&self) -> usize {
+        usize::from(
+            self.options
+                .max_inflight
+                .max(1)
+                .min(self.server.receive_maximum),
+        )
+    }
+
+    fn token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    // ---------------------------------------------------------------- connect
+
+    /// Starts a connection on a fresh transport: queues CONNECT and arms the
+    /// CONNACK deadline. Until CONNACK arrives nothing else is sent; commands
+    /// issued meanwhile wait.
+    pub fn connect(&mut self, now: Instant) -> Result<(), StateError> {
+        if self.conn != Conn::Disconnected {
+            return Err(StateError::AlreadyConnected);
+        }
+        self.reset_connection();
+        let o = &self.options;
+        let connect = Connect {
+            protocol: self.version,
+            clean_start: o.clean_start,
+            keep_alive: o.keep_alive_secs(),
+            client_id: o.client_id.clone(),
+            will: o.will.clone(),
+            username: o.username.clone(),
+            password: o.password.clone(),
+            properties: if self.version.is_v5() {
+                o.properties.clone().into()
+            } else {
+                Default::default()
+            },
+        };
+        self.keep_alive = o.keep_alive;
+        let deadline = now + o.connect_timeout;
+        // Options that cannot be encoded (e.g. a password without a user
+        // name in 3.1.1) never reach the wire.
+        connect
+            .encode(self.version, &mut self.tx)
+            .map_err(StateError::InvalidConnect)?;
+        self.last_sent = Some(now);
+        self.conn = Conn::Connecting { deadline };
+        Ok(())
+    }
+
+    /// Per-connection state starts afresh: decoder, buffers, aliases, pings.
+    fn reset_connection(&mut self) {
+        self.decoder =
+            Decoder::new(self.version).with_max_packet_size(self.options.incoming_max_packet());
+        self.tx.clear();
+        self.chunks.clear();
+        self.inbound_aliases.clear();
+        self.outbound_aliases.clear();
+        self.ping_deadline = None;
+        self.ping_requested = false;
+        self.server = ServerLimits::default();
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// Feeds bytes received from the transport (split anywhere).
+    pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        if self.conn == Conn::Disconnected {
+            return;
+        }
+        self.decoder.feed(bytes);
+        self.process_input(now);
+    }
+
+    /// The receive buffer, to read from the transport straight into it
+    /// (then call [`Session::process_input`]): the zero-copy path.
+    pub fn input_buffer(&mut self) -> &mut BytesMut {
+        self.decoder.buffer_mut()
+    }
+
+    /// Decodes and handles what [`Session::input_buffer`] received.
+    pub fn process_input(&mut self, now: Instant) {
+        while self.conn != Conn::Disconnected {
+            match self.decoder.decode() {
+                Ok(Some(packet)) => self.handle_packet(packet, now),
+                Ok(None) => break,
+                Err(e) => {
+                    self.violation(ProtocolError::Decode(e));
+                    break;
+                }
+            }
+        }
+        // Acknowledgements may have freed in-flight slots.
+        self.pump(now);
+    }
+
+    fn handle_packet(&mut self, packet: Packet, now: Instant) {
+        if let Conn::Connecting { .. } = self.conn {
+            match packet {
+                Packet::ConnAck(ack) => self.handle_connack(ack, now),
+                Packet::Auth(auth) if self.version.is_v5() => {
+                    self.events.push_back(Event::Auth(auth))
+                }
+                other => self.violation(ProtocolError::UnexpectedPacket(other.packet_type())),
+            }
+            return;
+        }
+        match packet {
+            Packet::Publish(p) => self.handle_publish(p, now),
+            Packet::PubAck(a) => self.handle_puback(a),
+            Packet::PubRec(a) => self.handle_pubrec(a, now),
+            Packet::PubRel(a) => self.handle_pubrel(a, now),
+            Packet::PubComp(a) => self.handle_pubcomp(a),
+            Packet::SubAck(a) => self.handle_suback(a),
+            Packet::UnsubAck(a) => self.handle_unsuback(a),
+            Packet::PingResp => {
+                self.ping_deadline = None;
+                if std::mem::take(&mut self.ping_requested) {
+                    self.events.push_back(Event::Pong);
+                }
+            }
+            Packet::Disconnect(d) if self.version.is_v5() => {
+                self.close(CloseReason::ServerDisconnect {
+                    reason: d.reason,
+                    properties: Box::new(d.properties.into_inner()),
+                });
+            }
+            Packet::Auth(auth) if self.version.is_v5() => self.events.push_back(Event::Auth(auth)),
+            // A second CONNACK, or a packet only a client sends.
+            other => self.violation(ProtocolError::UnexpectedPacket(other.packet_type())),
+        }
+    }
+
+    fn handle_connack(&mut self, ack: ConnAck, now: Instant) {
+        if ack.reason != ConnectReason::Success {
+            self.close(CloseReason::Refused {
+                reason: ack.reason,
+                properties: Box::new(ack.properties.into_inner()),
+            });
+            return;
+        }
+        // [MQTT-3.2.2-2]: clean start means the server has no session for us.
+        if ack.session_present && self.options.clean_start {
+            self.violation(ProtocolError::SessionPresentOnCleanStart);
+            return;
+        }
+        let p = &ack.properties;
+        self.server = ServerLimits {
+            receive_maximum: p.receive_maximum.map_or(u16::MAX, NonZeroU16::get),
+            maximum_qos: match p.maximum_qos {
+                Some(MaximumQoS::AtMostOnce) => QoS::AtMostOnce,
+                Some(MaximumQoS::AtLeastOnce) => QoS::AtLeastOnce,
+                None => QoS::ExactlyOnce,
+            },
+            retain_available: p.retain_available.unwrap_or(true),
+            maximum_packet_size: p.maximum_packet_size.map(|m| m.get()),
+            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+            wildcard_available: p.wildcard_subscription_available.unwrap_or(true),
+            subscription_ids_available: p.subscription_identifier_available.unwrap_or(true),
+            shared_available: p.shared_subscription_available.unwrap_or(true),
+        };
+        // [MQTT-3.2.2-21]: the server keep alive replaces ours.
+        if let Some(ka) = p.server_keep_alive {
+            self.keep_alive = Duration::from_secs(u64::from(ka));
+        }
+        if let Some(id) = &p.assigned_client_identifier {
+            self.assigned_client_id = Some(id.clone());
+        }
+        self.conn = Conn::Connected;
+        if ack.session_present {
+            self.resend_inflight(now);
+        } else {
+            self.session_lost();
+        }
+        self.events.push_back(Event::Connected(Connected {
+            session_present: ack.session_present,
+            properties: Box::new(ack.properties.into_inner()),
+        }));
+        self.pump(now);
+    }
+
+    /// The broker has no session: incoming state goes, outgoing publishes
+    /// fail or start again, per the policy (§4.1).
+    fn session_lost(&mut self) {
+        self.incoming_qos2.clear();
+        self.incoming_pending.clear();
+        self.incoming_qos1_unacked = 0;
+        self.owed.clear();
+        self.store.cleared();
+        let mut lost: Vec<Box<OutFlight>> = self
+            .slots
+            .drain_where(|s| matches!(s, Slot::Publish(_)))
+            .into_iter()
+            .filter_map(|(_, s)| match s {
+                Slot::Publish(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        self.inflight = 0;
+        lost.sort_by_key(|f| f.seq);
+        match self.options.on_session_loss {
+            SessionLossPolicy::Fail => {
+                for f in lost {
+                    self.events.push_back(Event::Published {
+                        token: f.token,
+                        result: Err(PublishError::SessionLost),
+                    });
+                }
+            }
+            SessionLossPolicy::Requeue => {
+                for f in lost.into_iter().rev() {
+                    let mut publish = f.publish;
+                    publish.dup = false;
+                    publish.packet_id = None;
+                    self.queue.push_front(Queued {
+                        token: f.token,
+                        publish,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Session resumed: unacknowledged PUBLISHes again with DUP and their
+    /// identifiers, PUBREL for those past PUBREC, in the original order
+    /// [MQTT-4.4.0-1].
+    fn resend_inflight(&mut self, now: Instant) {
+        for id in self.slots.publishes_in_order() {
+            let Some(Slot::Publish(f)) = self.slots.get_mut(id) else {
+                continue;
+            };
+            match f.stage {
+                Stage::PubAck | Stage::PubRec => {
+                    let mut publish = f.publish.clone();
+                    publish.dup = true;
+                    self.write_publish(&publish, now);
+                }
+                Stage::PubComp => {
+                    let rel = PubRel::new(id);
+                    self.write(&Packet::PubRel(rel), now);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- inbound
+
+    fn handle_publish(&mut self, mut p: Publish, now: Instant) {
+        // Topic alias (MQTT 5): resolve, or learn it [MQTT-3.3.2-9 .. -12].
+        if let Some(alias) = p.properties.topic_alias {
+            let alias = alias.get();
+            if alias > self.options.incoming_topic_alias_max() {
+                self.violation(ProtocolError::TopicAliasInvalid(alias));
+                return;
+            }
+            if p.topic.is_empty() {
+                match self.inbound_aliases.get(&alias) {
+                    Some(topic) => p.topic = topic.clone(),
+                    None => {
+                        self.violation(ProtocolError::UnknownTopicAlias(alias));
+                        return;
+                    }
+                }
+            } else {
+                self.inbound_aliases.insert(alias, p.topic.clone());
+            }
+        }
+        let Some(id) = p.packet_id else {
+            self.deliver(p, None);
+            return;
+        };
+        // Receive Maximum (MQTT 5): unacknowledged QoS > 0 publishes from the server.
+        if self.version.is_v5()
+            && self.options.properties.receive_maximum.is_some()
+            && !self.incoming_qos2.contains(id)
+            && !self.incoming_pending.contains(id)
+            && self.incoming_unacked() >= usize::from(self.options.incoming_receive_max())
+        {
+            self.violation(ProtocolError::ReceiveMaximumExceeded);
+            return;
+        }
+        match p.qos {
+            QoS::AtMostOnce => self.deliver(p, None),
+            QoS::AtLeastOnce => {
+                if self.options.manual_ack {
+                    let ack = self.owe(id, QoS::AtLeastOnce);
+                    self.incoming_qos1_unacked += 1;
+                    self.deliver(p, Some(ack));
+                } else {
+                    // Deliver, then acknowledge [MQTT-4.3.2-4 (method)].
+                    self.deliver(p, None);
+                    self.write(&Packet::PubAck(PubAck::new(id)), now);
+                }
+            }
+            QoS::ExactlyOnce => {
+                if self.incoming_qos2.contains(id) {
+                    // A redelivery before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-9].
+                    self.write(&Packet::PubRec(PubRec::new(id)), now);
+                } else if self.incoming_pending.contains(id) {
+                    // Delivered, the application has not acknowledged yet: wait for it.
+                } else if self.options.manual_ack {
+                    self.incoming_pending.insert(id);
+                    let ack = self.owe(id, QoS::ExactlyOnce);
+                    self.deliver(p, Some(ack));
+                } else {
+                    self.incoming_qos2.insert(id);
+                    self.store.incoming_received(id);
+                    self.deliver(p, None);
+                    self.write(&Packet::PubRec(PubRec::new(id)), now);
+                }
+            }
+        }
+    }
+
+    fn incoming_unacked(&self) -> usize {
+        self.incoming_qos1_unacked + self.incoming_qos2.len() + self.incoming_pending.len()
+    }
+
+    fn owe(&mut self, packet_id: PacketId, qos: QoS) -> AckId {
+        self.next_ack += 1;
+        let id = AckId(self.next_ack);
+        self.owed.push_back(OwedAck {
+            id,
+            packet_id,
+            qos,
+            done: false,
+        });
+        id
+    }
+
+    fn deliver(&mut self, publish: Publish, ack: Option<AckId>) {
+        self.events
+            .push_back(Event::Message(Message { publish, ack }));
+    }
+
+    /// Acknowledges an inbound message delivered with an [`AckId`] (manual
+    /// acknowledgement). Acknowledgements go out in the order the messages
+    /// were received, whatever the order of the calls [MQTT-4.6.0-2, MQTT-4.6.0-3].
+    pub fn ack(&mut self, id: AckId, now: Instant) -> Result<(), AckError> {
+        let entry = self
+            .owed
+            .iter_mut()
+            .find(|o| o.id == id && !o.done)
+            .ok_or(AckError::Unknown)?;
+        entry.done = true;
+        if self.conn == Conn::Connected {
+            self.flush_owed(now);
+        }
+        Ok(())
+    }
+
+    fn flush_owed(&mut self, now: Instant) {
+        while self.owed.front().is_some_and(|o| o.done) {
+            let Some(o) = self.owed.pop_front() else {
+                break;
+            };
+            match o.qos {
+                QoS::AtLeastOnce => {
+                    self.incoming_qos1_unacked = self.incoming_qos1_unacked.saturating_sub(1);
+                    self.write(&Packet::PubAck(PubAck::new(o.packet_id)), now);
+                }
+                _ => {
+                    self.incoming_pending.remove(o.packet_id);
+                    self.incoming_qos2.insert(o.packet_id);
+                    self.store.incoming_received(o.packet_id);
+                    self.write(&Packet::PubRec(PubRec::new(o.packet_id)), now);
+                }
+            }
+        }
+    }
+
+    fn handle_pubrel(&mut self, rel: PubRel, now: Instant) {
+        let id = rel.packet_id;
+        let comp = if self.incoming_qos2.remove(id) {
+            self.store.incoming_released(id);
+            PubComp::new(id)
+        } else if self.version.is_v5() {
+            // Unknown identifier: still completed [MQTT-4.3.3-11], reason 0x92.
+            PubComp::with_reason(id, PubCompReason::PacketIdentifierNotFound)
+        } else {
+            PubComp::new(id)
+        };
+        self.write(&Packet::PubComp(comp), now);
+    }
+
+    // --------------------------------------------------------------- outbound
+
+    /// Publishes a message. The session assigns the packet identifier (any
+    /// set by the caller is replaced) and clears DUP. QoS 0 is sent at once
+    /// if connected; QoS 1 and 2 when an in-flight slot is free; otherwise
+    /// the publish waits in a bounded FIFO queue. The outcome is an
+    /// [`Event::Published`] with the returned token.
+    pub fn publish(&mut self, mut publish: Publish, now: Instant) -> Result<Token, PublishError> {
+        publish.dup = false;
+        publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
+        // What cannot be encoded fails now, not later.
+        let size = publish.encoded_len(self.version)?;
+        if self.conn == Conn::Connected {
+            self.check_publish(&publish, size)?;
+        }
+        if self.queue.len() >= self.options.max_queued {
+            return Err(PublishError::QueueFull(self.queue.len()));
+        }
+        let token = self.token();
+        self.queue.push_back(Queued { token, publish });
+        if self.conn == Conn::Connected {
+            self.pump(now);
+        }
+        Ok(token)
+    }
+
+    /// The limits of the connected server [MQTT-3.2.2-11, -14, -15].
+    fn check_publish(&self, publish: &Publish, size: usize) -> Result<(), PublishError> {
+        if publish.qos > self.server.maximum_qos {
+            return Err(PublishError::QoSNotSupported {
+                qos: publish.qos,
+                max: self.server.maximum_qos,
+            });
+        }
+        if publish.retain && !self.server.retain_available {
+            return Err(PublishError::RetainNotSupported);
+        }
+        if let Some(max) = self.server.maximum_packet_size
+            && size > max as usize
+        {
+            return Err(PublishError::PacketTooLarge { size, max });
+        }
+        Ok(())
+    }
+
+    /// Sends what waits, as far as the in-flight window allows.
+    fn pump(&mut self, now: Instant) {
+        if self.conn != Conn::Connected {
+            return;
+        }
+        while let Some(front) = self.queue.front() {
+            let needs_slot = front.publish.qos != QoS::AtMostOnce;
+            if needs_slot && self.inflight >= self.inflight_limit() {
+                break;
+            }
+            let Some(Queued { token, mut publish }) = self.queue.pop_front() else {
+                break;
+            };
+            let size = publish.encoded_len(self.version).unwrap_or(usize::MAX);
+            if let Err(e) = self.check_publish(&publish, size) {
+                self.events.push_back(Event::Published {
+                    token,
+                    result: Err(e),
+                });
+                continue;
+            }
+            if !needs_slot {
+                self.write_publish(&publish, now);
+                self.events.push_back(Event::Published {
+                    token,
+                    result: Ok(PublishDone {
+                        qos: QoS::AtMostOnce,
+                        reason: None,
+                    }),
+                });
+                continue;
+            }
+            self.next_seq += 1;
+            let stage = if publish.qos == QoS::AtLeastOnce {
+                Stage::PubAck
+            } else {
+                Stage::PubRec
+            };
+            let placeholder = Slot::Subscribe { token, filters: 0 };
+            let Some(id) = self.slots.allocate(placeholder) else {
+                self.queue.push_front(Queued { token, publish });
+                break;
+            };
+            publish.packet_id = Some(id);
+            self.write_publish(&publish, now);
+            self.store.publish_sent(id, &publish);
+            if let Some(slot) = self.slots.get_mut(id) {
+                *slot = Slot::Publish(Box::new(OutFlight {
+                    token,
+                    seq: self.next_seq,
+                    stage,
+                    publish,
+                }));
+            }
+            self.inflight += 1;
+        }
+        self.pump_requests(now);
+    }
+
+    fn handle_puback(&mut self, ack: PubAck) {
+        let id = ack.packet_id;
+        let Some(Slot::Publish(f)) = self.slots.get_mut(id) else {
+            // Unknown identifier (e.g. a duplicate after redelivery): nothing to complete.
+            return;
+        };
+        if f.stage != Stage::PubAck {
+            return;
+        }
+        let token = f.token;
+        self.release_publish(id);
+        let result = if ack.reason.is_error() {
+            Err(PublishError::RefusedPubAck(ack.reason))
+        } else {
+            Ok(PublishDone {
+                qos: QoS::AtLeastOnce,
+                reason: (ack.reason != PubAckReason::Success).then_some(ack.reason),
+            })
+        };
+        self.events.push_back(Event::Published { token, result });
+    }
+
+    fn handle_pubrec(&mut self, rec: PubRec, now: Instant) {
+        let id = rec.packet_id;
+        match self.slots.get_mut(id) {
+            Some(Slot::Publish(f)) if f.stage != Stage::PubAck => {
+                if rec.reason.is_error() {
+                    // The flow ends here: no PUBREL (§4.3.3).
+                    let token = f.token;
+                    self.release_publish(id);
+                    self.events.push_back(Event::Published {
+                        token,
+                        result: Err(PublishError::RefusedPubRec(rec.reason)),
+                    });
+                    return;
+                }
+                if f.stage == Stage::PubRec {
+                    f.stage = Stage::PubComp;
+                    self.store.publish_released(id);
+                }
+                self.write(&Packet::PubRel(PubRel::new(id)), now);
+            }
+            _ => {
+                // Unknown identifier: PUBREL "Packet Identifier not found" (MQTT 5).
+                let rel = if self.version.is_v5() {
+                    PubRel::with_reason(id, PubRelReason::PacketIdentifierNotFound)
+                } else {
+                    PubRel::new(id)
+                };
+                self.write(&Packet::PubRel(rel), now);
+            }
+        }
+    }
+
+    fn handle_pubcomp(&mut self, comp: PubComp) {
+        let id = comp.packet_id;
+        let Some(Slot::Publish(f)) = self.slots.get_mut(id) else {
+            return;
+        };
+        if f.stage != Stage::PubComp {
+            return;
+        }
+        let token = f.token;
+        self.release_publish(id);
+        self.events.push_back(Event::Published {
+            token,
+            result: Ok(PublishDone {
+                qos: QoS::ExactlyOnce,
+                reason: None,
+            }),
+        });
+    }
+
+    /// Frees the slot of a completed publish and lets the queue move.
+    fn release_publish(&mut self, id: PacketId) {
+        self.slots.remove(id);
+        self.inflight -= 1;
+        self.store.publish_completed(id);
+    }
+
+    // ------------------------------------------------- subscribe, unsubscribe
+
+    /// Subscribes to filters. The outcome is an [`Event::Subscribed`] with the
+    /// returned token, one result per filter.
+    pub fn subscribe(
+        &mut self,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+        now: Instant,
+    ) -> Result<Token, RequestError> {
+        let probe = Subscribe {
+            packet_id: PacketId::MIN,
+            filters,
+            properties: properties.into(),
+        };
+        probe.encoded_len(self.version)?;
+        let token = self.token();
+        self.requests.push_back(Request::Subscribe {
+            token,
+            filters: probe.filters,
+            properties: probe.properties.into_inner(),
+        });
+        self.pump_requests(now);
+        Ok(token)
+    }
+
+    /// Unsubscribes from filters. The outcome is an [`Event::Unsubscribed`].
+    pub fn unsubscribe(
+        &mut self,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+        now: Instant,
+    ) -> Result<Token, RequestError> {
+        let probe = Unsubscribe {
+            packet_id: PacketId::MIN,
+            filters,
+            properties: properties.into(),
+        };
+        probe.encoded_len(self.version)?;
+        let token = self.token();
+        self.requests.push_back(Request::Unsubscribe {
+            token,
+            filters: probe.filters,
+            properties: probe.properties.into_inner(),
+        });
+        self.pump_requests(now);
+        Ok(token)
+    }
+
+    fn pump_requests(&mut self, now: Instant) {
+        if self.conn != Conn::Connected {
+            return;
+        }
+        while let Some(request) = self.requests.pop_front() {
+            let (token, filters_len) = match &request {
+                Request::Subscribe { token, filters, .. } => (*token, filters.len()),
+                Request::Unsubscribe { token, filters, .. } => (*token, filters.len()),
+            };
+            if let Err(error) = self.check_request(&request) {
+                self.fail_request(&request, error);
+                continue;
+            }
+            let slot = match request {
+                Request::Subscribe { .. } => Slot::Subscribe {
+                    token,
+                    filters: filters_len,
+                },
+                Request::Unsubscribe { .. } => Slot::Unsubscribe {
+                    token,
+                    filters: filters_len,
+                },
+            };
+            let Some(id) = self.slots.allocate(slot) else {
+                self.requests.push_front(request);
+                break;
+            };
+            let packet = match request {
+                Request::Subscribe {
+                    filters,
+                    properties,
+                    ..
+                } => Packet::Subscribe(Subscribe {
+                    packet_id: id,
+                    filters,
+                    properties: properties.into(),
+                }),
+                Request::Unsubscribe {
+                    filters,
+                    properties,
+                    ..
+                } => Packet::Unsubscribe(Unsubscribe {
+                    packet_id: id,
+                    filters,
+                    properties: properties.into(),
+                }),
+            };
+            if let Some(max) = self.server.maximum_packet_size {
+                let size = packet.encoded_len(self.version).unwrap_or(usize::MAX);
+                if size > max as usize {
+                    let slot = self.slots.remove(id);
+                    let error = RequestError::PacketTooLarge { size, max };
+                    self.fail_slot(slot, error);
+                    continue;
+                }
+            }
+            self.write(&packet, now);
+        }
+    }
+
+    /// What the server said it lacks (MQTT 5 CONNACK).
+    fn check_request(&self, request: &Request) -> Result<(), RequestError> {
+        let Request::Subscribe {
+            filters,
+            properties,
+            ..
+        } = request
+        else {
+            return Ok(());
+        };
+        if !self.server.wildcard_available && filters.iter().any(|(f, _)| f.has_wildcards()) {
+            return Err(RequestError::NotSupported("wildcard subscriptions"));
+        }
+        if !self.server.shared_available && filters.iter().any(|(f, _)| f.is_shared()) {
+            return Err(RequestError::NotSupported("shared subscriptions"));
+        }
+        if !self.server.subscription_ids_available && properties.subscription_identifier.is_some() {
+            return Err(RequestError::NotSupported("subscription identifiers"));
+        }
+        Ok(())
+    }
+
+    fn fail_request(&mut self, request: &Request, error: RequestError) {
+        let event = match request {
+            Request::Subscribe { token, .. } => Event::Subscribed {
+                token: *token,
+                result: Err(error),
+                properties: AckProperties::default(),
+            },
+            Request::Unsubscribe { token, .. } => Event::Unsubscribed {
+                token: *token,
+                result: Err(error),
+                properties: AckProperties::default(),
+            },
+        };
+        self.events.push_back(event);
+    }
+
+    fn fail_slot(&mut self, slot: Option<Slot>, error: RequestError) {
+        let event = match slot {
+            Some(Slot::Subscribe { token, .. }) => Event::Subscribed {
+                token,
+                result: Err(error),
+                properties: AckProperties::default(),
+            },
+            Some(Slot::Unsubscribe { token, .. }) => Event::Unsubscribed {
+                token,
+                result: Err(error),
+                properties: AckProperties::default(),
+            },
+            _ => return,
+        };
+        self.events.push_back(event);
+    }
+
+    fn handle_suback(&mut self, ack: SubAck) {
+        let id = ack.packet_id;
+        let Some(Slot::Subscribe { token, filters }) = self.slots.get_mut(id).cloned() else {
+            return;
+        };
+        if ack.reasons.len() != filters {
+            self.violation(ProtocolError::ReasonCountMismatch(PacketType::SubAck));
+            return;
+        }
+        self.slots.remove(id);
+        let results = ack
+            .reasons
+            .iter()
+            .map(|r: &SubAckReason| r.granted_qos().ok_or(*r))
+            .collect();
+        self.events.push_back(Event::Subscribed {
+            token,
+            result: Ok(results),
+            properties: ack.properties.into_inner(),
+        });
+    }
+
+    fn handle_unsuback(&mut self, ack: UnsubAck) {
+        let id = ack.packet_id;
+        let Some(Slot::Unsubscribe { token, filters }) = self.slots.get_mut(id).cloned() else {
+            return;
+        };
+        let reasons = if self.version.is_v5() {
+            if ack.reasons.len() != filters {
+                self.violation(ProtocolError::ReasonCountMismatch(PacketType::UnsubAck));
+                return;
+            }
+            ack.reasons
+        } else {
+            vec![UnsubAckReason::Success; filters]
+        };
+        self.slots.remove(id);
+        self.events.push_back(Event::Unsubscribed {
+            token,
+            result: Ok(reasons),
+            properties: ack.properties.into_inner(),
+        });
+    }
+
+    // ------------------------------------------------------------ keep-alive
+
+    /// Sends a PINGREQ now (unless one is outstanding); [`Event::Pong`]
+    /// follows the PINGRESP.
+    pub fn ping(&mut self, now: Instant) -> Result<(), StateError> {
+        if self.conn != Conn::Connected {
+            return Err(StateError::NotConnected);
+        }
+        self.ping_requested = true;
+        if self.ping_deadline.is_none() {
+            self.send_ping(now);
+        }
+        Ok(())
+    }
+
+    fn send_ping(&mut self, now: Instant) {
+        self.write(&Packet::PingReq, now);
+        self.ping_deadline = Some(now + self.options.ping_timeout);
+    }
+
+    /// When the next keep-alive PINGREQ is due.
+    fn next_ping(&self) -> Option<Instant> {
+        if self.conn != Conn::Connected || self.keep_alive.is_zero() || self.ping_deadline.is_some()
+        {
+            return None;
+        }
+        let interval = self.keep_alive.saturating_sub(self.options.ping_margin);
+        self.last_sent
+            .map(|t| t + interval.max(Duration::from_millis(1)))
+    }
+
+    /// The next instant at which [`Session::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.conn {
+            Conn::Disconnected => None,
+            Conn::Connecting { deadline } => Some(deadline),
+            Conn::Connected => match (self.next_ping(), self.ping_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    /// Handles the timers due at `now`: CONNACK deadline, keep-alive PINGREQ,
+    /// PINGRESP deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.conn {
+            Conn::Disconnected => {}
+            Conn::Connecting { deadline } => {
+                if now >= deadline {
+                    self.close(CloseReason::ConnAckTimeout);
+                }
+            }
+            Conn::Connected => {
+                if self.ping_deadline.is_some_and(|d| now >= d) {
+                    self.close(CloseReason::PingTimeout);
+                } else if self.next_ping().is_some_and(|t| now >= t) {
+                    self.send_ping(now);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------ closing, auth
+
+    /// Sends DISCONNECT (normal, or the given one in MQTT 5) and ends the
+    /// connection. Unacknowledged publishes stay for the next connect.
+    pub fn disconnect(
+        &mut self,
+        disconnect: Option<Disconnect>,
+        now: Instant,
+    ) -> Result<(), StateError> {
+        match self.conn {
+            Conn::Disconnected => return Err(StateError::NotConnected),
+            Conn::Connecting { .. } => {}
+            Conn::Connected => {
+                let d = disconnect
+                    .filter(|_| self.version.is_v5())
+                    .unwrap_or_default();
+                self.write(&Packet::Disconnect(d), now);
+            }
+        }
+        self.close(CloseReason::ClientDisconnect);
+        Ok(())
+    }
+
+    /// Sends an AUTH packet (MQTT 5 enhanced authentication), also before CONNACK.
+    pub fn auth(&mut self, auth: Auth, now: Instant) -> Result<(), StateError> {
+        if !self.version.is_v5() {
+            return Err(StateError::AuthNeedsV5);
+        }
+        if self.conn == Conn::Disconnected {
+            return Err(StateError::NotConnected);
+        }
+        self.write(&Packet::Auth(auth), now);
+        Ok(())
+    }
+
+    /// The transport failed or closed. In-flight publishes are kept for
+    /// redelivery; subscribe and unsubscribe requests that were sent fail
+    /// with [`RequestError::ConnectionLost`].
+    pub fn connection_lost(&mut self, _now: Instant) {
+        if self.conn != Conn::Disconnected {
+            self.close(CloseReason::ConnectionLost);
+        }
+        self.tx.clear();
+        self.chunks.clear();
+    }
+
+    /// Gives up the session: every queued and in-flight publish and every
+    /// request fails with `Abandoned`. For a client that stops reconnecting.
+    pub fn abandon(&mut self) {
+        if self.conn != Conn::Disconnected {
+            self.close(CloseReason::ClientDisconnect);
+        }
+        let mut flights: Vec<Box<OutFlight>> = Vec::new();
+        for (_, slot) in self.slots.drain_where(|_| true) {
+            match slot {
+                Slot::Publish(f) => flights.push(f),
+                other => self.fail_slot(Some(other), RequestError::Abandoned),
+            }
+        }
+        flights.sort_by_key(|f| f.seq);
+        for f in flights {
+            if let Some(id) = f.publish.packet_id {
+                self.store.publish_completed(id);
+            }
+            self.events.push_back(Event::Published {
+                token: f.token,
+                result: Err(PublishError::Abandoned),
+            });
+        }
+        self.inflight = 0;
+        while let Some(q) = self.queue.pop_front() {
+            self.events.push_back(Event::Published {
+                token: q.token,
+                result: Err(PublishError::Abandoned),
+            });
+        }
+        while let Some(r) = self.requests.pop_front() {
+            self.fail_request(&r, RequestError::Abandoned);
+        }
+    }
+
+    /// A protocol violation by the broker: DISCONNECT with the reason (MQTT 5,
+    /// once connected), then close.
+    fn violation(&mut self, error: ProtocolError) {
+        if self.version.is_v5() && self.conn == Conn::Connected {
+            let d = Disconnect::new(error.disconnect_reason());
+            let mut buf = std::mem::take(&mut self.tx);
+            let _ = Packet::Disconnect(d).encode(self.version, &mut buf);
+            self.tx = buf;
+        }
+        self.close(CloseReason::ProtocolViolation(error));
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        self.conn = Conn::Disconnected;
+        self.ping_deadline = None;
+        self.ping_requested = false;
+        // Requests sent on this connection will never be answered.
+        for (_, slot) in self.slots.drain_where(|s| !matches!(s, Slot::Publish(_))) {
+            self.fail_slot(Some(slot), RequestError::ConnectionLost);
+        }
+        // QoS 1 acknowledgements owed are void: the broker redelivers.
+        self.owed.retain(|o| o.qos == QoS::ExactlyOnce);
+        self.incoming_qos1_unacked = 0;
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    // ----------------------------------------------------------------- output
+
+    fn write(&mut self, packet: &Packet, now: Instant) {
+        // Packets built here are valid by construction; a failure would be a bug
+        // that must not take the process down.
+        if packet.encode(self.version, &mut self.tx).is_ok() {
+            self.last_sent = Some(now);
+        }
+    }
+
+    /// Encodes a PUBLISH, applying an automatic topic alias (MQTT 5) and
+    /// handing a large payload over by reference.
+    fn write_publish(&mut self, publish: &Publish, now: Instant) {
+        let aliased;
+        let publish = match self.outbound_alias(publish) {
+            Some(p) => {
+                aliased = p;
+                &aliased
+            }
+            None => publish,
+        };
+        let big = publish.payload.len() >= self.options.zero_copy_threshold;
+        let ok = if big {
+            let r = publish.encode_without_payload(self.version, &mut self.tx);
+            if r.is_ok() {
+                self.chunks.push_back(self.tx.split().freeze());
+                self.chunks.push_back(publish.payload.clone());
+            }
+            r.is_ok()
+        } else {
+            publish.encode(self.version, &mut self.tx).is_ok()
+        };
+        if ok {
+            self.last_sent = Some(now);
+        }
+    }
+
+    fn outbound_alias(&mut self, publish: &Publish) -> Option<Publish> {
+        if !self.options.auto_topic_alias
+            || !self.version.is_v5()
+            || self.server.topic_alias_maximum == 0
+        {
+            return None;
+        }
+        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+            let mut p = publish.clone();
+            p.topic = TopicName::alias_only();
+            p.properties.topic_alias = Some(alias);
+            return Some(p);
+        }
+        let next = self.outbound_aliases.len() + 1;
+        if next > usize::from(self.server.topic_alias_maximum) {
+            return None;
+        }
+        let alias = NonZeroU16::new(next as u16)?;
+        self.outbound_aliases.insert(publish.topic.clone(), alias);
+        let mut p = publish.clone();
+        p.properties.topic_alias = Some(alias);
+        Some(p)
+    }
+
+    /// The next bytes to write to the transport, if any. Write them all, in
+    /// order, before the next call returns more.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if let Some(chunk) = self.chunks.pop_front() {
+            return Some(chunk);
+        }
+        if self.tx.is_empty() {
+            None
+        } else {
+            Some(self.tx.split().freeze())
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
