@@ -11,14 +11,13 @@ use crate::Token;
 
 /// Stage of an outgoing QoS 1 or 2 publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-/// Named after the acknowledgement awaited.
 pub(crate) enum Stage {
     /// QoS 1, PUBLISH sent, waiting for PUBACK.
-    PubAck,
+    Qos1Sent,
     /// QoS 2, PUBLISH sent, waiting for PUBREC.
-    PubRec,
+    Qos2Sent,
     /// QoS 2, PUBREL sent, waiting for PUBCOMP.
-    PubComp,
+    Released,
 }
 
 /// An outgoing publish awaiting acknowledgement.

@@ -449,12 +449,12 @@ impl<S: SessionStore> Session<S> {
                 continue;
             };
             match f.stage {
-                Stage::PubAck | Stage::PubRec => {
+                Stage::Qos1Sent | Stage::Qos2Sent => {
                     let mut publish = f.publish.clone();
                     publish.dup = true;
                     self.write_publish(&publish, now);
                 }
-                Stage::PubComp => {
+                Stage::Released => {
                     let rel = PubRel::new(id);
                     self.write(&Packet::PubRel(rel), now);
                 }
@@ -681,9 +681,9 @@ impl<S: SessionStore> Session<S> {
             }
             self.next_seq += 1;
             let stage = if publish.qos == QoS::AtLeastOnce {
-                Stage::PubAck
+                Stage::Qos1Sent
             } else {
-                Stage::PubRec
+                Stage::Qos2Sent
             };
             let placeholder = Slot::Subscribe { token, filters: 0 };
             let Some(id) = self.slots.allocate(placeholder) else {
@@ -712,7 +712,7 @@ impl<S: SessionStore> Session<S> {
             // Unknown identifier (e.g. a duplicate after redelivery): nothing to complete.
             return;
         };
-        if f.stage != Stage::PubAck {
+        if f.stage != Stage::Qos1Sent {
             return;
         }
         let token = f.token;
@@ -731,7 +731,7 @@ impl<S: SessionStore> Session<S> {
     fn handle_pubrec(&mut self, rec: PubRec, now: Instant) {
         let id = rec.packet_id;
         match self.slots.get_mut(id) {
-            Some(Slot::Publish(f)) if f.stage != Stage::PubAck => {
+            Some(Slot::Publish(f)) if f.stage != Stage::Qos1Sent => {
                 if rec.reason.is_error() {
                     // The flow ends here: no PUBREL (§4.3.3).
                     let token = f.token;
@@ -742,8 +742,8 @@ impl<S: SessionStore> Session<S> {
                     });
                     return;
                 }
-                if f.stage == Stage::PubRec {
-                    f.stage = Stage::PubComp;
+                if f.stage == Stage::Qos2Sent {
+                    f.stage = Stage::Released;
                     self.store.publish_released(id);
                 }
                 self.write(&Packet::PubRel(PubRel::new(id)), now);
@@ -765,7 +765,7 @@ impl<S: SessionStore> Session<S> {
         let Some(Slot::Publish(f)) = self.slots.get_mut(id) else {
             return;
         };
-        if f.stage != Stage::PubComp {
+        if f.stage != Stage::Released {
             return;
         }
         let token = f.token;
