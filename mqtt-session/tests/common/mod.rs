@@ -1,7 +1,7 @@
 //! A test harness around a `Session`: simulated time, a fake broker side
 //! that encodes packets into the session and decodes what it transmits.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::time::{Duration, Instant};
 
