@@ -34,7 +34,7 @@ pub(crate) struct OutFlight {
 /// What a packet identifier is in use for.
 #[derive(Debug, Clone)]
 pub(crate) enum Slot {
-    Publish(Box<OutFlight>),
+    Publish(OutFlight),
     Subscribe { token: Token, filters: usize },
     Unsubscribe { token: Token, filters: usize },
 }

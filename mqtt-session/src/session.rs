@@ -19,6 +19,9 @@ use crate::{
     PublishError, RequestError, SessionLossPolicy, SessionOptions, SessionStore, StateError, Token,
 };
 
+/// Transmit buffer growth step.
+const TX_CHUNK: usize = 16 * 1024;
+
 /// Connection state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
@@ -406,7 +409,7 @@ impl<S: SessionStore> Session<S> {
         self.incoming_qos1_unacked = 0;
         self.owed.clear();
         self.store.cleared();
-        let mut lost: Vec<Box<OutFlight>> = self
+        let mut lost: Vec<OutFlight> = self
             .slots
             .drain_where(|s| matches!(s, Slot::Publish(_)))
             .into_iter()
@@ -660,7 +663,12 @@ impl<S: SessionStore> Session<S> {
             let Some(Queued { token, mut publish }) = self.queue.pop_front() else {
                 break;
             };
-            let size = publish.encoded_len(self.version).unwrap_or(usize::MAX);
+            // Only a maximum packet size needs the size; it was checked
+            // encodable when queued.
+            let size = match self.server.maximum_packet_size {
+                Some(_) => publish.encoded_len(self.version).unwrap_or(usize::MAX),
+                None => 0,
+            };
             if let Err(e) = self.check_publish(&publish, size) {
                 self.events.push_back(Event::Published {
                     token,
@@ -694,12 +702,12 @@ impl<S: SessionStore> Session<S> {
             self.write_publish(&publish, now);
             self.store.publish_sent(id, &publish);
             if let Some(slot) = self.slots.get_mut(id) {
-                *slot = Slot::Publish(Box::new(OutFlight {
+                *slot = Slot::Publish(OutFlight {
                     token,
                     seq: self.next_seq,
                     stage,
                     publish,
-                }));
+                });
             }
             self.inflight += 1;
         }
@@ -1109,7 +1117,7 @@ impl<S: SessionStore> Session<S> {
         if self.conn != Conn::Disconnected {
             self.close(CloseReason::ClientDisconnect);
         }
-        let mut flights: Vec<Box<OutFlight>> = Vec::new();
+        let mut flights: Vec<OutFlight> = Vec::new();
         for (_, slot) in self.slots.drain_where(|_| true) {
             match slot {
                 Slot::Publish(f) => flights.push(f),
@@ -1166,7 +1174,16 @@ impl<S: SessionStore> Session<S> {
 
     // ----------------------------------------------------------------- output
 
+    /// Keeps room in the transmit buffer so that encoding does not allocate
+    /// per packet.
+    fn tx_room(&mut self) {
+        if self.tx.capacity() - self.tx.len() < 512 {
+            self.tx.reserve(TX_CHUNK);
+        }
+    }
+
     fn write(&mut self, packet: &Packet, now: Instant) {
+        self.tx_room();
         // Packets built here are valid by construction; a failure would be a bug
         // that must not take the process down.
         if packet.encode(self.version, &mut self.tx).is_ok() {
@@ -1177,6 +1194,7 @@ impl<S: SessionStore> Session<S> {
     /// Encodes a PUBLISH, applying an automatic topic alias (MQTT 5) and
     /// handing a large payload over by reference.
     fn write_publish(&mut self, publish: &Publish, now: Instant) {
+        self.tx_room();
         let aliased;
         let publish = match self.outbound_alias(publish) {
             Some(p) => {
