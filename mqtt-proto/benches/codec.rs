@@ -330,7 +330,10 @@ fn main() {
     );
     println!("|---|---|---|---|");
     for mut case in cases(n) {
-        if filter.as_ref().is_some_and(|f| !case.name.contains(f.as_str())) {
+        if filter
+            .as_ref()
+            .is_some_and(|f| !case.name.contains(f.as_str()))
+        {
             continue;
         }
         // Warm-up.
