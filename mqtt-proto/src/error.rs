@@ -123,6 +123,9 @@ pub enum DecodeError {
     /// A property that may appear once appears twice.
     #[error("property {0:?} appears more than once")]
     DuplicateProperty(PropertyId),
+    /// Authentication Data without Authentication Method (§3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.4).
+    #[error("authentication data without authentication method")]
+    AuthDataWithoutMethod,
     /// A property value outside the range the specification allows (e.g. Receive Maximum 0).
     #[error("invalid value for property {0:?}")]
     InvalidPropertyValue(PropertyId),
@@ -176,6 +179,9 @@ pub enum EncodeError {
     /// No Local on a shared subscription [MQTT-3.8.3-4].
     #[error("no local on a shared subscription [MQTT-3.8.3-4]")]
     NoLocalOnSharedSubscription,
+    /// Authentication Data without Authentication Method.
+    #[error("authentication data without authentication method")]
+    AuthDataWithoutMethod,
     /// Session present on a refusing CONNACK [MQTT-3.2.2-4].
     #[error("session present on a refusing CONNACK [MQTT-3.2.2-4]")]
     SessionPresentOnRefusal,

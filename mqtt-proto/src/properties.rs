@@ -553,6 +553,28 @@ macro_rules! property_set {
     };
 }
 
+/// "It is a Protocol Error to include Authentication Data if there is no
+/// Authentication Method" (CONNECT, CONNACK and AUTH).
+macro_rules! auth_pair_check {
+    ($($t:ty),*) => {$(
+        impl Properties<$t> {
+            pub(crate) fn check_auth_pair(&self) -> Result<(), DecodeError> {
+                if self.authentication_data.is_some() && self.authentication_method.is_none() {
+                    Err(DecodeError::AuthDataWithoutMethod)
+                } else {
+                    Ok(())
+                }
+            }
+
+            pub(crate) fn check_auth_pair_encode(&self) -> Result<(), EncodeError> {
+                self.check_auth_pair().map_err(|_| EncodeError::AuthDataWithoutMethod)
+            }
+        }
+    )*};
+}
+
+auth_pair_check!(ConnectProperties, ConnAckProperties, AuthProperties);
+
 property_set! {
     /// Properties of CONNECT (§3.1.2.11).
     ConnectProperties in "CONNECT" {

@@ -573,12 +573,19 @@ fn rumqttc_v5_subset(mut packet: Packet) -> Packet {
             // the two-byte length prefix, so it reads past the property list.
             a.properties.authentication_method = None;
             a.properties.reason_string = None;
+            // Without a method, Authentication Data is a Protocol Error.
+            a.properties.authentication_data = None;
             // rumqttc deviation (reader): `Auth::read` always reads a reason
             // code and a property length, failing on remaining length 0 and 1
             // (valid per §3.15.2.1 and §3.15.2.2.1, and what we write without
             // properties). The writer's deviation is handled in `check_auth`.
             if a.properties.is_empty() {
-                a.properties.authentication_data = Some(Bytes::new());
+                a.properties
+                    .user_properties
+                    .push(sansmqtt_proto::UserProperty {
+                        name: "k".try_into().unwrap(),
+                        value: "v".try_into().unwrap(),
+                    });
             }
         }
         _ => {}

@@ -1212,8 +1212,14 @@ fn table_2_4_every_property_in_every_packet() {
                 );
                 continue;
             }
-            assert_accepts(V5, &bytes);
-            let twice = build(&cat(&[&once, &once]));
+            // Authentication Data needs an Authentication Method beside it.
+            let method: &[u8] = if id == 0x16 {
+                &[0x15, 0x00, 0x01, b'm']
+            } else {
+                &[]
+            };
+            assert_accepts(V5, &build(&cat(&[method, &once])));
+            let twice = build(&cat(&[method, &once, &once]));
             let multi = id == 0x26 || (id == 0x0B && context == "PUBLISH");
             if multi {
                 assert_accepts(V5, &twice);
@@ -1718,6 +1724,7 @@ fn encode_binary_data_over_65535_bytes() {
     assert_refused(V5, c, err.clone());
 
     let mut ca = ConnAck::new(false, ConnectReason::Success);
+    ca.properties.authentication_method = Some(mstr("m"));
     ca.properties.authentication_data = Some(big.clone());
     assert_refused(V5, ca, err.clone());
 
@@ -1746,4 +1753,29 @@ fn constructors_refuse_what_cannot_be_on_the_wire() {
     assert!(MqttString::try_from("a\0b").is_err()); // [MQTT-1.5.4-2]
     assert!(MqttString::try_from("a".repeat(65_536)).is_err()); // two-byte length
     assert_eq!(QoS::from_bits(3), Err(E::InvalidQoS)); // [MQTT-3.3.1-4]
+}
+
+// §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.4: "It is a Protocol Error to include
+// Authentication Data if there is no Authentication Method".
+#[test]
+fn mqtt5_authentication_data_requires_authentication_method() {
+    let data_only = [0x16, 0x00, 0x01, 0xAA]; // Authentication Data 0xAA
+    let method_and_data = [0x15, 0x00, 0x01, b'm', 0x16, 0x00, 0x01, 0xAA];
+    for build in [v5_connect, v5_connack, v5_auth] {
+        assert_rejects(
+            ProtocolVersion::V5,
+            &build(&data_only),
+            E::AuthDataWithoutMethod,
+        );
+        assert_accepts(ProtocolVersion::V5, &build(&method_and_data));
+    }
+    // The encoder refuses to write it.
+    let mut auth = sansmqtt_proto::Auth::default();
+    auth.properties.authentication_data = Some(Bytes::from_static(b"x"));
+    let mut buf = BytesMut::new();
+    assert_eq!(
+        auth.encode(ProtocolVersion::V5, &mut buf),
+        Err(sansmqtt_proto::EncodeError::AuthDataWithoutMethod)
+    );
+    assert!(buf.is_empty());
 }

@@ -32,6 +32,7 @@ impl Auth {
             a.reason = AuthReason::decode(r.u8()?)?;
             if !r.is_empty() {
                 a.properties = Properties::<AuthProperties>::read(r)?;
+                a.properties.check_auth_pair()?;
             }
         }
         Ok(a)
@@ -43,6 +44,7 @@ impl Body for Auth {
 
     fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         super::require_v5(version, true, "AUTH")?;
+        self.properties.check_auth_pair_encode()?;
         Ok(if self.properties.is_empty() {
             if self.reason == AuthReason::Success {
                 0

@@ -50,7 +50,9 @@ impl ConnAck {
             return Err(DecodeError::SessionPresentOnRefusal);
         }
         let properties = if version.is_v5() {
-            Properties::<ConnAckProperties>::read(r)?
+            let p = Properties::<ConnAckProperties>::read(r)?;
+            p.check_auth_pair()?;
+            p
         } else {
             Properties::default()
         };
@@ -70,6 +72,7 @@ impl Body for ConnAck {
             return Err(EncodeError::SessionPresentOnRefusal);
         }
         if version.is_v5() {
+            self.properties.check_auth_pair_encode()?;
             Ok(2 + self.properties.encoded_len()?)
         } else {
             super::require_v5(version, !self.properties.is_empty(), "CONNACK properties")?;

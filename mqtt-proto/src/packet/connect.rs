@@ -111,6 +111,7 @@ impl Connect {
         } else {
             Properties::default()
         };
+        properties.check_auth_pair()?;
         let client_id = r.string()?;
         let will = if will_flag {
             let properties = if protocol.is_v5() {
@@ -170,6 +171,7 @@ impl Body for Connect {
         super::require_v5(version, !self.properties.is_empty(), "CONNECT properties")?;
         let mut n = 2 + version.protocol_name().len() + 1 + 1 + 2;
         if v5 {
+            self.properties.check_auth_pair_encode()?;
             n += self.properties.encoded_len()?;
         }
         n += wire::string_len(&self.client_id);

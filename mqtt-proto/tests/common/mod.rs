@@ -287,8 +287,9 @@ pub(crate) fn connect_properties(version: ProtocolVersion) -> BoxedStrategy<Conn
                 topic_alias_maximum: tam,
                 request_response_information: rri,
                 request_problem_information: rpi,
+                // Authentication Data only with a method (a Protocol Error otherwise).
+                authentication_data: if am.is_some() { ad } else { None },
                 authentication_method: am,
-                authentication_data: ad,
                 user_properties: up,
             },
         );
@@ -358,8 +359,9 @@ pub(crate) fn connack_properties(version: ProtocolVersion) -> BoxedStrategy<Conn
                 server_keep_alive: ska,
                 response_information: ri,
                 server_reference: sr,
+                // Authentication Data only with a method (a Protocol Error otherwise).
+                authentication_data: if am.is_some() { ad } else { None },
                 authentication_method: am,
-                authentication_data: ad,
                 user_properties: up,
             }
         },
@@ -444,8 +446,9 @@ pub(crate) fn auth_properties() -> BoxedStrategy<AuthProperties> {
         user_properties(),
     )
         .prop_map(|(am, ad, rs, up)| AuthProperties {
+            // Authentication Data only with a method (a Protocol Error otherwise).
+            authentication_data: if am.is_some() { ad } else { None },
             authentication_method: am,
-            authentication_data: ad,
             reason_string: rs,
             user_properties: up,
         });
