@@ -362,6 +362,12 @@ impl<T: PropertyList> Properties<T> {
         self.0.as_deref().is_none_or(T::is_empty)
     }
 
+    /// Whether no list was ever set (cheaper than [`Properties::is_empty`]).
+    #[inline]
+    pub(crate) fn is_absent(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// The list, taken out.
     pub fn into_inner(self) -> T {
         self.0.map(|b| *b).unwrap_or_default()

@@ -173,14 +173,28 @@ impl Publish {
 
     /// Writes the fixed header, variable header and properties, reserving
     /// room for `room` payload bytes after them.
-    #[inline]
+    #[inline(always)]
     fn encode_head(
         &self,
         version: ProtocolVersion,
         buf: &mut BytesMut,
         room: usize,
     ) -> Result<usize, EncodeError> {
-        let remaining = self.body_len(version)?;
+        // The usual PUBLISH (no properties, a topic, the identifier matching
+        // the QoS, no DUP at QoS 0) is valid by construction: its size is a
+        // sum. Anything else goes through the full validation.
+        let usual = self.properties.is_absent()
+            && !self.topic.is_empty()
+            && (self.qos == QoS::AtMostOnce) == self.packet_id.is_none()
+            && !(self.dup && self.qos == QoS::AtMostOnce);
+        let remaining = if usual {
+            2 + self.topic.as_str().len()
+                + if self.packet_id.is_some() { 2 } else { 0 }
+                + usize::from(version.is_v5())
+                + self.payload.len()
+        } else {
+            self.body_len(version)?
+        };
         if remaining > wire::MAX_VAR_INT as usize {
             return Err(EncodeError::PacketTooLarge(remaining));
         }
