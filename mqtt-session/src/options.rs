@@ -29,7 +29,10 @@ pub struct SessionOptions {
     pub client_id: MqttString,
     /// Clean Session (3.1.1) / Clean Start (5).
     pub clean_start: bool,
-    /// Keep Alive; zero disables keep-alive pings and the PINGRESP deadline.
+    /// Keep Alive; zero disables keep-alive pings (a ping the application
+    /// asks for with [`crate::Session::ping`] still has its PINGRESP deadline).
+    /// CONNECT carries it in whole seconds (rounded down, at most 65,535),
+    /// and that is the interval the session keeps.
     pub keep_alive: Duration,
     /// A PINGREQ is sent once nothing was sent for `keep_alive - ping_margin`.
     pub ping_margin: Duration,

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{
-    AckProperties, Auth, ConnAck, Connect, ConnectReason, Decoder, Disconnect, MaximumQoS,
-    MqttString, Packet, PacketId, PacketType, ProtocolVersion, PubAck, PubAckReason, PubComp,
-    PubCompReason, PubRec, PubRel, PubRelReason, Publish, QoS, SubAck, SubAckReason, Subscribe,
-    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, UnsubAckReason,
-    Unsubscribe, UnsubscribeProperties,
+    AckProperties, Auth, ConnAck, Connect, ConnectReason, DecodeError, Decoder, Disconnect,
+    EncodeError, MaximumQoS, MqttString, Packet, PacketId, PacketType, PropertyId, ProtocolVersion,
+    PubAck, PubAckReason, PubComp, PubCompReason, PubRec, PubRel, PubRelReason, Publish, QoS,
+    SubAck, SubAckReason, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter,
+    TopicName, UnsubAck, UnsubAckReason, Unsubscribe, UnsubscribeProperties,
 };
 
 use crate::inflight::{IdSet, OutFlight, Slot, Slots, Stage};
@@ -120,6 +120,9 @@ pub struct Session<S: SessionStore = InMemory> {
     /// Outgoing QoS > 0 publishes holding a slot.
     inflight: usize,
     queue: VecDeque<Queued>,
+    /// In-flight PUBLISHes of a resumed session not resent yet: the new
+    /// connection's Receive Maximum holds them back [MQTT-3.3.4-7, MQTT-4.9.0-2].
+    resend: VecDeque<PacketId>,
     requests: VecDeque<Request>,
     /// Incoming QoS 2: PUBREC sent, waiting for PUBREL (exactly-once dedup).
     incoming_qos2: IdSet,
@@ -172,6 +175,7 @@ impl<S: SessionStore> Session<S> {
             slots: Slots::new(window),
             inflight: 0,
             queue: VecDeque::new(),
+            resend: VecDeque::new(),
             requests: VecDeque::new(),
             incoming_qos2: IdSet::default(),
             incoming_pending: IdSet::default(),
@@ -242,13 +246,29 @@ impl<S: SessionStore> Session<S> {
         if self.conn != Conn::Disconnected {
             return Err(StateError::AlreadyConnected);
         }
+        // 3.1.1 [MQTT-3.1.3-7]: a zero-byte ClientId requires CleanSession 1.
+        if !self.version.is_v5()
+            && self.options.client_id.as_str().is_empty()
+            && !self.options.clean_start
+        {
+            return Err(StateError::InvalidConnect(EncodeError::NotInVersion {
+                what: "an empty client identifier without clean session",
+                version: self.version,
+            }));
+        }
         self.reset_connection();
         let o = &self.options;
         let connect = Connect {
             protocol: self.version,
             clean_start: o.clean_start,
             keep_alive: o.keep_alive_secs(),
-            client_id: o.client_id.clone(),
+            // A client identifier the broker assigned (MQTT 5) names the
+            // session from then on: reconnecting with an empty one would
+            // start a new session.
+            client_id: match (&self.assigned_client_id, o.client_id.is_empty()) {
+                (Some(assigned), true) => assigned.clone(),
+                _ => o.client_id.clone(),
+            },
             will: o.will.clone(),
             username: o.username.clone(),
             password: o.password.clone(),
@@ -258,7 +278,10 @@ impl<S: SessionStore> Session<S> {
                 Default::default()
             },
         };
-        self.keep_alive = o.keep_alive;
+        // The keep-alive is the one CONNECT announces (whole seconds, at most
+        // 65,535): pinging on a longer one would exceed it (3.1.1
+        // [MQTT-3.1.2-23], 5.0 [MQTT-3.1.2-20]).
+        self.keep_alive = Duration::from_secs(u64::from(o.keep_alive_secs()));
         let deadline = now + o.connect_timeout;
         // Options that cannot be encoded (e.g. a password without a user
         // name in 3.1.1) never reach the wire.
@@ -307,7 +330,14 @@ impl<S: SessionStore> Session<S> {
                 Ok(Some(packet)) => self.handle_packet(packet, now),
                 Ok(None) => break,
                 Err(e) => {
-                    self.violation(ProtocolError::Decode(e));
+                    let error = match e {
+                        // Only a Topic Alias of 0 [MQTT-3.3.2-8] fails this way: 0x94.
+                        DecodeError::InvalidPropertyValue(PropertyId::TopicAlias) => {
+                            ProtocolError::TopicAliasInvalid(0)
+                        }
+                        e => ProtocolError::Decode(e),
+                    };
+                    self.violation(error);
                     break;
                 }
             }
@@ -389,15 +419,19 @@ impl<S: SessionStore> Session<S> {
             self.assigned_client_id = Some(id.clone());
         }
         self.conn = Conn::Connected;
-        if ack.session_present {
-            self.resend_inflight(now);
-        } else {
-            self.session_lost();
-        }
+        // Connected first: the outcomes of a lost session follow it.
         self.events.push_back(Event::Connected(Connected {
             session_present: ack.session_present,
             properties: Box::new(ack.properties.into_inner()),
         }));
+        if ack.session_present {
+            self.resend_inflight(now);
+            // QoS 2 messages the application acknowledged while offline:
+            // their PUBREC is owed to the resumed session.
+            self.flush_owed(now);
+        } else {
+            self.session_lost();
+        }
         self.pump(now);
     }
 
@@ -420,39 +454,58 @@ impl<S: SessionStore> Session<S> {
             .collect();
         self.inflight = 0;
         lost.sort_by_key(|f| f.seq);
-        match self.options.on_session_loss {
-            SessionLossPolicy::Fail => {
-                for f in lost {
-                    self.events.push_back(Event::Published {
-                        token: f.token,
-                        result: Err(PublishError::SessionLost),
-                    });
-                }
-            }
-            SessionLossPolicy::Requeue => {
-                for f in lost.into_iter().rev() {
-                    let mut publish = f.publish;
-                    publish.dup = false;
-                    publish.packet_id = None;
-                    self.queue.push_front(Queued {
-                        token: f.token,
-                        publish,
-                    });
-                }
-            }
+        // A QoS 2 publish past PUBREC was received by the broker: it is
+        // acknowledged (unacknowledged only "until it has received the
+        // corresponding PUBREC", MQTT-4.3.3-3), and only the release is left.
+        // Sending it again would deliver it twice. Outcomes in original order.
+        let mut requeue = Vec::new();
+        for f in lost {
+            let result = if f.stage == Stage::Released {
+                Ok(PublishDone {
+                    qos: QoS::ExactlyOnce,
+                    reason: None,
+                })
+            } else if self.options.on_session_loss == SessionLossPolicy::Requeue {
+                requeue.push(f);
+                continue;
+            } else {
+                Err(PublishError::SessionLost)
+            };
+            self.events.push_back(Event::Published {
+                token: f.token,
+                result,
+            });
+        }
+        // Requeued publishes were admitted before: they go ahead of the queue
+        // even if that takes it past `max_queued` for a while.
+        for f in requeue.into_iter().rev() {
+            let mut publish = f.publish;
+            publish.dup = false;
+            publish.packet_id = None;
+            self.queue.push_front(Queued {
+                token: f.token,
+                publish,
+            });
         }
     }
 
     /// Session resumed: unacknowledged PUBLISHes again with DUP and their
     /// identifiers, PUBREL for those past PUBREC, in the original order
-    /// [MQTT-4.4.0-1].
+    /// [MQTT-4.4.0-1]. PUBLISHes beyond the server's Receive Maximum wait in
+    /// `resend` for acknowledgements [MQTT-3.3.4-7]; PUBRELs do not wait.
     fn resend_inflight(&mut self, now: Instant) {
+        let limit = self.inflight_limit();
+        let mut resent = 0;
         for id in self.slots.publishes_in_order() {
             let Some(Slot::Publish(f)) = self.slots.get_mut(id) else {
                 continue;
             };
             match f.stage {
+                Stage::Qos1Sent | Stage::Qos2Sent if resent >= limit => {
+                    self.resend.push_back(id);
+                }
                 Stage::Qos1Sent | Stage::Qos2Sent => {
+                    resent += 1;
                     let mut publish = f.publish.clone();
                     publish.dup = true;
                     self.write_publish(&publish, now);
@@ -516,7 +569,7 @@ impl<S: SessionStore> Session<S> {
             }
             QoS::ExactlyOnce => {
                 if self.incoming_qos2.contains(id) {
-                    // A redelivery before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-9].
+                    // A redelivery before PUBREL: acknowledge again, deliver once [MQTT-4.3.3-10].
                     self.write(&Packet::PubRec(PubRec::new(id)), now);
                 } else if self.incoming_pending.contains(id) {
                     // Delivered, the application has not acknowledged yet: wait for it.
@@ -620,7 +673,11 @@ impl<S: SessionStore> Session<S> {
         if self.conn == Conn::Connected {
             self.check_publish(&publish, size)?;
         }
-        if self.queue.len() >= self.options.max_queued {
+        // Only a publish that has to wait counts against the queue's bound.
+        let goes_now = self.conn == Conn::Connected
+            && self.queue.is_empty()
+            && (publish.qos == QoS::AtMostOnce || self.inflight < self.inflight_limit());
+        if !goes_now && self.queue.len() >= self.options.max_queued {
             return Err(PublishError::QueueFull(self.queue.len()));
         }
         let token = self.token();
@@ -655,9 +712,22 @@ impl<S: SessionStore> Session<S> {
         if self.conn != Conn::Connected {
             return;
         }
+        // Resends held back by the Receive Maximum go first, in order.
+        while !self.resend.is_empty()
+            && self.inflight - self.resend.len() < self.inflight_limit()
+            && let Some(id) = self.resend.pop_front()
+        {
+            if let Some(Slot::Publish(f)) = self.slots.get_mut(id)
+                && f.stage != Stage::Released
+            {
+                let mut publish = f.publish.clone();
+                publish.dup = true;
+                self.write_publish(&publish, now);
+            }
+        }
         while let Some(front) = self.queue.front() {
             let needs_slot = front.publish.qos != QoS::AtMostOnce;
-            if needs_slot && self.inflight >= self.inflight_limit() {
+            if needs_slot && (self.inflight >= self.inflight_limit() || !self.resend.is_empty()) {
                 break;
             }
             let Some(Queued { token, mut publish }) = self.queue.pop_front() else {
@@ -790,6 +860,7 @@ impl<S: SessionStore> Session<S> {
     /// Frees the slot of a completed publish and lets the queue move.
     fn release_publish(&mut self, id: PacketId) {
         self.slots.remove(id);
+        self.resend.retain(|&r| r != id);
         self.inflight -= 1;
         self.store.publish_completed(id);
     }
@@ -1114,11 +1185,14 @@ impl<S: SessionStore> Session<S> {
     /// Gives up the session: every queued and in-flight publish and every
     /// request fails with `Abandoned`. For a client that stops reconnecting.
     pub fn abandon(&mut self) {
+        // Taken before `close`, which would fail the requests in flight with
+        // `ConnectionLost` instead of `Abandoned`.
+        let slots = self.slots.drain_where(|_| true);
         if self.conn != Conn::Disconnected {
             self.close(CloseReason::ClientDisconnect);
         }
         let mut flights: Vec<OutFlight> = Vec::new();
-        for (_, slot) in self.slots.drain_where(|_| true) {
+        for (_, slot) in slots {
             match slot {
                 Slot::Publish(f) => flights.push(f),
                 other => self.fail_slot(Some(other), RequestError::Abandoned),
@@ -1147,9 +1221,11 @@ impl<S: SessionStore> Session<S> {
     }
 
     /// A protocol violation by the broker: DISCONNECT with the reason (MQTT 5,
-    /// once connected), then close.
+    /// also before CONNACK), then close.
     fn violation(&mut self, error: ProtocolError) {
-        if self.version.is_v5() && self.conn == Conn::Connected {
+        // Before CONNACK too: the client may send DISCONNECT once CONNECT is
+        // out, and SHOULD report the error with it (§4.13.1).
+        if self.version.is_v5() && self.conn != Conn::Disconnected {
             let d = Disconnect::new(error.disconnect_reason());
             let mut buf = std::mem::take(&mut self.tx);
             let _ = Packet::Disconnect(d).encode(self.version, &mut buf);
@@ -1162,6 +1238,8 @@ impl<S: SessionStore> Session<S> {
         self.conn = Conn::Disconnected;
         self.ping_deadline = None;
         self.ping_requested = false;
+        // The next resumed connection resends from the slots again.
+        self.resend.clear();
         // Requests sent on this connection will never be answered.
         for (_, slot) in self.slots.drain_where(|s| !matches!(s, Slot::Publish(_))) {
             self.fail_slot(Some(slot), RequestError::ConnectionLost);
@@ -1226,20 +1304,28 @@ impl<S: SessionStore> Session<S> {
         {
             return None;
         }
+        // The alias must not push the packet over the server's Maximum
+        // Packet Size [MQTT-3.2.2-15]; the publish then goes out in full.
+        let (max, version) = (self.server.maximum_packet_size, self.version);
+        let fits =
+            |p: &Publish| max.is_none_or(|m| p.encoded_len(version).is_ok_and(|n| n <= m as usize));
         if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
             let mut p = publish.clone();
             p.topic = TopicName::alias_only();
             p.properties.topic_alias = Some(alias);
-            return Some(p);
+            return fits(&p).then_some(p);
         }
         let next = self.outbound_aliases.len() + 1;
         if next > usize::from(self.server.topic_alias_maximum) {
             return None;
         }
         let alias = NonZeroU16::new(next as u16)?;
-        self.outbound_aliases.insert(publish.topic.clone(), alias);
         let mut p = publish.clone();
         p.properties.topic_alias = Some(alias);
+        if !fits(&p) {
+            return None;
+        }
+        self.outbound_aliases.insert(publish.topic.clone(), alias);
         Some(p)
     }
 
