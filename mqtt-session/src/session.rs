@@ -83,6 +83,14 @@ enum Request {
     },
 }
 
+impl Request {
+    fn token(&self) -> Token {
+        match self {
+            Self::Subscribe { token, .. } | Self::Unsubscribe { token, .. } => *token,
+        }
+    }
+}
+
 /// An inbound QoS > 0 message whose acknowledgement the application owes
 /// (manual acknowledgement), in order of receipt [MQTT-4.6.0-2, MQTT-4.6.0-3].
 #[derive(Debug)]
@@ -726,6 +734,19 @@ impl<S: SessionStore> Session<S> {
             }
         }
         while let Some(front) = self.queue.front() {
+            // Commands go out in the order they were given, across kinds:
+            // a subscribe issued before this publish goes first (tokens are
+            // handed out in order).
+            let token = front.token;
+            if self.requests.front().is_some_and(|r| r.token() < token) {
+                self.pump_requests(Some(token), now);
+                if self.requests.front().is_some_and(|r| r.token() < token) {
+                    break; // no packet identifier free for it yet
+                }
+            }
+            let Some(front) = self.queue.front() else {
+                break;
+            };
             let needs_slot = front.publish.qos != QoS::AtMostOnce;
             if needs_slot && (self.inflight >= self.inflight_limit() || !self.resend.is_empty()) {
                 break;
@@ -781,7 +802,7 @@ impl<S: SessionStore> Session<S> {
             }
             self.inflight += 1;
         }
-        self.pump_requests(now);
+        self.pump_requests(None, now);
     }
 
     fn handle_puback(&mut self, ack: PubAck) {
@@ -887,7 +908,7 @@ impl<S: SessionStore> Session<S> {
             filters: probe.filters,
             properties: probe.properties.into_inner(),
         });
-        self.pump_requests(now);
+        self.pump_requests(None, now);
         Ok(token)
     }
 
@@ -910,15 +931,21 @@ impl<S: SessionStore> Session<S> {
             filters: probe.filters,
             properties: probe.properties.into_inner(),
         });
-        self.pump_requests(now);
+        self.pump_requests(None, now);
         Ok(token)
     }
 
-    fn pump_requests(&mut self, now: Instant) {
+    /// Sends waiting requests, those before `until` only if given.
+    fn pump_requests(&mut self, until: Option<Token>, now: Instant) {
         if self.conn != Conn::Connected {
             return;
         }
-        while let Some(request) = self.requests.pop_front() {
+        while self
+            .requests
+            .front()
+            .is_some_and(|r| until.is_none_or(|u| r.token() < u))
+            && let Some(request) = self.requests.pop_front()
+        {
             let (token, filters_len) = match &request {
                 Request::Subscribe { token, filters, .. } => (*token, filters.len()),
                 Request::Unsubscribe { token, filters, .. } => (*token, filters.len()),

@@ -458,6 +458,42 @@ fn mqtt_3_1_0_2_no_second_connect_on_a_connection() {
 // Before CONNACK
 // ====================================================================
 
+/// Commands issued while connecting keep their order across kinds: a
+/// SUBSCRIBE to a response topic issued before the request PUBLISH goes
+/// out before it, so the response cannot be missed.
+#[test]
+fn waiting_commands_keep_their_order_across_kinds() {
+    for version in BOTH {
+        let mut h = Harness::new(options(version));
+        h.session.connect(h.now).unwrap();
+        h.sent();
+        h.session
+            .subscribe(sub("resp/#", QoS::AtLeastOnce), Default::default(), h.now)
+            .unwrap();
+        h.session
+            .publish(msg("req", b"1", QoS::AtLeastOnce), h.now)
+            .unwrap();
+        h.session
+            .unsubscribe(vec![filter("old/+")], Default::default(), h.now)
+            .unwrap();
+        h.session
+            .publish(msg("req", b"2", QoS::AtMostOnce), h.now)
+            .unwrap();
+        h.receive(ConnAck::new(false, ConnectReason::Success));
+        let kinds: Vec<_> = h.sent().iter().map(Packet::packet_type).collect();
+        assert_eq!(
+            kinds,
+            [
+                PacketType::Subscribe,
+                PacketType::Publish,
+                PacketType::Unsubscribe,
+                PacketType::Publish
+            ],
+            "{version:?}"
+        );
+    }
+}
+
 /// covers: 3.1.1 and 5.0 MQTT-3.1.0-1 (CONNECT first). Nothing but CONNECT
 /// goes out before CONNACK; publishes, subscribes and unsubscribes issued
 /// meanwhile wait, and go out right after CONNACK, in order.
