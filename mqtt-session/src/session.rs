@@ -881,7 +881,9 @@ impl<S: SessionStore> Session<S> {
     /// Frees the slot of a completed publish and lets the queue move.
     fn release_publish(&mut self, id: PacketId) {
         self.slots.remove(id);
-        self.resend.retain(|&r| r != id);
+        if !self.resend.is_empty() {
+            self.resend.retain(|&r| r != id);
+        }
         self.inflight -= 1;
         self.store.publish_completed(id);
     }
@@ -937,7 +939,7 @@ impl<S: SessionStore> Session<S> {
 
     /// Sends waiting requests, those before `until` only if given.
     fn pump_requests(&mut self, until: Option<Token>, now: Instant) {
-        if self.conn != Conn::Connected {
+        if self.requests.is_empty() || self.conn != Conn::Connected {
             return;
         }
         while self
