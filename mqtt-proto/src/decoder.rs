@@ -4,7 +4,9 @@
 use bytes::{Buf, BytesMut};
 
 use crate::wire::{MAX_VAR_INT, parse_var_int};
-use crate::{DecodeError, Packet, PacketType, ProtocolVersion};
+use crate::{
+    DecodeError, Packet, PacketId, PacketType, Properties, ProtocolVersion, Publish, QoS, TopicName,
+};
 
 /// The largest packet MQTT can express: fixed header of 5 bytes plus the
 /// largest remaining length.
@@ -22,6 +24,9 @@ pub fn decode_packet(
     version: ProtocolVersion,
     max_packet_size: u32,
 ) -> Result<Option<Packet>, DecodeError> {
+    if let Some(done) = usual_publish(buf, version, max_packet_size) {
+        return done;
+    }
     let Some(header) = peek_header(buf, version, max_packet_size)? else {
         return Ok(None);
     };
@@ -31,6 +36,75 @@ pub fn decode_packet(
     let mut frame = buf.split_to(header.total).freeze();
     frame.advance(header.header_len);
     Packet::decode_body(header.kind, header.flags, frame, version).map(Some)
+}
+
+/// The hot path: a well-formed PUBLISH without properties and with an
+/// all-ASCII topic, read straight from the buffer. Anything unusual (and
+/// every error) returns `None` and takes the general path, so the result is
+/// always the one the general path gives.
+#[inline]
+fn usual_publish(
+    buf: &mut BytesMut,
+    version: ProtocolVersion,
+    max_packet_size: u32,
+) -> Option<Result<Option<Packet>, DecodeError>> {
+    use nom::number::complete::be_u16;
+    type E<'a> = nom::error::Error<&'a [u8]>;
+
+    let &first = buf.first()?;
+    let qos = match (first >> 4, (first >> 1) & 0x03) {
+        (3, 0) if first & 0x08 == 0 => QoS::AtMostOnce,
+        (3, 1) => QoS::AtLeastOnce,
+        (3, 2) => QoS::ExactlyOnce,
+        _ => return None,
+    };
+    let (remaining, used) = parse_var_int(&buf[1..]).ok()??;
+    let total = 1 + used + remaining as usize;
+    if total as u64 > u64::from(max_packet_size) {
+        return None;
+    }
+    if buf.len() < total {
+        return Some(Ok(None));
+    }
+    let head = 1 + used;
+    let (rest, topic_len) = be_u16::<_, E<'_>>(&buf[head..total]).ok()?;
+    let topic_len = usize::from(topic_len);
+    if topic_len == 0
+        || rest.len() < topic_len
+        || !crate::string::ascii_clean(&rest[..topic_len], true)
+    {
+        return None;
+    }
+    let mut offset = head + 2 + topic_len;
+    let packet_id = if qos == QoS::AtMostOnce {
+        None
+    } else {
+        let (_, id) = be_u16::<_, E<'_>>(&buf[offset..total]).ok()?;
+        offset += 2;
+        Some(PacketId::new(id)?)
+    };
+    if version.is_v5() {
+        // Only an empty property list takes this path.
+        if buf.get(offset).copied() != Some(0) || offset >= total {
+            return None;
+        }
+        offset += 1;
+    }
+    let mut payload = buf.split_to(total).freeze();
+    let topic = match TopicName::from_ascii(payload.slice(head + 2..head + 2 + topic_len)) {
+        Some(topic) => topic,
+        None => return Some(Err(DecodeError::InvalidUtf8)),
+    };
+    payload.advance(offset);
+    Some(Ok(Some(Packet::Publish(Publish {
+        dup: first & 0x08 != 0,
+        qos,
+        retain: first & 0x01 != 0,
+        topic,
+        packet_id,
+        properties: Properties::none(),
+        payload,
+    }))))
 }
 
 /// A checked fixed header.

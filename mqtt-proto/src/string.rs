@@ -37,28 +37,48 @@ impl From<StringError> for DecodeError {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Whether some byte of `w` is zero (exact: no false positives).
-const fn has_zero(w: u64) -> bool {
-    w.wrapping_sub(LO) & !w & HI != 0
+/// The high bit of each byte of `w` that is zero (exact for the lowest one;
+/// nonzero exactly when some byte is zero).
+#[inline(always)]
+const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// What makes a word of a string need a closer look: a non-ASCII byte, a
+/// zero byte, and (topic names) `+` or `#`.
+#[inline(always)]
+const fn suspect(w: u64, wildcards: bool) -> u64 {
+    let mut bad = (w & HI) | zero_bytes(w);
+    if wildcards {
+        bad |= zero_bytes(w ^ (LO * b'+' as u64)) | zero_bytes(w ^ (LO * b'#' as u64));
+    }
+    bad
 }
 
 /// True if `bytes` is all ASCII without U+0000 (and without `+` and `#`
 /// when `wildcards` is set). False means "look closer", not "invalid".
+/// Eight bytes at a time; a tail is covered by re-reading the last eight
+/// bytes (overlapping), short strings byte by byte.
 #[inline]
-fn ascii_clean(bytes: &[u8], wildcards: bool) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut bad = false;
-    for chunk in &mut chunks {
-        let w = <[u8; 8]>::try_from(chunk).map_or(HI, u64::from_le_bytes);
-        bad |= w & HI != 0 || has_zero(w);
-        if wildcards {
-            bad |= has_zero(w ^ (LO * b'+' as u64)) || has_zero(w ^ (LO * b'#' as u64));
-        }
+pub(crate) fn ascii_clean(bytes: &[u8], wildcards: bool) -> bool {
+    let word = |i: usize| {
+        let mut w = [0; 8];
+        w.copy_from_slice(&bytes[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let n = bytes.len();
+    if n < 8 {
+        return bytes
+            .iter()
+            .all(|&b| b != 0 && b < 0x80 && !(wildcards && (b == b'+' || b == b'#')));
     }
-    for &b in chunks.remainder() {
-        bad |= b == 0 || b >= 0x80 || (wildcards && (b == b'+' || b == b'#'));
+    let mut bad = suspect(word(n - 8), wildcards);
+    let mut i = 0;
+    while i + 8 <= n {
+        bad |= suspect(word(i), wildcards);
+        i += 8;
     }
-    !bad
+    bad == 0
 }
 
 /// Why [`MqttString::validate`] refused a string.
@@ -114,6 +134,13 @@ impl MqttString {
         ByteString::try_from(bytes)
             .map(Self)
             .map_err(|_| Invalid::String(StringError::InvalidUtf8))
+    }
+
+    /// Wraps bytes already checked by [`ascii_clean`] (`None` if not UTF-8,
+    /// which ASCII always is).
+    #[inline]
+    pub(crate) fn from_ascii(bytes: Bytes) -> Option<Self> {
+        ByteString::try_from(bytes).ok().map(Self)
     }
 
     /// Validates a static string (no copy).
@@ -211,6 +238,29 @@ mod tests {
     fn mqtt_1_5_4_3_bom_is_kept_not_stripped() {
         let s = MqttString::try_from("\u{feff}x").unwrap();
         assert_eq!(s.as_bytes(), &[0xef, 0xbb, 0xbf, b'x']);
+    }
+
+    #[test]
+    fn ascii_clean_agrees_with_a_byte_by_byte_check_at_every_position() {
+        let reference = |b: &[u8], w: bool| {
+            b.iter()
+                .all(|&c| c != 0 && c < 0x80 && !(w && (c == b'+' || c == b'#')))
+        };
+        for len in 0..40 {
+            for pos in 0..len {
+                for special in [0u8, b'+', b'#', 0x80, 0xff, b'/', b'a'] {
+                    let mut v = vec![b'x'; len];
+                    v[pos] = special;
+                    for w in [false, true] {
+                        assert_eq!(
+                            ascii_clean(&v, w),
+                            reference(&v, w),
+                            "{len} {pos} {special}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -82,6 +82,13 @@ impl TopicName {
             })
     }
 
+    /// Wraps a topic from the wire already checked by `ascii_clean` with
+    /// wildcards refused.
+    #[inline]
+    pub(crate) fn from_ascii(bytes: Bytes) -> Option<Self> {
+        MqttString::from_ascii(bytes).map(Self)
+    }
+
     /// The topic name as a string.
     pub fn as_str(&self) -> &str {
         self.0.as_str()

@@ -1,5 +1,5 @@
 //! Profiling loop (not a benchmark): `valgrind --tool=callgrind` on
-//! `prof out|in1|in2` counts instructions per message of a session flow.
+//! `session_prof out|in1|in2` counts instructions per message of a session flow.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
