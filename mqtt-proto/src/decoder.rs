@@ -5,7 +5,8 @@ use bytes::{Buf, BytesMut};
 
 use crate::wire::{MAX_VAR_INT, parse_var_int};
 use crate::{
-    DecodeError, Packet, PacketId, PacketType, Properties, ProtocolVersion, Publish, QoS, TopicName,
+    DecodeError, Packet, PacketId, PacketType, Properties, ProtocolVersion, PubAck, PubComp,
+    PubRec, PubRel, Publish, QoS, TopicName,
 };
 
 /// The largest packet MQTT can express: fixed header of 5 bytes plus the
@@ -24,6 +25,9 @@ pub fn decode_packet(
     version: ProtocolVersion,
     max_packet_size: u32,
 ) -> Result<Option<Packet>, DecodeError> {
+    if let Some(done) = short_packet(buf, max_packet_size) {
+        return Ok(Some(done));
+    }
     if let Some(done) = usual_publish(buf, version, max_packet_size) {
         return done;
     }
@@ -36,6 +40,30 @@ pub fn decode_packet(
     let mut frame = buf.split_to(header.total).freeze();
     frame.advance(header.header_len);
     Packet::decode_body(header.kind, header.flags, frame, version).map(Some)
+}
+
+/// The other hot path: the four-byte acknowledgements (success, no
+/// properties) and the two-byte pings, read in place without taking a
+/// buffer reference; the same bytes mean the same packet in every version.
+/// `None` sends anything else down the general path.
+#[inline]
+fn short_packet(buf: &mut BytesMut, max_packet_size: u32) -> Option<Packet> {
+    let packet = match *buf.get(..2)? {
+        [0xc0, 0] if max_packet_size >= 2 => Packet::PingReq,
+        [0xd0, 0] if max_packet_size >= 2 => Packet::PingResp,
+        [first @ (0x40 | 0x50 | 0x62 | 0x70), 2] if max_packet_size >= 4 => {
+            let id = PacketId::new(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]))?;
+            match first {
+                0x40 => Packet::PubAck(PubAck::new(id)),
+                0x50 => Packet::PubRec(PubRec::new(id)),
+                0x62 => Packet::PubRel(PubRel::new(id)),
+                _ => Packet::PubComp(PubComp::new(id)),
+            }
+        }
+        _ => return None,
+    };
+    buf.advance(if buf[0] >= 0xc0 { 2 } else { 4 });
+    Some(packet)
 }
 
 /// The hot path: a well-formed PUBLISH without properties and with an
