@@ -1,0 +1,107 @@
+//! # sansmqtt-tokio
+//!
+//! The sansmqtt MQTT client on tokio: a [`Runtime`] with tokio's timers,
+//! TCP and spawning, and [`connect`], the counterpart of distmqtt's
+//! `open_mqttclient`.
+//!
+//! ```no_run
+//! use sansmqtt_tokio::{Config, QoS};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sansmqtt_tokio::ClientError> {
+//! let client = sansmqtt_tokio::connect("mqtt://127.0.0.1:1883", Config::default()).await?;
+//! let mut temps = client.subscription("sensors/+/temp", QoS::AtLeastOnce).await?;
+//! client.publish("sensors/kitchen/temp", "21.5", QoS::AtLeastOnce, false).await?;
+//! # let _ = &mut temps;
+//! client.disconnect().await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+pub use sansmqtt::*;
+use tokio::net::TcpStream;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// tokio's timers, TCP and spawning.
+#[derive(Debug, Clone)]
+pub struct TokioRuntime {
+    handle: tokio::runtime::Handle,
+}
+
+impl TokioRuntime {
+    /// The runtime of the current tokio context.
+    ///
+    /// Panics outside a tokio runtime, like `tokio::spawn`.
+    pub fn current() -> Self {
+        Self {
+            handle: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// A given runtime.
+    pub fn new(handle: tokio::runtime::Handle) -> Self {
+        Self { handle }
+    }
+}
+
+struct TokioTimer(Pin<Box<tokio::time::Sleep>>);
+
+impl Timer for TokioTimer {
+    fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
+        self.0.as_mut().reset(deadline.into());
+    }
+
+    fn poll_expired(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+use std::future::Future;
+
+impl Runtime for TokioRuntime {
+    fn spawn(&self, future: BoxFuture<()>) {
+        self.handle.spawn(future);
+    }
+
+    fn timer(&self, deadline: Instant) -> Pin<Box<dyn Timer>> {
+        Box::pin(TokioTimer(Box::pin(tokio::time::sleep_until(
+            deadline.into(),
+        ))))
+    }
+
+    fn connect(&self, uri: &BrokerUri) -> BoxFuture<io::Result<Box<dyn Transport>>> {
+        let scheme = uri.scheme;
+        let host = uri.host.clone();
+        let port = uri.port;
+        Box::pin(async move {
+            if scheme != config::Scheme::Mqtt {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("{scheme:?} transport not supported yet (TCP only)"),
+                ));
+            }
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream.compat()) as Box<dyn Transport>)
+        })
+    }
+}
+
+/// Connects to `uri` on the current tokio runtime and returns the client
+/// once the broker accepted the connection (the counterpart of
+/// `open_mqttclient`). The connection is driven by a background task.
+pub async fn connect(uri: &str, config: Config) -> Result<Client, ClientError> {
+    Client::connect(Arc::new(TokioRuntime::current()), uri, config).await
+}

@@ -1,0 +1,42 @@
+//! Errors of the client API.
+
+use sansmqtt_proto::{DecodeError, EncodeError, TopicError};
+use sansmqtt_session::{CloseReason, PublishError, RequestError};
+
+use crate::config::ConfigError;
+
+/// Why a client call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A topic name or filter is invalid.
+    #[error("invalid topic: {0}")]
+    Topic(#[from] TopicError),
+    /// The publish failed (refused, too large, session lost, ...).
+    #[error("publish failed: {0}")]
+    Publish(#[from] PublishError),
+    /// The subscribe or unsubscribe failed.
+    #[error("request failed: {0}")]
+    Request(#[from] RequestError),
+    /// The packet cannot be encoded.
+    #[error("cannot encode: {0}")]
+    Encode(#[from] EncodeError),
+    /// The broker refused the connection or closed it.
+    #[error("connection closed: {0}")]
+    Connection(CloseReason),
+    /// The connection could not be opened.
+    #[error("cannot connect: {0}")]
+    Io(String),
+    /// The client was shut down (disconnect, or reconnection gave up).
+    #[error("client closed")]
+    Closed,
+    /// No answer within the deadline.
+    #[error("timed out")]
+    Timeout,
+    /// A malformed packet.
+    #[error("malformed packet: {0}")]
+    Decode(#[from] DecodeError),
+}

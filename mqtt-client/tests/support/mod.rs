@@ -1,0 +1,661 @@
+//! Test support shared by the integration tests of `sansmqtt` and of the
+//! adapter crates (include it with `#[path = ".../support/mod.rs"] mod
+//! support;`). Plain `std`, no runtime, self-contained:
+//!
+//! - [`Mosquitto`]: a real broker (Debian's `mosquitto`) on a free loopback
+//!   port with a per-test config, killed when dropped.
+//! - [`FakeBroker`]: a scripted broker: the test reads what the client sent
+//!   and writes whatever bytes it likes, or nothing (withheld CONNACK,
+//!   PINGRESP or acks, malformed packets, dropped connections).
+//! - A few hand-encoded packets ([`connect_v311`], [`CONNACK_ACCEPTED`], ...).
+//!
+//! Only processes this module started are ever killed, by their own
+//! `Child` handle.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::fs;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How often a starting broker is probed.
+const POLL: Duration = Duration::from_millis(20);
+/// How long a broker may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A free TCP port on 127.0.0.1 (bound, then released: another process
+/// could take it in between, which [`Mosquitto::start`] retries).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+pub fn port_accepts(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// The mosquitto binary: `$MOSQUITTO`, else Debian's `/usr/sbin/mosquitto`,
+/// else `mosquitto` on the `PATH`.
+pub fn mosquitto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOSQUITTO") {
+        return PathBuf::from(path);
+    }
+    let debian = Path::new("/usr/sbin/mosquitto");
+    if debian.exists() {
+        return debian.to_path_buf();
+    }
+    PathBuf::from("mosquitto")
+}
+
+/// A mosquitto broker on 127.0.0.1, started for one test; killed (and its
+/// directory removed) when dropped.
+pub struct Mosquitto {
+    port: u16,
+    dir: PathBuf,
+    config_file: PathBuf,
+    log_file: PathBuf,
+    child: Option<Child>,
+}
+
+impl Mosquitto {
+    /// Starts mosquitto on a free loopback port with `listener PORT
+    /// 127.0.0.1`, `allow_anonymous true`, `persistence false` and then
+    /// `config_extra` (later lines override earlier ones; `{dir}` in it is
+    /// replaced by the broker's own temporary directory, e.g. for
+    /// `persistence_location {dir}/`). Returns once the port accepts TCP
+    /// connections. Panics, with the broker's log, if it does not start.
+    pub fn start(config_extra: &str) -> Mosquitto {
+        let mut last_error = String::new();
+        // The free port may be taken before mosquitto binds it: retry.
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = unique_dir("mosquitto", port);
+            let config_file = dir.join("mosquitto.conf");
+            let log_file = dir.join("mosquitto.log");
+            let extra = config_extra.replace("{dir}", &dir.display().to_string());
+            let mut config =
+                format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n");
+            if running_as_root() {
+                // mosquitto drops root privileges to user `mosquitto` by
+                // default, which could not write into our directory.
+                config.push_str("user root\n");
+            }
+            config.push_str(&extra);
+            config.push('\n');
+            fs::write(&config_file, config).expect("write mosquitto.conf");
+            let mut broker = Mosquitto {
+                port,
+                dir,
+                config_file,
+                log_file,
+                child: None,
+            };
+            match broker.spawn_and_wait() {
+                Ok(()) => return broker,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("mosquitto did not start: {last_error}");
+    }
+
+    /// The broker's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `mqtt://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// The broker's temporary directory (config, log, persistence).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The broker's log (stdout and stderr) so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
+    /// Whether the broker process is running.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The broker's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the broker abruptly (SIGKILL to its own PID) and waits for it
+    /// to exit: connections drop without DISCONNECT, nothing is saved.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the broker gracefully (SIGTERM to its own PID, so that it
+    /// saves its persistence file), waiting up to 5 s before killing it.
+    pub fn stop_graceful(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let terminated = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if terminated {
+            let deadline = Instant::now() + START_TIMEOUT;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                thread::sleep(POLL);
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts the broker again on the same port with the same config (after
+    /// [`Mosquitto::stop`]; stops it first if it runs). Panics if it does
+    /// not come up, e.g. because another process took the port meanwhile.
+    pub fn restart(&mut self) {
+        self.stop();
+        // The old socket may linger a moment: retry within the start timeout.
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.spawn_and_wait() {
+                Ok(()) => return,
+                Err(e) if Instant::now() >= deadline => {
+                    panic!("mosquitto did not restart on port {}: {e}", self.port)
+                }
+                Err(_) => thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Spawns the broker and waits until its port accepts connections.
+    fn spawn_and_wait(&mut self) -> Result<(), String> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .map_err(|e| format!("open {}: {e}", self.log_file.display()))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| format!("clone log file: {e}"))?;
+        let binary = mosquitto_binary();
+        let child = Command::new(&binary)
+            .arg("-c")
+            .arg(&self.config_file)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot run {} ({e}); install Debian's mosquitto package (scripts/test does)",
+                    binary.display()
+                )
+            })?;
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if !self.is_running() {
+                self.child = None;
+                return Err(format!("mosquitto exited; log:\n{}", self.log()));
+            }
+            if port_accepts(self.port) {
+                // Still ours? (Another process could own the port.)
+                if self.is_running() {
+                    return Ok(());
+                }
+                continue;
+            }
+            if Instant::now() >= deadline {
+                self.stop();
+                return Err(format!(
+                    "port {} not accepting after {START_TIMEOUT:?}; log:\n{}",
+                    self.port,
+                    self.log()
+                ));
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn running_as_root() -> bool {
+    // No libc: ask `id`, once per broker start (cheap enough for tests).
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// A fresh directory under the system temporary directory.
+fn unique_dir(what: &str, port: u16) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("sansmqtt-{what}-{}-{n}-{port}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
+
+/// A scripted broker: listens on 127.0.0.1, accepts connections in a
+/// thread, and lets the test read what the client sends and write any bytes
+/// back (or nothing). Read and write calls work on the current connection;
+/// the first one waits for a client to connect. [`FakeBroker::accept`]
+/// moves on to the next connection (a reconnect).
+pub struct FakeBroker {
+    port: u16,
+    incoming: Receiver<TcpStream>,
+    conn: Option<TcpStream>,
+    /// Bytes read but not consumed yet (by [`FakeBroker::read_packet`]).
+    pending: Vec<u8>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl FakeBroker {
+    /// Binds 127.0.0.1 on a free port and starts accepting connections.
+    pub fn bind() -> (FakeBroker, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let (tx, incoming) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let acceptor = thread::Builder::new()
+            .name(format!("fake-broker-{port}"))
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_nodelay(true);
+                            if tx.send(stream).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            thread::sleep(Duration::from_millis(5))
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            })
+            .expect("spawn the fake broker's acceptor");
+        let broker = FakeBroker {
+            port,
+            incoming,
+            conn: None,
+            pending: Vec::new(),
+            stop,
+            acceptor: Some(acceptor),
+        };
+        (broker, port)
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `mqtt://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits up to `timeout` for the next client connection and makes it
+    /// the current one (dropping the previous one, if any).
+    pub fn accept(&mut self, timeout: Duration) -> io::Result<()> {
+        match self.incoming.recv_timeout(timeout) {
+            Ok(stream) => {
+                self.conn = Some(stream);
+                self.pending.clear();
+                Ok(())
+            }
+            Err(RecvTimeoutError::Timeout) => Err(io::Error::new(
+                ErrorKind::TimedOut,
+                format!("no client connected within {timeout:?}"),
+            )),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(io::Error::new(ErrorKind::BrokenPipe, "acceptor stopped"))
+            }
+        }
+    }
+
+    /// Whether a client connection is current.
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// The current connection, waiting up to `timeout` for one.
+    fn conn(&mut self, timeout: Duration) -> io::Result<&mut TcpStream> {
+        if self.conn.is_none() {
+            self.accept(timeout)?;
+        }
+        Ok(self.conn.as_mut().expect("a connection"))
+    }
+
+    /// Reads what arrives within `timeout`: the bytes of one read (at least
+    /// one byte), or `TimedOut`, or `UnexpectedEof` once the client closed.
+    pub fn read_some(&mut self, timeout: Duration) -> io::Result<Vec<u8>> {
+        if !self.pending.is_empty() {
+            return Ok(std::mem::take(&mut self.pending));
+        }
+        let deadline = Instant::now() + timeout;
+        let conn = self.conn(timeout)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        conn.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        let mut buf = vec![0; 64 * 1024];
+        match conn.read(&mut buf) {
+            Ok(0) => Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "client closed the connection",
+            )),
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(buf)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(io::Error::new(
+                    ErrorKind::TimedOut,
+                    format!("nothing received within {timeout:?}"),
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads exactly `n` bytes within `timeout`.
+    pub fn read_exact(&mut self, n: usize, timeout: Duration) -> io::Result<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        while self.pending.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    ErrorKind::TimedOut,
+                    format!(
+                        "{} of {n} bytes received within {timeout:?}",
+                        self.pending.len()
+                    ),
+                ));
+            }
+            let more = self.read_raw(left)?;
+            self.pending.extend_from_slice(&more);
+        }
+        let rest = self.pending.split_off(n);
+        Ok(std::mem::replace(&mut self.pending, rest))
+    }
+
+    /// Reads one whole MQTT control packet (fixed header included) within
+    /// `timeout`, by its Remaining Length; bytes after it stay for the next
+    /// read.
+    pub fn read_packet(&mut self, timeout: Duration) -> io::Result<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(len) = packet_len(&self.pending)?
+                && self.pending.len() >= len
+            {
+                let rest = self.pending.split_off(len);
+                return Ok(std::mem::replace(&mut self.pending, rest));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    ErrorKind::TimedOut,
+                    format!(
+                        "no whole packet within {timeout:?} (have {:02x?})",
+                        self.pending
+                    ),
+                ));
+            }
+            let more = self.read_raw(left)?;
+            self.pending.extend_from_slice(&more);
+        }
+    }
+
+    /// Reads packets until one of type `packet_type` (the high nibble of the
+    /// first byte: 1 CONNECT, 3 PUBLISH, 8 SUBSCRIBE, 12 PINGREQ, ...)
+    /// arrives within `timeout`; returns it and the packets skipped.
+    pub fn read_until_type(
+        &mut self,
+        packet_type: u8,
+        timeout: Duration,
+    ) -> io::Result<(Vec<u8>, Vec<Vec<u8>>)> {
+        let deadline = Instant::now() + timeout;
+        let mut skipped = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let packet = self.read_packet(left)?;
+            if packet[0] >> 4 == packet_type {
+                return Ok((packet, skipped));
+            }
+            skipped.push(packet);
+        }
+    }
+
+    /// Whether the client closes the connection within `timeout` (what it
+    /// sends meanwhile is discarded).
+    pub fn expect_eof(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.pending.clear();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.read_raw(left) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::TimedOut => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Waits up to `timeout` and fails unless nothing at all arrives (and the
+    /// connection stays open).
+    pub fn expect_silence(&mut self, timeout: Duration) -> io::Result<()> {
+        match self.read_some(timeout) {
+            Err(e) if e.kind() == ErrorKind::TimedOut => Ok(()),
+            Err(e) => Err(e),
+            Ok(bytes) => Err(io::Error::other(format!("unexpected bytes {bytes:02x?}"))),
+        }
+    }
+
+    /// Writes `bytes` to the current connection (waiting up to 5 s for one).
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let conn = self.conn(START_TIMEOUT)?;
+        conn.write_all(bytes)?;
+        conn.flush()
+    }
+
+    /// Closes the current connection (both directions), as a broker crash
+    /// or a network cut would.
+    pub fn drop_connection(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.shutdown(Shutdown::Both);
+        }
+        self.pending.clear();
+    }
+
+    /// Stops accepting: new connections are refused from now on (the
+    /// current one stays).
+    pub fn stop_listening(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+
+    /// One read from the socket (ignoring `pending`).
+    fn read_raw(&mut self, timeout: Duration) -> io::Result<Vec<u8>> {
+        let saved = std::mem::take(&mut self.pending);
+        let result = self.read_some(timeout);
+        self.pending = saved;
+        result
+    }
+}
+
+impl Drop for FakeBroker {
+    fn drop(&mut self) {
+        self.drop_connection();
+        self.stop_listening();
+    }
+}
+
+/// The whole length of the packet at the start of `buf`, once its fixed
+/// header is complete; an error for a Remaining Length over 4 bytes.
+pub fn packet_len(buf: &[u8]) -> io::Result<Option<usize>> {
+    let mut value = 0usize;
+    for i in 0..4 {
+        let Some(&byte) = buf.get(1 + i) else {
+            return Ok(None);
+        };
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some(1 + i + 1 + value));
+        }
+    }
+    Err(io::Error::new(
+        ErrorKind::InvalidData,
+        "malformed Remaining Length",
+    ))
+}
+
+/// CONNACK 3.1.1, session not present, accepted.
+pub const CONNACK_ACCEPTED: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
+/// CONNACK 3.1.1, session present, accepted.
+pub const CONNACK_SESSION_PRESENT: [u8; 4] = [0x20, 0x02, 0x01, 0x00];
+/// CONNACK 3.1.1 refused: not authorized (return code 5).
+pub const CONNACK_NOT_AUTHORIZED: [u8; 4] = [0x20, 0x02, 0x00, 0x05];
+/// PINGREQ.
+pub const PINGREQ: [u8; 2] = [0xc0, 0x00];
+/// PINGRESP.
+pub const PINGRESP: [u8; 2] = [0xd0, 0x00];
+/// DISCONNECT (3.1.1).
+pub const DISCONNECT: [u8; 2] = [0xe0, 0x00];
+
+/// A hand-encoded MQTT 3.1.1 CONNECT: clean session, the given client id
+/// and keep-alive (seconds), no will, no credentials.
+pub fn connect_v311(client_id: &str, keep_alive: u16) -> Vec<u8> {
+    let id = client_id.as_bytes();
+    let mut body = vec![
+        0x00, 0x04, b'M', b'Q', b'T', b'T', // protocol name
+        0x04, // protocol level: 3.1.1
+        0x02, // connect flags: clean session
+    ];
+    body.extend_from_slice(&keep_alive.to_be_bytes());
+    body.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    body.extend_from_slice(id);
+    with_fixed_header(0x10, &body)
+}
+
+/// PUBACK (also PUBREC 0x50, PUBREL 0x62, PUBCOMP 0x70 with `first_byte`)
+/// for packet identifier `id`.
+pub fn ack(first_byte: u8, id: u16) -> [u8; 4] {
+    let [hi, lo] = id.to_be_bytes();
+    [first_byte, 0x02, hi, lo]
+}
+
+/// SUBACK 3.1.1 for packet identifier `id` granting `codes`.
+pub fn suback(id: u16, codes: &[u8]) -> Vec<u8> {
+    let mut body = id.to_be_bytes().to_vec();
+    body.extend_from_slice(codes);
+    with_fixed_header(0x90, &body)
+}
+
+/// A 3.1.1 PUBLISH (QoS 0 when `id` is `None`, else QoS `qos`).
+pub fn publish(topic: &str, payload: &[u8], qos: u8, id: Option<u16>, retain: bool) -> Vec<u8> {
+    let mut body = (topic.len() as u16).to_be_bytes().to_vec();
+    body.extend_from_slice(topic.as_bytes());
+    if let Some(id) = id {
+        body.extend_from_slice(&id.to_be_bytes());
+    }
+    body.extend_from_slice(payload);
+    with_fixed_header(0x30 | (qos << 1) | u8::from(retain), &body)
+}
+
+/// The packet identifier of a PUBLISH (QoS > 0), SUBSCRIBE, UNSUBSCRIBE or
+/// ack packet as read by [`FakeBroker::read_packet`].
+pub fn packet_id(packet: &[u8]) -> Option<u16> {
+    let header = packet_len(packet).ok()??;
+    let body_start = header - remaining_length(packet)?;
+    let body = &packet[body_start..];
+    match packet[0] >> 4 {
+        3 => {
+            if (packet[0] >> 1) & 3 == 0 {
+                return None;
+            }
+            let topic_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+            let at = 2 + topic_len;
+            Some(u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]))
+        }
+        4..=11 => Some(u16::from_be_bytes([*body.first()?, *body.get(1)?])),
+        _ => None,
+    }
+}
+
+fn remaining_length(packet: &[u8]) -> Option<usize> {
+    let mut value = 0usize;
+    for i in 0..4 {
+        let byte = *packet.get(1 + i)?;
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// `first_byte`, the Remaining Length of `body`, then `body`.
+pub fn with_fixed_header(first_byte: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![first_byte];
+    let mut len = body.len();
+    loop {
+        let mut byte = (len % 128) as u8;
+        len /= 128;
+        if len > 0 {
+            byte |= 0x80;
+        }
+        out.push(byte);
+        if len == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(body);
+    out
+}
