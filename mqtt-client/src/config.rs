@@ -396,8 +396,9 @@ impl Config {
     ///
     /// Most specific: the exact topic name first; then, among matching
     /// wildcard filters, the one with the most literal levels; on a tie, one
-    /// without `#`; then the one whose first differing level is literal
-    /// (`a/b/+` before `a/+/c`... before `+/b/c`), `+` before `#`.
+    /// without `#`; then the one whose first differing level is the more
+    /// specific (literal before `+` before `#`: `a/b/+` before `a/+/c`
+    /// before `+/b/c`).
     ///
     /// Meant for a validated config: an out-of-range QoS (which
     /// [`Config::validate`] refuses) is read as 2.

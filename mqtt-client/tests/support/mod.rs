@@ -1,6 +1,7 @@
 //! Test support shared by the integration tests of `sansmqtt` and of the
-//! adapter crates (include it with `#[path = ".../support/mod.rs"] mod
-//! support;`). Plain `std`, no runtime, self-contained:
+//! adapter crates: `mod support;` here, `#[path =
+//! "../../mqtt-client/tests/support/mod.rs"] mod support;` from
+//! `adapter-*/tests/`. Plain `std`, no runtime, self-contained:
 //!
 //! - [`Mosquitto`]: a real broker (Debian's `mosquitto`) on a free loopback
 //!   port with a per-test config, killed when dropped.
