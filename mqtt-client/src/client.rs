@@ -112,6 +112,7 @@ impl Client {
         let retry_first =
             client.shared.config.auto_reconnect && client.shared.config.reconnect_on_first_connect;
         let mut states = client.state_changes();
+        let mut attempts = 0u32;
         while let Some(state) = states.next().await {
             match state {
                 ConnectionState::Connected { .. } => return Ok(client),
@@ -120,6 +121,13 @@ impl Client {
                 } => return Err(ClientError::Connection(reason)),
                 ConnectionState::Disconnected { reason: None } if !retry_first => {
                     return Err(ClientError::Io("connection refused or unreachable".into()));
+                }
+                ConnectionState::Disconnected { reason: None } => attempts += 1,
+                // The retries are spent: say why, not just "closed".
+                ConnectionState::Closed if attempts > 0 => {
+                    return Err(ClientError::Io(format!(
+                        "connection refused or unreachable ({attempts} attempts)"
+                    )));
                 }
                 ConnectionState::Closed => return Err(ClientError::Closed),
                 _ => {}

@@ -117,7 +117,9 @@ pub struct Config {
     /// abruptly (default none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub will: Option<WillConfig>,
-    /// Clean Session (3.1.1) / Clean Start (5) (default `true`).
+    /// Clean Session (3.1.1) / Clean Start (5) (default `true`). With MQTT
+    /// 5, `false` also asks for a session that never expires (Session
+    /// Expiry Interval 0xFFFFFFFF), as a 3.1.1 persistent session.
     pub cleansession: bool,
     /// Client Identifier. When absent, a random `sansmqtt-XXXXXXXX` is
     /// generated (see [`Config::ensure_client_id`]); empty lets the broker
@@ -140,7 +142,10 @@ pub struct Config {
     #[serde(with = "duration_serde")]
     pub ping_timeout: Duration,
     /// Outgoing QoS 1 and 2 publishes awaiting acknowledgement at once
-    /// (default 100; the broker's Receive Maximum lowers it). At least 1.
+    /// (default 20; the broker's Receive Maximum lowers it). At least 1.
+    /// The default is mosquitto's `max_inflight_messages`: MQTT 3.1.1 has no
+    /// Receive Maximum, and mosquitto silently drops the QoS 2 publishes of
+    /// a 3.1.1 client beyond it (it answers PUBREC but forwards nothing).
     pub max_inflight: u16,
     /// Largest packet accepted from the broker, in bytes (default: the
     /// session's bound, 1 MiB). With MQTT 5 it is also announced to the
@@ -207,7 +212,7 @@ impl Default for Config {
             password: None,
             connect_timeout: Duration::from_secs(10),
             ping_timeout: Duration::from_secs(5),
-            max_inflight: 100,
+            max_inflight: 20,
             max_packet_size: None,
             max_queued: 10_000,
             protocol_version: "3.1.1".to_owned(),
@@ -520,6 +525,12 @@ impl Config {
         let mut options = SessionOptions::new(client_id);
         options.version = version;
         options.clean_start = self.cleansession;
+        if version.is_v5() && !self.cleansession {
+            // MQTT 5 ends a session with its connection unless CONNECT sets
+            // a Session Expiry Interval: `cleansession = false` keeps it
+            // like MQTT 3.1.1 does (0xFFFFFFFF: it does not expire).
+            options.properties.session_expiry_interval = Some(u32::MAX);
+        }
         options.keep_alive = self.keep_alive;
         options.ping_margin = self.ping_delay;
         options.ping_timeout = self.ping_timeout;
@@ -1444,7 +1455,7 @@ mod tests {
         // What the seed lacked.
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
         assert_eq!(c.ping_timeout, Duration::from_secs(5));
-        assert_eq!(c.max_inflight, 100);
+        assert_eq!(c.max_inflight, 20);
         assert_eq!(c.max_packet_size, None);
         assert_eq!(c.max_queued, 10_000);
         assert_eq!(c.protocol_version().unwrap(), ProtocolVersion::V3_1_1);
@@ -2318,6 +2329,14 @@ mod tests {
         assert_eq!(o.version, ProtocolVersion::V5);
         assert_eq!(o.properties.maximum_packet_size, NonZeroU32::new(4096));
         assert_eq!(o.max_incoming_packet, 4096);
+        // A persistent session outlives the connection in MQTT 5 too.
+        assert_eq!(o.properties.session_expiry_interval, Some(u32::MAX));
+        let clean = Config {
+            cleansession: true,
+            ..v5
+        };
+        let o = clean.session_options(&uri("mqtt://h")).unwrap();
+        assert_eq!(o.properties.session_expiry_interval, None);
     }
 
     #[test]

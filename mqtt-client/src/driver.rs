@@ -16,7 +16,10 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::stream::StreamExt;
-use sansmqtt_proto::{Publish, QoS, SubAckReason, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{
+    Publish, QoS, SubAckReason, SubscribeProperties, SubscriptionId, SubscriptionOptions,
+    TopicFilter,
+};
 use sansmqtt_session::{CloseReason, Event, PublishDone, RequestError, Session, Token};
 
 use crate::backoff::Backoff;
@@ -92,6 +95,10 @@ struct Kept {
     qos: QoS,
     /// Made with `subscribe()` (not only for streams): survives the streams.
     explicit: bool,
+    /// MQTT 5 Subscription Identifier of the broker subscription: a broker
+    /// may send one copy of a message per matching subscription, each with
+    /// its identifier, and each stream takes only its own.
+    sid: Option<SubscriptionId>,
 }
 
 /// Transport connection state.
@@ -120,6 +127,8 @@ pub(crate) struct Driver {
     out: VecDeque<Bytes>,
     waiters: HashMap<Token, Waiter>,
     pings: VecDeque<oneshot::Sender<Result<(), ClientError>>>,
+    /// Pings asked for while not connected: sent once connected.
+    pings_offline: Vec<oneshot::Sender<Result<(), ClientError>>>,
     reconnects: Vec<oneshot::Sender<Result<bool, ClientError>>>,
     disconnects: Vec<oneshot::Sender<()>>,
     routes: Vec<Route>,
@@ -134,13 +143,22 @@ pub(crate) struct Driver {
     /// The application asked to be disconnected: no automatic reconnect.
     stay_down: bool,
     read_hint: usize,
+    /// When bytes last came from the broker.
+    last_read: Instant,
+    /// When the transport being opened must be up (`connect_timeout`).
+    opening_deadline: Instant,
     /// When the transport being closed is gone, reconnect at this instant.
     pending_reconnect_at: Option<Instant>,
     /// The last error opening a transport, for the first connect's error.
     pub(crate) last_io_error: Option<String>,
+    /// MQTT 5 with a broker that has Subscription Identifiers.
+    use_sids: bool,
+    next_sid: u32,
 }
 
 const MAX_READ: usize = 64 * 1024;
+/// Messages decoded but not yet delivered beyond which reading stops.
+const INBOX_MAX: usize = 1024;
 const MIN_READ: usize = 4 * 1024;
 
 impl Driver {
@@ -154,6 +172,7 @@ impl Driver {
     ) -> Self {
         // Acknowledgements go out once a message is handed to its receivers.
         session_options.manual_ack = true;
+        let use_sids = session_options.version.is_v5();
         let now = Instant::now();
         let backoff = Backoff::new(
             Duration::from_millis(100),
@@ -174,6 +193,7 @@ impl Driver {
             out: VecDeque::new(),
             waiters: HashMap::new(),
             pings: VecDeque::new(),
+            pings_offline: Vec::new(),
             reconnects: Vec::new(),
             disconnects: Vec::new(),
             routes: Vec::new(),
@@ -185,8 +205,12 @@ impl Driver {
             backoff,
             stay_down: false,
             read_hint: MIN_READ,
+            last_read: now,
+            opening_deadline: now,
             pending_reconnect_at: None,
             last_io_error: None,
+            use_sids,
+            next_sid: 0,
         }
     }
 
@@ -221,15 +245,18 @@ impl Driver {
             },
             Command::Subscribe { filters, reply } => {
                 let kept: Vec<_> = filters.iter().map(|(f, o)| (f.clone(), o.qos)).collect();
-                match self.session.subscribe(filters, Default::default(), now) {
+                let sid = self.packet_sid(kept.iter().map(|(f, _)| f));
+                match self.session.subscribe(filters, sub_properties(sid), now) {
                     Ok(token) => {
                         for (f, qos) in kept {
                             let k = self.kept.entry(f).or_insert(Kept {
                                 qos,
                                 explicit: true,
+                                sid,
                             });
                             k.explicit = true;
                             k.qos = k.qos.max(qos);
+                            k.sid = sid;
                         }
                         self.waiters.insert(token, Waiter::Subscribe(reply));
                     }
@@ -255,6 +282,11 @@ impl Driver {
                         let _ = reply.send(Err(e.into()));
                     }
                 }
+            }
+            // While not connected the ping waits for the connection, like
+            // every other call made during an outage.
+            Command::Ping { reply } if !self.session.is_connected() => {
+                self.pings_offline.push(reply);
             }
             Command::Ping { reply } => match self.session.ping(now) {
                 Ok(()) => self.pings.push_back(reply),
@@ -314,15 +346,18 @@ impl Driver {
                 if !needs {
                     return;
                 }
+                let sid = self.packet_sid(std::iter::once(&filter));
                 let k = self.kept.entry(filter.clone()).or_insert(Kept {
                     qos,
                     explicit: false,
+                    sid,
                 });
                 k.qos = k.qos.max(qos);
+                k.sid = sid;
                 let qos = k.qos;
                 match self.session.subscribe(
                     vec![(filter.clone(), SubscriptionOptions::qos(qos))],
-                    Default::default(),
+                    sub_properties(sid),
                     now,
                 ) {
                     Ok(token) => {
@@ -357,6 +392,31 @@ impl Driver {
         }
     }
 
+    /// The Subscription Identifier of a SUBSCRIBE of `filters` (one per
+    /// packet): the one they already share, else a new one; none without
+    /// MQTT 5 identifiers, or when they have different ones (then the
+    /// streams of these filters are routed by topic alone).
+    fn packet_sid<'a>(
+        &mut self,
+        filters: impl Iterator<Item = &'a TopicFilter>,
+    ) -> Option<SubscriptionId> {
+        if !self.use_sids {
+            return None;
+        }
+        let mut shared = None;
+        for sid in filters.filter_map(|f| self.kept.get(f).and_then(|k| k.sid)) {
+            match shared {
+                None => shared = Some(sid),
+                Some(s) if s == sid => {}
+                Some(_) => return None,
+            }
+        }
+        shared.or_else(|| {
+            self.next_sid = self.next_sid % sansmqtt_proto::MAX_VAR_INT + 1;
+            SubscriptionId::new(self.next_sid)
+        })
+    }
+
     /// Answers the routes waiting for the broker subscription of `filter`.
     fn routes_ready(&mut self, filter: &TopicFilter, result: Result<(), ClientError>) {
         for r in self.routes.iter_mut().filter(|r| &r.filter == filter) {
@@ -376,6 +436,12 @@ impl Driver {
             match event {
                 Event::Connected(c) => {
                     self.backoff.reset();
+                    if self.use_sids
+                        && c.properties.subscription_identifier_available == Some(false)
+                    {
+                        self.use_sids = false;
+                        self.kept.values_mut().for_each(|k| k.sid = None);
+                    }
                     self.set_state(ConnectionState::Connected {
                         session_present: c.session_present,
                     });
@@ -384,6 +450,14 @@ impl Driver {
                     }
                     if !c.session_present {
                         self.resubscribe(now);
+                    }
+                    for p in std::mem::take(&mut self.pings_offline) {
+                        match self.session.ping(now) {
+                            Ok(()) => self.pings.push_back(p),
+                            Err(_) => {
+                                let _ = p.send(Err(ClientError::Closed));
+                            }
+                        }
                     }
                 }
                 Event::Message(m) => {
@@ -422,7 +496,9 @@ impl Driver {
                     }
                 }
                 Event::Pong => {
-                    if let Some(p) = self.pings.pop_front() {
+                    // One PINGRESP answers every ping waiting for it (the
+                    // session sends one PINGREQ at a time).
+                    for p in self.pings.drain(..) {
                         let _ = p.send(Ok(()));
                     }
                 }
@@ -438,9 +514,13 @@ impl Driver {
         let all: Vec<(TopicFilter, Kept)> =
             self.kept.iter().map(|(f, k)| (f.clone(), *k)).collect();
         for (filter, k) in all {
+            let sid = self.packet_sid(std::iter::once(&filter));
+            if let Some(kept) = self.kept.get_mut(&filter) {
+                kept.sid = sid;
+            }
             if let Ok(token) = self.session.subscribe(
                 vec![(filter, SubscriptionOptions::qos(k.qos))],
-                Default::default(),
+                sub_properties(sid),
                 now,
             ) {
                 self.waiters.insert(token, Waiter::Quiet);
@@ -452,10 +532,17 @@ impl Driver {
         for p in self.pings.drain(..) {
             let _ = p.send(Err(ClientError::Connection(reason.clone())));
         }
-        // Flush what the session queued (DISCONNECT), then close.
-        if let Link::Up(t) = std::mem::replace(&mut self.link, Link::Down(None)) {
-            self.link = Link::Closing(t);
-        }
+        // Set again below if a reconnect is wanted: a stale instant from an
+        // earlier loss would reconnect after a refusal or without auto_reconnect.
+        self.pending_reconnect_at = None;
+        // Flush what the session queued (DISCONNECT), then close. A transport
+        // already closing (`reconnect()` on a live link) is kept too:
+        // dropping it would lose its DISCONNECT.
+        self.link = match std::mem::replace(&mut self.link, Link::Down(None)) {
+            Link::Up(t) | Link::Closing(t) => Link::Closing(t),
+            Link::Stopped => Link::Stopped,
+            _ => Link::Down(None),
+        };
         let refused = matches!(reason, CloseReason::Refused { .. });
         if refused {
             for r in self.reconnects.drain(..) {
@@ -498,6 +585,9 @@ impl Driver {
         for r in self.reconnects.drain(..) {
             let _ = r.send(Err(ClientError::Closed));
         }
+        for p in self.pings_offline.drain(..) {
+            let _ = p.send(Err(ClientError::Closed));
+        }
         for r in self.routes.iter_mut() {
             if let Some(reply) = r.ready.take() {
                 let _ = reply.send(Err(ClientError::Closed));
@@ -514,18 +604,32 @@ impl Driver {
     /// driver stops reading until it has room: backpressure, acks withheld).
     fn drain_inbox(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         while let Some((message, _)) = self.inbox.front() {
-            let topic = message.topic().clone();
-            let mut targets: Vec<usize> = self
+            let topic = message.topic();
+            let live =
+                |r: &Route| r.ready.is_none() && !r.sender.is_closed() && r.filter.matches(topic);
+            // MQTT 5: the copy is for the subscriptions it names.
+            let ids = &message.properties().subscription_identifiers;
+            let targets: Vec<usize> = self
                 .routes
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| r.ready.is_none() && r.filter.matches(&topic))
+                .filter(|(_, r)| {
+                    live(r)
+                        && (ids.is_empty()
+                            || self
+                                .kept
+                                .get(&r.filter)
+                                .and_then(|k| k.sid)
+                                .is_none_or(|sid| ids.contains(&sid)))
+                })
                 .map(|(i, _)| i)
                 .collect();
-            targets.retain(|&i| !self.routes[i].sender.is_closed());
+            // A copy sent for a subscription of no stream while streams
+            // match: they get (or got) their own copy; not deliver_message's.
+            let duplicate = targets.is_empty() && !ids.is_empty() && self.routes.iter().any(live);
             // Every receiver must have room before the message is delivered,
             // so that no copy is sent twice.
-            if targets.is_empty() {
+            if targets.is_empty() && !duplicate {
                 match self.deliver.poll_ready(cx) {
                     Poll::Pending => return false,
                     Poll::Ready(_) => {}
@@ -541,7 +645,9 @@ impl Driver {
                 break;
             };
             if targets.is_empty() {
-                let _ = self.deliver.start_send(message);
+                if !duplicate {
+                    let _ = self.deliver.start_send(message);
+                }
             } else {
                 for &i in &targets {
                     let _ = self.routes[i].sender.start_send(message.clone());
@@ -566,34 +672,37 @@ impl Driver {
                     attempt: self.backoff.attempt().max(1),
                 });
                 self.link = Link::Opening(self.runtime.connect(&uri));
+                self.opening_deadline = now + self.config.connect_timeout;
                 progress = true;
             }
-            Link::Opening(fut) => match fut.as_mut().poll(cx) {
-                Poll::Ready(Ok(transport)) => {
-                    self.out.clear();
-                    match self.session.connect(now) {
-                        Ok(()) => self.link = Link::Up(transport),
-                        Err(e) => {
-                            self.link = Link::Stopped;
-                            for r in self.reconnects.drain(..) {
-                                let _ = r.send(Err(ClientError::Io(e.to_string())));
+            Link::Opening(fut) => {
+                match timed_out(fut.as_mut().poll(cx), now >= self.opening_deadline) {
+                    Poll::Ready(Ok(transport)) => {
+                        self.out.clear();
+                        match self.session.connect(now) {
+                            Ok(()) => self.link = Link::Up(transport),
+                            Err(e) => {
+                                self.link = Link::Stopped;
+                                for r in self.reconnects.drain(..) {
+                                    let _ = r.send(Err(ClientError::Io(e.to_string())));
+                                }
+                                self.give_up();
                             }
-                            self.give_up();
                         }
+                        progress = true;
                     }
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) => {
-                    self.link = Link::Down(None);
-                    self.set_state(ConnectionState::Disconnected { reason: None });
-                    self.last_io_error = Some(e.to_string());
-                    if self.config.auto_reconnect || !self.reconnects.is_empty() {
-                        self.schedule_reconnect(now);
+                    Poll::Ready(Err(e)) => {
+                        self.link = Link::Down(None);
+                        self.set_state(ConnectionState::Disconnected { reason: None });
+                        self.last_io_error = Some(e.to_string());
+                        if self.config.auto_reconnect || !self.reconnects.is_empty() {
+                            self.schedule_reconnect(now);
+                        }
+                        progress = true;
                     }
-                    progress = true;
+                    Poll::Pending => {}
                 }
-                Poll::Pending => {}
-            },
+            }
             _ => {}
         }
         progress
@@ -615,6 +724,7 @@ impl Driver {
             }
             Poll::Ready(Ok(n)) => {
                 buf.truncate(start + n);
+                self.last_read = now;
                 // Read sizes follow the traffic: a full read doubles the next one.
                 self.read_hint = if n == self.read_hint {
                     (n * 2).min(MAX_READ)
@@ -690,12 +800,26 @@ impl Driver {
     fn next_deadline(&self) -> Option<Instant> {
         let link = match &self.link {
             Link::Down(Some(at)) if !self.stay_down => Some(*at),
+            Link::Opening(_) => Some(self.opening_deadline),
             _ => None,
         };
-        match (self.session.poll_timeout(), link) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [self.session.poll_timeout(), link, self.idle_ping_at()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When to ping because nothing was *received* for the ping interval
+    /// (`keep_alive - ping_delay`). The session pings when nothing was
+    /// sent; a client that keeps sending to a broker that went silent must
+    /// notice too (distmqtt bug #5).
+    fn idle_ping_at(&self) -> Option<Instant> {
+        let keep_alive = self.config.keep_alive;
+        if keep_alive.is_zero() || !self.session.is_connected() {
+            return None;
         }
+        let interval = keep_alive.saturating_sub(self.config.ping_delay);
+        Some(self.last_read + interval.max(Duration::from_millis(1)))
     }
 }
 
@@ -727,7 +851,13 @@ impl Future for Driver {
             progress |= this.poll_link(cx, now);
             this.handle_events(now);
             let room = this.drain_inbox(cx, now);
-            if room {
+            // Behind a full receiver reading goes on while the inbox is
+            // short: acks of QoS 1/2 messages stay withheld (the broker's
+            // in-flight window bounds what comes), and CONNACK, PINGRESP and
+            // the acks of our publishes are still seen (else a slow consumer
+            // would time the connection out). Past INBOX_MAX (a QoS 0 flood)
+            // reading stops: TCP backpressure.
+            if room || this.inbox.len() < INBOX_MAX || !this.session.is_connected() {
                 progress |= this.poll_read(cx, now);
                 this.handle_events(now);
                 this.drain_inbox(cx, now);
@@ -742,7 +872,13 @@ impl Future for Driver {
                 }
                 if this.timer.as_mut().poll_expired(cx).is_ready() {
                     this.timer_at = None;
-                    this.session.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    this.session.handle_timeout(now);
+                    if this.idle_ping_at().is_some_and(|at| at <= now) {
+                        // PINGREQ (unless one is out) with its PINGRESP deadline.
+                        this.last_read = now;
+                        let _ = this.session.ping(now);
+                    }
                     progress = true;
                 }
             }
@@ -756,6 +892,28 @@ impl Future for Driver {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+/// A transport still opening at its deadline fails like a refused one.
+fn timed_out(
+    polled: Poll<io::Result<Box<dyn Transport>>>,
+    expired: bool,
+) -> Poll<io::Result<Box<dyn Transport>>> {
+    match polled {
+        Poll::Pending if expired => Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "no transport connection within connect_timeout",
+        ))),
+        polled => polled,
+    }
+}
+
+/// SUBSCRIBE properties carrying `sid`, if any.
+fn sub_properties(sid: Option<SubscriptionId>) -> SubscribeProperties {
+    SubscribeProperties {
+        subscription_identifier: sid,
+        ..Default::default()
     }
 }
 
