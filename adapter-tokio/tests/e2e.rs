@@ -241,7 +241,7 @@ async fn next(stream: &mut Subscription) -> Message {
         .unwrap_or_else(|_| {
             panic!(
                 "no message on {:?} within {STEP:?}",
-                Subscription::filter(stream)
+                Subscription::topic_filter(stream)
             )
         })
         .expect("the subscription stream ended")
@@ -259,7 +259,7 @@ async fn quiet(stream: &mut Subscription) {
     if let Ok(m) = tokio::time::timeout(QUIET, stream.next()).await {
         panic!(
             "unexpected message on {:?}: {m:?}",
-            Subscription::filter(stream)
+            Subscription::topic_filter(stream)
         );
     }
 }

@@ -73,3 +73,43 @@ async fn publish_and_receive_at_every_qos() {
     }
     client.disconnect().await;
 }
+
+/// `unsubscribe(filter)` while a stream of that filter is alive keeps the
+/// broker subscription for the stream (it would go silent otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribe_keeps_a_filter_that_a_live_stream_uses() {
+    let broker = mosquitto();
+    let uri = format!("mqtt://127.0.0.1:{}", broker.1);
+    let client = sansmqtt_tokio::connect(&uri, Config::default())
+        .await
+        .unwrap();
+    let mut stream = client.subscription("p/#", QoS::AtLeastOnce).await.unwrap();
+    client
+        .subscribe(&[("p/#", QoS::AtLeastOnce)])
+        .await
+        .unwrap();
+    client.unsubscribe(&["p/#"]).await.unwrap();
+    client
+        .publish("p/x", "still here", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("the stream still receives")
+        .unwrap();
+    assert_eq!(&m.payload()[..], b"still here");
+    // Dropping the stream removes the broker subscription: the next message
+    // reaches nobody, so deliver_message has nothing.
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client
+        .publish("p/y", "gone", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), client.deliver_message())
+            .await
+            .is_err()
+    );
+    client.disconnect().await;
+}

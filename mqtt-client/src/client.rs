@@ -296,8 +296,8 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The filter.
-    pub fn filter(&self) -> &TopicFilter {
+    /// The filter (named so that `StreamExt::filter` does not shadow it).
+    pub fn topic_filter(&self) -> &TopicFilter {
         &self.filter
     }
 }

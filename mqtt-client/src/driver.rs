@@ -71,7 +71,11 @@ pub(crate) enum Command {
 /// Who waits for a session outcome.
 enum Waiter {
     Publish(oneshot::Sender<Result<PublishDone, ClientError>>),
-    Subscribe(oneshot::Sender<Result<SubResults, ClientError>>),
+    /// With the filters, to forget those that were refused or never acknowledged.
+    Subscribe(
+        oneshot::Sender<Result<SubResults, ClientError>>,
+        Vec<TopicFilter>,
+    ),
     /// A subscribe made for subscription streams: their routes wait on it.
     RouteSubscribe(TopicFilter, QoS),
     Unsubscribe(oneshot::Sender<Result<(), ClientError>>),
@@ -174,8 +178,11 @@ impl Driver {
         session_options.manual_ack = true;
         let use_sids = session_options.version.is_v5();
         let now = Instant::now();
+        // The first delay is a fifth of the cap, doubling up to it: with the
+        // seed's defaults (10 s, 2 retries) that is 1-2 s then 2-4 s, the
+        // schedule distmqtt meant (2 s, 4 s), which rides out a 3 s outage.
         let backoff = Backoff::new(
-            Duration::from_millis(100),
+            config.reconnect_max_interval / 5,
             config.reconnect_max_interval,
             config.reconnect_retries,
         );
@@ -248,6 +255,7 @@ impl Driver {
                 let sid = self.packet_sid(kept.iter().map(|(f, _)| f));
                 match self.session.subscribe(filters, sub_properties(sid), now) {
                     Ok(token) => {
+                        let asked = kept.iter().map(|(f, _)| f.clone()).collect();
                         for (f, qos) in kept {
                             let k = self.kept.entry(f).or_insert(Kept {
                                 qos,
@@ -258,7 +266,7 @@ impl Driver {
                             k.qos = k.qos.max(qos);
                             k.sid = sid;
                         }
-                        self.waiters.insert(token, Waiter::Subscribe(reply));
+                        self.waiters.insert(token, Waiter::Subscribe(reply, asked));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(e.into()));
@@ -266,13 +274,22 @@ impl Driver {
                 }
             }
             Command::Unsubscribe { filters, reply } => {
+                // A filter that live subscription streams still use stays
+                // subscribed at the broker (they would go silent); it only
+                // stops being kept for its own sake.
+                let mut filters = filters;
                 for f in &filters {
                     if let Some(k) = self.kept.get_mut(f) {
                         k.explicit = false;
                     }
-                    if !self.routes.iter().any(|r| &r.filter == f) {
-                        self.kept.remove(f);
-                    }
+                }
+                filters.retain(|f| !self.routes.iter().any(|r| &r.filter == f));
+                for f in &filters {
+                    self.kept.remove(f);
+                }
+                if filters.is_empty() {
+                    let _ = reply.send(Ok(()));
+                    return;
                 }
                 match self.session.unsubscribe(filters, Default::default(), now) {
                     Ok(token) => {
@@ -469,7 +486,25 @@ impl Driver {
                     }
                 }
                 Event::Subscribed { token, result, .. } => match self.waiters.remove(&token) {
-                    Some(Waiter::Subscribe(reply)) => {
+                    Some(Waiter::Subscribe(reply, asked)) => {
+                        // A filter the broker refused, or a request that was
+                        // never acknowledged, is not restored after a reconnect.
+                        let failed: Vec<&TopicFilter> = match &result {
+                            Ok(results) => asked
+                                .iter()
+                                .zip(results)
+                                .filter(|(_, r)| r.is_err())
+                                .map(|(f, _)| f)
+                                .collect(),
+                            Err(_) => asked.iter().collect(),
+                        };
+                        for f in failed {
+                            if !self.routes.iter().any(|r| &r.filter == f) {
+                                self.kept.remove(f);
+                            } else if let Some(k) = self.kept.get_mut(f) {
+                                k.explicit = false;
+                            }
+                        }
                         let _ = reply.send(result.map_err(ClientError::from));
                     }
                     Some(Waiter::RouteSubscribe(filter, _qos)) => {
@@ -934,7 +969,7 @@ fn fail_waiter(w: Waiter) {
         Waiter::Publish(r) => {
             let _ = r.send(Err(ClientError::Closed));
         }
-        Waiter::Subscribe(r) => {
+        Waiter::Subscribe(r, _) => {
             let _ = r.send(Err(ClientError::Closed));
         }
         Waiter::Unsubscribe(r) => {
