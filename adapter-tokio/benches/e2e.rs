@@ -7,18 +7,28 @@
 //!   for both clients (`Config::max_inflight`, `MqttOptions::set_inflight`).
 //!
 //! Each figure runs from the first publish to the last receipt; the loss is
-//! the count not received after 10 s of silence. CPU is this process's
-//! user + system time (`getrusage(RUSAGE_SELF)`, every thread) over the same
-//! interval, divided by the messages: mosquitto is another process and is
-//! not counted. Every sample uses fresh clients on a fresh multi-thread tokio
-//! runtime (one worker per core); the clients alternate (A B A B).
+//! the count not received after 10 s of silence. Client CPU is this
+//! process's user + system time (`getrusage(RUSAGE_SELF)`, every thread)
+//! over the same interval, divided by the messages: mosquitto is another
+//! process and is not counted there; its own CPU time (`/proc/PID/stat`,
+//! 10 ms ticks) is printed beside it, with the client's context switches.
+//! Every sample uses fresh clients on a fresh multi-thread tokio runtime (one
+//! worker per core), everything running in its tasks (the publisher too);
+//! the clients alternate (A B A B). sansmqtt publishes through
+//! `Client::publish`, keeping up to 1,024 QoS 0 (200 QoS 1) publishes pending
+//! in a `FuturesUnordered`; rumqttc awaits `AsyncClient::publish` in turn
+//! (it resolves once the request is in its channel) while a task polls its
+//! `EventLoop`; both subscribers are subscribed (SUBACK) before the first
+//! publish.
 //!
 //! `cargo bench -p sansmqtt-tokio --bench e2e` (`-- --quick`: 2,000 messages,
-//! one run each, only checks that it works; `-- --runs N`, `-- --only w1`,
-//! `-- --client sansmqtt` to profile one side).
+//! one run each, only checks that it works). Options: `--runs N`,
+//! `--only w1|w2`, `--client sansmqtt|rumqttc` (to profile one side),
+//! `--window N` (sansmqtt QoS 0 publishes pending; 1 awaits each in turn).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -29,8 +39,9 @@ static PAYLOAD: [u8; 64] = [0x5a; 64];
 /// In-flight window of QoS 1 publishes, the same for both clients.
 const INFLIGHT: u16 = 100;
 /// sansmqtt: publishes kept pending at once by the publishing task (QoS 0
-/// publishes resolve once the driver queued them for the socket).
-const WINDOW_QOS0: usize = 1024;
+/// publishes resolve once the driver queued them for the socket);
+/// `--window N` changes it (1: one publish awaited after the other).
+static WINDOW_QOS0: AtomicUsize = AtomicUsize::new(1024);
 /// sansmqtt QoS 1: publishes kept pending (100 on the wire, the rest queued
 /// in the session, well under its `max_queued`).
 const WINDOW_QOS1: usize = 2 * INFLIGHT as usize;
@@ -44,12 +55,14 @@ struct Broker {
     child: Child,
     port: u16,
     settings: String,
+    dir: std::path::PathBuf,
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -79,6 +92,7 @@ fn start_mosquitto() -> Broker {
         child,
         port,
         settings,
+        dir,
     };
     for _ in 0..250 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -89,9 +103,10 @@ fn start_mosquitto() -> Broker {
     panic!("mosquitto did not listen on port {port}");
 }
 
-/// User + system CPU time of this process (all threads).
+/// User + system CPU time of this process (all threads), and its context
+/// switches (voluntary + involuntary).
 #[allow(unsafe_code)]
-fn cpu_time() -> Duration {
+fn usage() -> (Duration, u64) {
     let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
     let u = unsafe {
@@ -99,7 +114,57 @@ fn cpu_time() -> Duration {
         u.assume_init()
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
+    (
+        tv(u.ru_utime) + tv(u.ru_stime),
+        (u.ru_nvcsw + u.ru_nivcsw) as u64,
+    )
+}
+
+/// User + system CPU time of the broker (`/proc/PID/stat`, clock ticks).
+#[allow(unsafe_code)]
+fn broker_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which ends with the last ')').
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_micros(ticks * 1_000_000 / hz)
+}
+
+/// Resources used by the client process and the broker from `start()`.
+struct Meter {
+    cpu: Duration,
+    switches: u64,
+    broker: Duration,
+    broker_pid: u32,
+}
+
+impl Meter {
+    fn start(broker_pid: u32) -> Self {
+        let (cpu, switches) = usage();
+        Self {
+            cpu,
+            switches,
+            broker: broker_cpu(broker_pid),
+            broker_pid,
+        }
+    }
+
+    /// (client CPU, client context switches, broker CPU) since `start`.
+    fn stop(&self) -> (Duration, u64, Duration) {
+        let (cpu, switches) = usage();
+        (
+            cpu - self.cpu,
+            switches - self.switches,
+            broker_cpu(self.broker_pid).saturating_sub(self.broker),
+        )
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,6 +189,10 @@ struct Outcome {
     /// First publish to last receipt.
     elapsed: Duration,
     cpu: Duration,
+    /// Context switches of the client process.
+    switches: u64,
+    /// Broker CPU time over the same interval.
+    broker: Duration,
 }
 
 /// What the receiving task reports.
@@ -142,7 +211,7 @@ fn sans_config(id: String) -> sansmqtt_tokio::Config {
     }
 }
 
-async fn run_sansmqtt(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
+async fn run_sansmqtt(port: u16, broker_pid: u32, n: usize, qos: u8, tag: String) -> Outcome {
     use sansmqtt_tokio::QoS;
     let qos = match qos {
         0 => QoS::AtMostOnce,
@@ -172,17 +241,23 @@ async fn run_sansmqtt(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
                 Ok(Some(m)) => {
                     r.wrong_size += usize::from(m.payload().len() != PAYLOAD.len());
                     r.count += 1;
-                    r.last = Instant::now();
+                    if r.count == n {
+                        r.last = Instant::now();
+                    }
                 }
-                _ => break,
+                _ => {
+                    // Silence: the last message came about SILENCE ago.
+                    r.last = Instant::now() - SILENCE;
+                    break;
+                }
             }
         }
         r
     });
-    let cpu0 = cpu_time();
+    let meter = Meter::start(broker_pid);
     let t0 = Instant::now();
     let window = if qos == QoS::AtMostOnce {
-        WINDOW_QOS0
+        WINDOW_QOS0.load(Ordering::Relaxed)
     } else {
         WINDOW_QOS1
     };
@@ -199,7 +274,7 @@ async fn run_sansmqtt(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
         r.expect("publish");
     }
     let r = receiver.await.expect("receiver task");
-    let cpu = cpu_time() - cpu0;
+    let (cpu, switches, broker) = meter.stop();
     assert_eq!(r.wrong_size, 0, "payload sizes");
     let last = if r.count == 0 { start } else { r.last };
     publisher.disconnect().await;
@@ -208,10 +283,12 @@ async fn run_sansmqtt(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
         received: r.count,
         elapsed: last.saturating_duration_since(t0),
         cpu,
+        switches,
+        broker,
     }
 }
 
-async fn run_rumqttc(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
+async fn run_rumqttc(port: u16, broker_pid: u32, n: usize, qos: u8, tag: String) -> Outcome {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     let qos = match qos {
         0 => QoS::AtMostOnce,
@@ -250,16 +327,26 @@ async fn run_rumqttc(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
                 Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
                     r.wrong_size += usize::from(p.payload.len() != PAYLOAD.len());
                     r.count += 1;
-                    r.last = Instant::now();
+                    if r.count == n {
+                        r.last = Instant::now();
+                    }
                 }
                 Ok(Ok(_)) => {}
-                Ok(Err(_)) | Err(_) => break,
+                Ok(Err(_)) => {
+                    r.last = Instant::now();
+                    break;
+                }
+                Err(_) => {
+                    // Silence: the last message came about SILENCE ago.
+                    r.last = Instant::now() - SILENCE;
+                    break;
+                }
             }
         }
         (r, sub_loop)
     });
     let pub_task = tokio::spawn(async move { while pub_loop.poll().await.is_ok() {} });
-    let cpu0 = cpu_time();
+    let meter = Meter::start(broker_pid);
     let t0 = Instant::now();
     for _ in 0..n {
         publisher
@@ -268,7 +355,7 @@ async fn run_rumqttc(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
             .expect("publish");
     }
     let (r, mut sub_loop) = receiver.await.expect("receiver task");
-    let cpu = cpu_time() - cpu0;
+    let (cpu, switches, broker) = meter.stop();
     assert_eq!(r.wrong_size, 0, "payload sizes");
     let last = if r.count == 0 { start } else { r.last };
     let _ = publisher.disconnect().await;
@@ -282,20 +369,27 @@ async fn run_rumqttc(port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
         received: r.count,
         elapsed: last.saturating_duration_since(t0),
         cpu,
+        switches,
+        broker,
     }
 }
 
-fn sample(client: Client, port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
+fn sample(client: Client, broker: &Broker, n: usize, qos: u8, tag: String) -> Outcome {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let out = rt.block_on(async {
-        match client {
-            Client::Sansmqtt => run_sansmqtt(port, n, qos, tag).await,
-            Client::Rumqttc => run_rumqttc(port, n, qos, tag).await,
-        }
-    });
+    let (port, pid) = (broker.port, broker.child.id());
+    // Everything runs in tasks of the runtime (the publisher too), none on
+    // the thread that waits for the result.
+    let out = rt
+        .block_on(async move {
+            match client {
+                Client::Sansmqtt => tokio::spawn(run_sansmqtt(port, pid, n, qos, tag)).await,
+                Client::Rumqttc => tokio::spawn(run_rumqttc(port, pid, n, qos, tag)).await,
+            }
+        })
+        .expect("benchmark task");
     rt.shutdown_timeout(Duration::from_secs(1));
     out
 }
@@ -304,6 +398,20 @@ fn sample(client: Client, port: u16, n: usize, qos: u8, tag: &str) -> Outcome {
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// One line of the table (medians, and min-max where given).
+struct Row {
+    workload: &'static str,
+    qos: u8,
+    n: usize,
+    client: Client,
+    rate: (f64, f64, f64),
+    cpu: (f64, f64, f64),
+    switches: f64,
+    broker: f64,
+    lost: usize,
+    samples: usize,
 }
 
 struct Workload {
@@ -329,6 +437,9 @@ fn main() {
         .map(|r| r.parse().expect("--runs N"))
         .unwrap_or(if quick { 1 } else { 3 });
     let only = arg_value(&args, "--only");
+    if let Some(w) = arg_value(&args, "--window") {
+        WINDOW_QOS0.store(w.parse().expect("--window N"), Ordering::Relaxed);
+    }
     let clients: Vec<Client> = match arg_value(&args, "--client").as_deref() {
         Some("sansmqtt") => vec![Client::Sansmqtt],
         Some("rumqttc") => vec![Client::Rumqttc],
@@ -366,9 +477,10 @@ fn main() {
     }
     println!(
         "payload {} B, topic {TOPIC}, MQTT 3.1.1, {runs} run(s) per client, alternating; \
-         QoS 1 in-flight window {INFLIGHT} for both; sansmqtt keeps {WINDOW_QOS0} (QoS 0) / \
+         QoS 1 in-flight window {INFLIGHT} for both; sansmqtt keeps {} (QoS 0) / \
          {WINDOW_QOS1} (QoS 1) publishes pending; rumqttc request channel {RUMQTTC_CAP}{}",
         PAYLOAD.len(),
+        WINDOW_QOS0.load(Ordering::Relaxed),
         if quick {
             " (quick: smoke run, not a measurement)"
         } else {
@@ -383,14 +495,17 @@ fn main() {
         for run in 0..runs {
             for (client, outs) in results.iter_mut() {
                 let tag = format!("{}-{run}-{}", w.name, std::process::id());
-                let o = sample(*client, broker.port, w.n, w.qos, &tag);
+                let o = sample(*client, &broker, w.n, w.qos, tag);
                 eprintln!(
-                    "{} {} run {}: {:.0} msg/s, {:.2} us CPU/msg, received {}/{}",
+                    "{} {} run {}: {:.0} msg/s, client {:.2} us CPU/msg, {:.3} context switches/msg, \
+                     broker {:.2} us CPU/msg, received {}/{}",
                     w.name,
                     client.name(),
                     run + 1,
                     o.received as f64 / o.elapsed.as_secs_f64(),
                     o.cpu.as_secs_f64() * 1e6 / w.n as f64,
+                    o.switches as f64 / w.n as f64,
+                    o.broker.as_secs_f64() * 1e6 / w.n as f64,
                     o.received,
                     w.n
                 );
@@ -409,37 +524,64 @@ fn main() {
                     .map(|o| o.cpu.as_secs_f64() * 1e6 / w.n as f64)
                     .collect(),
             );
-            rows.push((w.name, w.qos, w.n, *client, rate, cpu, lost, outs.len()));
+            let switches = stats(
+                outs.iter()
+                    .map(|o| o.switches as f64 / w.n as f64)
+                    .collect(),
+            );
+            let broker = stats(
+                outs.iter()
+                    .map(|o| o.broker.as_secs_f64() * 1e6 / w.n as f64)
+                    .collect(),
+            );
+            rows.push(Row {
+                workload: w.name,
+                qos: w.qos,
+                n: w.n,
+                client: *client,
+                rate,
+                cpu,
+                switches: switches.0,
+                broker: broker.0,
+                lost,
+                samples: outs.len(),
+            });
         }
     }
 
     println!();
     println!(
-        "| workload | client | msg/s (median, min-max) | client CPU us/msg (median, min-max) | lost | throughput vs rumqttc | CPU vs rumqttc |"
+        "| workload | client | msg/s (median, min-max) | client CPU us/msg (median, min-max) | \
+         throughput vs rumqttc | CPU vs rumqttc | lost | client context switches/msg | broker CPU us/msg |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    for &(name, qos, n, client, rate, cpu, lost, samples) in &rows {
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
         let peer = rows
             .iter()
-            .find(|r| r.0 == name && r.3 == Client::Rumqttc)
-            .map(|r| (r.4.0, r.5.0));
+            .find(|p| p.workload == r.workload && p.client == Client::Rumqttc);
         let (tput, cpur) = match peer {
-            Some((pr, pc)) => (
-                format!("{:.2}x", rate.0 / pr),
-                format!("{:.2}x", cpu.0 / pc),
+            Some(p) => (
+                format!("{:.2}x", r.rate.0 / p.rate.0),
+                format!("{:.2}x", r.cpu.0 / p.cpu.0),
             ),
             None => ("-".into(), "-".into()),
         };
         println!(
-            "| {name} QoS{qos} {n} | {} | {:.0} ({:.0}-{:.0}) | {:.2} ({:.2}-{:.2}) | {lost} of {} | {tput} | {cpur} |",
-            client.name(),
-            rate.0,
-            rate.1,
-            rate.2,
-            cpu.0,
-            cpu.1,
-            cpu.2,
-            n * samples
+            "| {} QoS{} {} | {} | {:.0} ({:.0}-{:.0}) | {:.2} ({:.2}-{:.2}) | {tput} | {cpur} | {} of {} | {:.3} | {:.2} |",
+            r.workload,
+            r.qos,
+            r.n,
+            r.client.name(),
+            r.rate.0,
+            r.rate.1,
+            r.rate.2,
+            r.cpu.0,
+            r.cpu.1,
+            r.cpu.2,
+            r.lost,
+            r.n * r.samples,
+            r.switches,
+            r.broker,
         );
     }
     drop(broker);
