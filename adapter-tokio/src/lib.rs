@@ -27,8 +27,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use sansmqtt::*;
+use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 /// tokio's timers, TCP and spawning.
 #[derive(Debug, Clone)]
@@ -94,8 +94,56 @@ impl Runtime for TokioRuntime {
                 .to_owned();
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;
-            Ok(Box::new(stream.compat()) as Box<dyn Transport>)
+            Ok(Box::new(Tcp(stream)) as Box<dyn Transport>)
         })
+    }
+}
+
+/// A tokio `TcpStream` as a `futures-io` stream. Unlike
+/// `tokio_util::compat::Compat`, it passes vectored writes through, so the
+/// driver's batch of packets (and a large payload after its header) goes
+/// out in one `writev`.
+#[derive(Debug)]
+pub struct Tcp(pub TcpStream);
+
+impl futures_io::AsyncRead for Tcp {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut rb = ReadBuf::new(buf);
+        match Pin::new(&mut self.0).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl futures_io::AsyncWrite for Tcp {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 

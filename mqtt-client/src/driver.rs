@@ -161,6 +161,10 @@ pub(crate) struct Driver {
 }
 
 const MAX_READ: usize = 64 * 1024;
+/// Commands handled before the driver writes what they produced.
+const COMMAND_BATCH: usize = 256;
+/// Encoded bytes waiting for the socket above which no new command is taken.
+const OUT_LIMIT: usize = 256 * 1024;
 /// Messages decoded but not yet delivered beyond which reading stops.
 const INBOX_MAX: usize = 1024;
 const MIN_READ: usize = 4 * 1024;
@@ -867,7 +871,15 @@ impl Future for Driver {
             let now = Instant::now();
             let mut progress = false;
             // Commands from clients.
-            while !this.commands_done {
+            // Commands are taken in bounded batches, and not at all while the
+            // socket has not taken what is already encoded: fast publishers
+            // wait in their `publish` call instead of filling memory.
+            let mut budget = COMMAND_BATCH;
+            while !this.commands_done
+                && budget > 0
+                && this.out.iter().map(Bytes::len).sum::<usize>() < OUT_LIMIT
+            {
+                budget -= 1;
                 match this.commands.poll_next_unpin(cx) {
                     Poll::Ready(Some(command)) => {
                         this.handle_command(command, now);
