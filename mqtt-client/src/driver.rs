@@ -27,6 +27,9 @@ use crate::config::{BrokerUri, Config};
 use crate::runtime::{BoxFuture, Runtime, Timer, Transport};
 use crate::{ClientError, ConnectionState, Message};
 
+/// Where a publish's outcome goes.
+type PublishReply = oneshot::Sender<Result<PublishDone, ClientError>>;
+
 /// Granted QoS or refusal, per filter.
 pub(crate) type SubResults = Vec<Result<QoS, SubAckReason>>;
 
@@ -129,6 +132,10 @@ pub(crate) struct Driver {
     timer: Pin<Box<dyn Timer>>,
     timer_at: Option<Instant>,
     out: VecDeque<Bytes>,
+    /// Bytes written to transports so far (a position in the stream).
+    written: u64,
+    /// QoS 0 publishes resolve once the socket took their last byte.
+    qos0_waiters: VecDeque<(u64, PublishDone, PublishReply)>,
     waiters: HashMap<Token, Waiter>,
     pings: VecDeque<oneshot::Sender<Result<(), ClientError>>>,
     /// Pings asked for while not connected: sent once connected.
@@ -202,6 +209,8 @@ impl Driver {
             commands_done: false,
             timer_at: None,
             out: VecDeque::new(),
+            written: 0,
+            qos0_waiters: VecDeque::new(),
             waiters: HashMap::new(),
             pings: VecDeque::new(),
             pings_offline: Vec::new(),
@@ -486,7 +495,19 @@ impl Driver {
                 }
                 Event::Published { token, result } => {
                     if let Some(Waiter::Publish(reply)) = self.waiters.remove(&token) {
-                        let _ = reply.send(result.map_err(ClientError::from));
+                        match result {
+                            // QoS 0 is complete once written to the transport:
+                            // its end is at the bytes encoded so far.
+                            Ok(done) if done.qos == QoS::AtMostOnce => {
+                                let end = self.written
+                                    + self.out.iter().map(|b| b.len() as u64).sum::<u64>()
+                                    + self.session.pending_transmit() as u64;
+                                self.qos0_waiters.push_back((end, done, reply));
+                            }
+                            result => {
+                                let _ = reply.send(result.map_err(ClientError::from));
+                            }
+                        }
                     }
                 }
                 Event::Subscribed { token, result, .. } => match self.waiters.remove(&token) {
@@ -618,6 +639,9 @@ impl Driver {
         self.session.abandon();
         self.link = Link::Stopped;
         self.handle_events(Instant::now());
+        for (_, _, reply) in self.qos0_waiters.drain(..) {
+            let _ = reply.send(Err(ClientError::Closed));
+        }
         for (_, w) in self.waiters.drain() {
             fail_waiter(w);
         }
@@ -717,7 +741,7 @@ impl Driver {
             Link::Opening(fut) => {
                 match timed_out(fut.as_mut().poll(cx), now >= self.opening_deadline) {
                     Poll::Ready(Ok(transport)) => {
-                        self.out.clear();
+                        self.drop_out();
                         match self.session.connect(now) {
                             Ok(()) => self.link = Link::Up(transport),
                             Err(e) => {
@@ -780,6 +804,15 @@ impl Driver {
         }
     }
 
+    /// Drops what was not written (the transport is gone) and fails the
+    /// QoS 0 publishes among it: they never reached the broker.
+    fn drop_out(&mut self) {
+        self.out.clear();
+        for (_, _, reply) in self.qos0_waiters.drain(..) {
+            let _ = reply.send(Err(ClientError::Connection(CloseReason::ConnectionLost)));
+        }
+    }
+
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         while let Some(b) = self.session.poll_transmit() {
             self.out.push_back(b);
@@ -787,7 +820,7 @@ impl Driver {
         let transport = match &mut self.link {
             Link::Up(t) | Link::Closing(t) => t,
             _ => {
-                self.out.clear();
+                self.drop_out();
                 return false;
             }
         };
@@ -797,13 +830,23 @@ impl Driver {
                 self.out.iter().take(64).map(|b| IoSlice::new(b)).collect();
             match Pin::new(&mut *transport).poll_write_vectored(cx, &slices) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    self.out.clear();
+                    self.drop_out();
                     self.session.connection_lost(now);
                     self.link = Link::Down(None);
                     return true;
                 }
                 Poll::Ready(Ok(mut n)) => {
                     progress = true;
+                    self.written += n as u64;
+                    while self
+                        .qos0_waiters
+                        .front()
+                        .is_some_and(|w| w.0 <= self.written)
+                    {
+                        if let Some((_, done, reply)) = self.qos0_waiters.pop_front() {
+                            let _ = reply.send(Ok(done));
+                        }
+                    }
                     while n > 0 {
                         let Some(front) = self.out.front_mut() else {
                             break;

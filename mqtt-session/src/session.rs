@@ -1371,6 +1371,11 @@ impl<S: SessionStore> Session<S> {
         }
     }
 
+    /// Bytes encoded and not yet taken by [`Session::poll_transmit`].
+    pub fn pending_transmit(&self) -> usize {
+        self.tx.len() + self.chunks.iter().map(Bytes::len).sum::<usize>()
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
