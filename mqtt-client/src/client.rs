@@ -158,10 +158,12 @@ impl Client {
     }
 
     /// Publishes and resolves when the QoS level is complete: QoS 0 once
-    /// handed to the transmit queue, QoS 1 on PUBACK, QoS 2 on PUBCOMP. A
-    /// lost connection does not fail it: it is redelivered after the
-    /// reconnect; it fails only with a typed error (refused, session lost,
-    /// client closed). Concurrent publishes are pipelined.
+    /// the transport took its last byte (a QoS 0 message the transport never
+    /// took fails with the connection's error), QoS 1 on PUBACK, QoS 2 on
+    /// PUBCOMP. For QoS 1 and 2 a lost connection does not fail the call:
+    /// the message is redelivered after the reconnect; it fails only with a
+    /// typed error (refused, session lost, client closed). Concurrent
+    /// publishes are pipelined.
     pub async fn publish(
         &self,
         topic: &str,
