@@ -143,6 +143,8 @@ pub(crate) struct Driver {
     reconnects: Vec<oneshot::Sender<Result<bool, ClientError>>>,
     disconnects: Vec<oneshot::Sender<()>>,
     routes: Vec<Route>,
+    /// Scratch buffer of `drain_inbox`.
+    targets: Vec<usize>,
     kept: HashMap<TopicFilter, Kept>,
     deliver: mpsc::Sender<Message>,
     /// Messages waiting for room in their receivers (backpressure): reading
@@ -217,6 +219,7 @@ impl Driver {
             reconnects: Vec::new(),
             disconnects: Vec::new(),
             routes: Vec::new(),
+            targets: Vec::new(),
             kept: HashMap::new(),
             deliver,
             inbox: VecDeque::new(),
@@ -666,27 +669,41 @@ impl Driver {
     /// Hands messages to their receivers; `false` if one is full (then the
     /// driver stops reading until it has room: backpressure, acks withheld).
     fn drain_inbox(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        // One buffer of receiver indexes, reused for every message.
+        let mut targets = std::mem::take(&mut self.targets);
+        let room = self.drain_inbox_with(cx, now, &mut targets);
+        self.targets = targets;
+        room
+    }
+
+    fn drain_inbox_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+        targets: &mut Vec<usize>,
+    ) -> bool {
         while let Some((message, _)) = self.inbox.front() {
             let topic = message.topic();
             let live =
                 |r: &Route| r.ready.is_none() && !r.sender.is_closed() && r.filter.matches(topic);
             // MQTT 5: the copy is for the subscriptions it names.
             let ids = &message.properties().subscription_identifiers;
-            let targets: Vec<usize> = self
-                .routes
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| {
-                    live(r)
-                        && (ids.is_empty()
-                            || self
-                                .kept
-                                .get(&r.filter)
-                                .and_then(|k| k.sid)
-                                .is_none_or(|sid| ids.contains(&sid)))
-                })
-                .map(|(i, _)| i)
-                .collect();
+            targets.clear();
+            targets.extend(
+                self.routes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        live(r)
+                            && (ids.is_empty()
+                                || self
+                                    .kept
+                                    .get(&r.filter)
+                                    .and_then(|k| k.sid)
+                                    .is_none_or(|sid| ids.contains(&sid)))
+                    })
+                    .map(|(i, _)| i),
+            );
             // A copy sent for a subscription of no stream while streams
             // match: they get (or got) their own copy; not deliver_message's.
             let duplicate = targets.is_empty() && !ids.is_empty() && self.routes.iter().any(live);
@@ -698,7 +715,7 @@ impl Driver {
                     Poll::Ready(_) => {}
                 }
             } else {
-                for &i in &targets {
+                for &i in targets.iter() {
                     if self.routes[i].sender.poll_ready(cx).is_pending() {
                         return false;
                     }
@@ -707,13 +724,18 @@ impl Driver {
             let Some((message, ack)) = self.inbox.pop_front() else {
                 break;
             };
-            if targets.is_empty() {
-                if !duplicate {
-                    let _ = self.deliver.start_send(message);
+            match targets.split_last() {
+                None => {
+                    if !duplicate {
+                        let _ = self.deliver.start_send(message);
+                    }
                 }
-            } else {
-                for &i in &targets {
-                    let _ = self.routes[i].sender.start_send(message.clone());
+                Some((&last, others)) => {
+                    for &i in others {
+                        let _ = self.routes[i].sender.start_send(message.clone());
+                    }
+                    // The last receiver takes the message itself: no copy.
+                    let _ = self.routes[last].sender.start_send(message);
                 }
             }
             if let Some(ack) = ack {
