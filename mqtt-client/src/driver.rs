@@ -132,6 +132,8 @@ pub(crate) struct Driver {
     timer: Pin<Box<dyn Timer>>,
     timer_at: Option<Instant>,
     out: VecDeque<Bytes>,
+    /// Bytes in `out`, kept so that no hot path sums it.
+    out_len: usize,
     /// Bytes written to transports so far (a position in the stream).
     written: u64,
     /// QoS 0 publishes resolve once the socket took their last byte.
@@ -211,6 +213,7 @@ impl Driver {
             commands_done: false,
             timer_at: None,
             out: VecDeque::new(),
+            out_len: 0,
             written: 0,
             qos0_waiters: VecDeque::new(),
             waiters: HashMap::new(),
@@ -503,7 +506,7 @@ impl Driver {
                             // its end is at the bytes encoded so far.
                             Ok(done) if done.qos == QoS::AtMostOnce => {
                                 let end = self.written
-                                    + self.out.iter().map(|b| b.len() as u64).sum::<u64>()
+                                    + self.out_len as u64
                                     + self.session.pending_transmit() as u64;
                                 self.qos0_waiters.push_back((end, done, reply));
                             }
@@ -830,6 +833,7 @@ impl Driver {
     /// QoS 0 publishes among it: they never reached the broker.
     fn drop_out(&mut self) {
         self.out.clear();
+        self.out_len = 0;
         for (_, _, reply) in self.qos0_waiters.drain(..) {
             let _ = reply.send(Err(ClientError::Connection(CloseReason::ConnectionLost)));
         }
@@ -837,6 +841,7 @@ impl Driver {
 
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         while let Some(b) = self.session.poll_transmit() {
+            self.out_len += b.len();
             self.out.push_back(b);
         }
         let transport = match &mut self.link {
@@ -848,9 +853,13 @@ impl Driver {
         };
         let mut progress = false;
         while !self.out.is_empty() {
-            let slices: Vec<IoSlice<'_>> =
-                self.out.iter().take(64).map(|b| IoSlice::new(b)).collect();
-            match Pin::new(&mut *transport).poll_write_vectored(cx, &slices) {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(&self.out) {
+                *slot = IoSlice::new(chunk);
+                count += 1;
+            }
+            match Pin::new(&mut *transport).poll_write_vectored(cx, &slices[..count]) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
                     self.drop_out();
                     self.session.connection_lost(now);
@@ -860,6 +869,7 @@ impl Driver {
                 Poll::Ready(Ok(mut n)) => {
                     progress = true;
                     self.written += n as u64;
+                    self.out_len -= n;
                     while self
                         .qos0_waiters
                         .front()
@@ -940,10 +950,7 @@ impl Future for Driver {
             // socket has not taken what is already encoded: fast publishers
             // wait in their `publish` call instead of filling memory.
             let mut budget = COMMAND_BATCH;
-            while !this.commands_done
-                && budget > 0
-                && this.out.iter().map(Bytes::len).sum::<usize>() < OUT_LIMIT
-            {
+            while !this.commands_done && budget > 0 && this.out_len < OUT_LIMIT {
                 budget -= 1;
                 match this.commands.poll_next_unpin(cx) {
                     Poll::Ready(Some(command)) => {

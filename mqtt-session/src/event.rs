@@ -154,9 +154,6 @@ pub enum ProtocolError {
     /// A SUBACK or UNSUBACK whose reason count differs from the request's filters [MQTT-3.9.3-1].
     #[error("{0:?} has a reason count different from the request's filters")]
     ReasonCountMismatch(PacketType),
-    /// A PUBLISH with a QoS above the one a subscription can have granted; unused.
-    #[error("QoS {0:?} not allowed")]
-    QoSNotAllowed(QoS),
 }
 
 impl ProtocolError {
@@ -167,7 +164,6 @@ impl ProtocolError {
             Self::Decode(_) => DisconnectReason::MalformedPacket,
             Self::TopicAliasInvalid(_) => DisconnectReason::TopicAliasInvalid,
             Self::ReceiveMaximumExceeded => DisconnectReason::ReceiveMaximumExceeded,
-            Self::QoSNotAllowed(_) => DisconnectReason::QoSNotSupported,
             _ => DisconnectReason::ProtocolError,
         }
     }

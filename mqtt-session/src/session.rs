@@ -1026,36 +1026,34 @@ impl<S: SessionStore> Session<S> {
     }
 
     fn fail_request(&mut self, request: &Request, error: RequestError) {
-        let event = match request {
-            Request::Subscribe { token, .. } => Event::Subscribed {
-                token: *token,
-                result: Err(error),
-                properties: AckProperties::default(),
-            },
-            Request::Unsubscribe { token, .. } => Event::Unsubscribed {
-                token: *token,
-                result: Err(error),
-                properties: AckProperties::default(),
-            },
-        };
-        self.events.push_back(event);
+        let subscribe = matches!(request, Request::Subscribe { .. });
+        self.fail_requested(subscribe, request.token(), error);
     }
 
     fn fail_slot(&mut self, slot: Option<Slot>, error: RequestError) {
-        let event = match slot {
-            Some(Slot::Subscribe { token, .. }) => Event::Subscribed {
+        match slot {
+            Some(Slot::Subscribe { token, .. }) => self.fail_requested(true, token, error),
+            Some(Slot::Unsubscribe { token, .. }) => self.fail_requested(false, token, error),
+            _ => {}
+        }
+    }
+
+    /// The one failure event of a subscribe (`true`) or unsubscribe request.
+    fn fail_requested(&mut self, subscribe: bool, token: Token, error: RequestError) {
+        let properties = AckProperties::default();
+        self.events.push_back(if subscribe {
+            Event::Subscribed {
                 token,
                 result: Err(error),
-                properties: AckProperties::default(),
-            },
-            Some(Slot::Unsubscribe { token, .. }) => Event::Unsubscribed {
+                properties,
+            }
+        } else {
+            Event::Unsubscribed {
                 token,
                 result: Err(error),
-                properties: AckProperties::default(),
-            },
-            _ => return,
-        };
-        self.events.push_back(event);
+                properties,
+            }
+        });
     }
 
     fn handle_suback(&mut self, ack: SubAck) {

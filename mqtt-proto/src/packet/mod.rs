@@ -20,7 +20,7 @@ pub use unsubscribe::{UnsubAck, Unsubscribe};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::wire::{MAX_VAR_INT, Reader, var_int_len};
+use crate::wire::{MAX_VAR_INT, Reader, put_var_int, var_int_len};
 use crate::{DecodeError, EncodeError, ProtocolVersion};
 
 /// The type of a control packet: the high nibble of the fixed header (§2.1.2).
@@ -151,40 +151,11 @@ pub(crate) fn encode<B: Body>(
     let (remaining, total) = sizes(body, version)?;
     buf.reserve(total);
     let start = buf.len();
-    let (head, len) = fixed_header(((B::TYPE as u8) << 4) | body.flags(), remaining as u32);
-    buf.put_slice(&head[..len]);
+    buf.put_u8(((B::TYPE as u8) << 4) | body.flags());
+    put_var_int(buf, remaining as u32);
     body.write_body(version, buf);
     debug_assert_eq!(buf.len() - start, total, "{:?} length mismatch", B::TYPE);
     Ok(total)
-}
-
-/// The fixed header (first byte and remaining length) in a stack buffer,
-/// with room for two more bytes, and its length: written with one copy.
-#[inline]
-pub(crate) fn fixed_header(first: u8, remaining: u32) -> ([u8; 7], usize) {
-    let mut head = [0; 7];
-    let n = put_fixed_header(&mut head, first, remaining);
-    (head, n)
-}
-
-/// Writes the fixed header at the start of `head` (at least 5 bytes) and
-/// returns its length. `remaining` is at most [`MAX_VAR_INT`].
-#[inline]
-pub(crate) fn put_fixed_header(head: &mut [u8], first: u8, mut remaining: u32) -> usize {
-    head[0] = first;
-    let mut n = 1;
-    loop {
-        let mut byte = (remaining & 0x7f) as u8;
-        remaining >>= 7;
-        if remaining > 0 {
-            byte |= 0x80;
-        }
-        head[n] = byte;
-        n += 1;
-        if remaining == 0 || n == 5 {
-            return n;
-        }
-    }
 }
 
 /// Implements the public `encode` / `encoded_len` of a packet struct.
