@@ -77,21 +77,12 @@ impl Runtime for TokioRuntime {
         ))))
     }
 
-    fn connect(&self, uri: &BrokerUri) -> BoxFuture<io::Result<Box<dyn Transport>>> {
-        let scheme = uri.scheme;
-        let host = uri.host.clone();
-        let port = uri.port;
+    fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>> {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         Box::pin(async move {
-            if scheme != config::Scheme::Mqtt {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("{scheme:?} transport not supported yet (TCP only)"),
-                ));
-            }
-            let host = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned();
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;
             Ok(Box::new(Tcp(stream)) as Box<dyn Transport>)

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sansmqtt_tokio::{
-    BoxFuture, BrokerUri, Client, ClientError, Config, QoS, Runtime, Timer, TokioRuntime, Transport,
+    BoxFuture, Client, ClientError, Config, QoS, Runtime, Timer, TokioRuntime, Transport,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -27,7 +27,7 @@ impl Runtime for PipeRuntime {
     fn timer(&self, deadline: Instant) -> Pin<Box<dyn Timer>> {
         self.tokio.timer(deadline)
     }
-    fn connect(&self, _: &BrokerUri) -> BoxFuture<io::Result<Box<dyn Transport>>> {
+    fn connect_tcp(&self, _: &str, _: u16) -> BoxFuture<io::Result<Box<dyn Transport>>> {
         let pipe = self.pipes.lock().unwrap().pop();
         Box::pin(async move {
             let pipe = pipe.ok_or_else(|| io::Error::other("no more pipes"))?;

@@ -15,6 +15,7 @@ use sansmqtt_proto::{
 use sansmqtt_session::{CloseReason, PublishDone};
 
 use crate::config::{BrokerUri, Config};
+use crate::connector::{Connector, DefaultConnector};
 use crate::driver::{Command, Driver};
 use crate::runtime::Runtime;
 use crate::{ClientError, Message};
@@ -84,6 +85,20 @@ impl Client {
         config: Config,
     ) -> Result<Client, ClientError> {
         config.validate()?;
+        let connector = Arc::new(DefaultConnector::new(runtime.clone(), &config)?);
+        Self::connect_with(runtime, connector, uri, config).await
+    }
+
+    /// [`Client::connect`] over the transports of `connector`: any
+    /// `futures-io` byte stream (see [`crate::connector`]). The runtime
+    /// gives spawning and timers.
+    pub async fn connect_with(
+        runtime: Arc<dyn Runtime>,
+        connector: Arc<dyn Connector>,
+        uri: &str,
+        config: Config,
+    ) -> Result<Client, ClientError> {
+        config.validate()?;
         let first = BrokerUri::parse(uri)?;
         let mut uris = vec![first.clone()];
         for u in config.uris.iter() {
@@ -93,7 +108,8 @@ impl Client {
         let (commands, commands_rx) = mpsc::unbounded();
         let (deliver_tx, deliver_rx) = mpsc::channel(QUEUE);
         let driver = Driver::new(
-            runtime.clone(),
+            &*runtime,
+            connector,
             config.clone(),
             uris,
             options,

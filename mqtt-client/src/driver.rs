@@ -24,6 +24,7 @@ use sansmqtt_session::{CloseReason, Event, PublishDone, RequestError, Session, T
 
 use crate::backoff::Backoff;
 use crate::config::{BrokerUri, Config};
+use crate::connector::Connector;
 use crate::runtime::{BoxFuture, Runtime, Timer, Transport};
 use crate::{ClientError, ConnectionState, Message};
 
@@ -121,7 +122,7 @@ enum Link {
 }
 
 pub(crate) struct Driver {
-    runtime: Arc<dyn Runtime>,
+    connector: Arc<dyn Connector>,
     config: Config,
     uris: Vec<BrokerUri>,
     next_uri: usize,
@@ -182,7 +183,8 @@ const MIN_READ: usize = 4 * 1024;
 
 impl Driver {
     pub(crate) fn new(
-        runtime: Arc<dyn Runtime>,
+        runtime: &dyn Runtime,
+        connector: Arc<dyn Connector>,
         config: Config,
         uris: Vec<BrokerUri>,
         mut session_options: sansmqtt_session::SessionOptions,
@@ -203,7 +205,7 @@ impl Driver {
         );
         Self {
             timer: runtime.timer(now + Duration::from_secs(3600)),
-            runtime,
+            connector,
             config,
             uris,
             next_uri: 0,
@@ -759,7 +761,7 @@ impl Driver {
                 self.set_state(ConnectionState::Connecting {
                     attempt: self.backoff.attempt().max(1),
                 });
-                self.link = Link::Opening(self.runtime.connect(&uri));
+                self.link = Link::Opening(self.connector.connect(&uri));
                 self.opening_deadline = now + self.config.connect_timeout;
                 progress = true;
             }

@@ -14,6 +14,7 @@
 mod backoff;
 mod client;
 pub mod config;
+pub mod connector;
 mod driver;
 mod error;
 mod message;
@@ -21,6 +22,7 @@ pub mod runtime;
 
 pub use client::{Client, ConnectionState, Subscription};
 pub use config::{BrokerUri, Config, ConfigError};
+pub use connector::{Connector, DefaultConnector};
 pub use error::ClientError;
 pub use message::Message;
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};

@@ -1,6 +1,7 @@
-//! What the client needs from an async runtime: spawning, a timer, and a
-//! way to open a transport. Each adapter crate implements [`Runtime`] in a
-//! few lines; the driver is the same for all of them.
+//! What the client needs from an async runtime: spawning, a timer, and TCP
+//! connections. Each adapter crate implements [`Runtime`] in a few lines;
+//! the driver, TLS and WebSocket are the same for all of them (see
+//! [`crate::connector`]).
 
 use std::future::Future;
 use std::io;
@@ -9,8 +10,6 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
-
-use crate::config::BrokerUri;
 
 /// A boxed future, `Send`.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -34,7 +33,8 @@ pub trait Runtime: Send + Sync + 'static {
     fn spawn(&self, future: BoxFuture<()>);
     /// A timer firing at `deadline`.
     fn timer(&self, deadline: Instant) -> Pin<Box<dyn Timer>>;
-    /// Opens a transport to the broker at `uri` (TCP for `mqtt://`; TLS and
-    /// WebSocket where the adapter supports them).
-    fn connect(&self, uri: &BrokerUri) -> BoxFuture<io::Result<Box<dyn Transport>>>;
+    /// Opens a TCP connection to `host` (a name, or an IP address; IPv6
+    /// without brackets) and `port`, with `TCP_NODELAY` set: the driver
+    /// batches its writes itself.
+    fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>>;
 }
