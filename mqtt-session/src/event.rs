@@ -210,6 +210,11 @@ pub enum PublishError {
     /// The session was abandoned (e.g. the client gave up reconnecting).
     #[error("session abandoned")]
     Abandoned,
+    /// Still waiting to be sent when its expiry passed
+    /// ([`Session::publish_until`](crate::Session::publish_until)): dropped,
+    /// never sent.
+    #[error("expired before it could be sent")]
+    Expired,
 }
 
 /// Why a subscribe, unsubscribe or other request failed.

@@ -66,6 +66,8 @@ impl Default for ServerLimits {
 struct Queued {
     token: Token,
     publish: Publish,
+    /// Dropped with [`PublishError::Expired`] if still queued at this instant.
+    expires: Option<Instant>,
 }
 
 /// A subscribe or unsubscribe waiting for the connection or a packet identifier.
@@ -128,6 +130,9 @@ pub struct Session<S: SessionStore = InMemory> {
     /// Outgoing QoS > 0 publishes holding a slot.
     inflight: usize,
     queue: VecDeque<Queued>,
+    /// No queued publish expires before this instant (the earliest expiry
+    /// when it was computed; a sweep recomputes it).
+    queue_expiry: Option<Instant>,
     /// In-flight PUBLISHes of a resumed session not resent yet: the new
     /// connection's Receive Maximum holds them back [MQTT-3.3.4-7, MQTT-4.9.0-2].
     resend: VecDeque<PacketId>,
@@ -183,6 +188,7 @@ impl<S: SessionStore> Session<S> {
             slots: Slots::new(window),
             inflight: 0,
             queue: VecDeque::new(),
+            queue_expiry: None,
             resend: VecDeque::new(),
             requests: VecDeque::new(),
             incoming_qos2: IdSet::default(),
@@ -493,6 +499,7 @@ impl<S: SessionStore> Session<S> {
             self.queue.push_front(Queued {
                 token: f.token,
                 publish,
+                expires: None,
             });
         }
     }
@@ -673,7 +680,26 @@ impl<S: SessionStore> Session<S> {
     /// if connected; QoS 1 and 2 when an in-flight slot is free; otherwise
     /// the publish waits in a bounded FIFO queue. The outcome is an
     /// [`Event::Published`] with the returned token.
-    pub fn publish(&mut self, mut publish: Publish, now: Instant) -> Result<Token, PublishError> {
+    pub fn publish(&mut self, publish: Publish, now: Instant) -> Result<Token, PublishError> {
+        self.publish_until(publish, None, now)
+    }
+
+    /// [`Session::publish`] with an expiry: if the publish is still waiting
+    /// (for the connection or an in-flight slot) at `expires`, it is dropped
+    /// and its outcome is [`PublishError::Expired`] instead of being sent
+    /// late. Once sent, a QoS 1/2 publish is never dropped: it is
+    /// redelivered until acknowledged, as the protocol requires.
+    /// [`Session::poll_timeout`] includes the earliest expiry, also while
+    /// disconnected.
+    pub fn publish_until(
+        &mut self,
+        mut publish: Publish,
+        expires: Option<Instant>,
+        now: Instant,
+    ) -> Result<Token, PublishError> {
+        if expires.is_some_and(|at| now >= at) {
+            return Err(PublishError::Expired);
+        }
         publish.dup = false;
         publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
         // What cannot be encoded fails now, not later.
@@ -689,7 +715,14 @@ impl<S: SessionStore> Session<S> {
             return Err(PublishError::QueueFull(self.queue.len()));
         }
         let token = self.token();
-        self.queue.push_back(Queued { token, publish });
+        if let Some(at) = expires {
+            self.queue_expiry = Some(self.queue_expiry.map_or(at, |e| e.min(at)));
+        }
+        self.queue.push_back(Queued {
+            token,
+            publish,
+            expires,
+        });
         if self.conn == Conn::Connected {
             self.pump(now);
         }
@@ -751,9 +784,21 @@ impl<S: SessionStore> Session<S> {
             if needs_slot && (self.inflight >= self.inflight_limit() || !self.resend.is_empty()) {
                 break;
             }
-            let Some(Queued { token, mut publish }) = self.queue.pop_front() else {
+            let Some(Queued {
+                token,
+                mut publish,
+                expires,
+            }) = self.queue.pop_front()
+            else {
                 break;
             };
+            if expires.is_some_and(|at| now >= at) {
+                self.events.push_back(Event::Published {
+                    token,
+                    result: Err(PublishError::Expired),
+                });
+                continue;
+            }
             // Only a maximum packet size needs the size; it was checked
             // encodable when queued.
             let size = match self.server.maximum_packet_size {
@@ -786,7 +831,11 @@ impl<S: SessionStore> Session<S> {
             };
             let placeholder = Slot::Subscribe { token, filters: 0 };
             let Some(id) = self.slots.allocate(placeholder) else {
-                self.queue.push_front(Queued { token, publish });
+                self.queue.push_front(Queued {
+                    token,
+                    publish,
+                    expires,
+                });
                 break;
             };
             publish.packet_id = Some(id);
@@ -1133,19 +1182,49 @@ impl<S: SessionStore> Session<S> {
 
     /// The next instant at which [`Session::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.conn {
+        let conn = match self.conn {
             Conn::Disconnected => None,
             Conn::Connecting { deadline } => Some(deadline),
             Conn::Connected => match (self.next_ping(), self.ping_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
+        };
+        match (conn, self.queue_expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
+    /// Drops the queued publishes whose expiry has passed, each with
+    /// [`PublishError::Expired`], in queue order.
+    fn expire_queued(&mut self, now: Instant) {
+        if self.queue_expiry.is_none_or(|at| now < at) {
+            return;
+        }
+        let mut earliest: Option<Instant> = None;
+        let events = &mut self.events;
+        self.queue.retain(|q| match q.expires {
+            Some(at) if now >= at => {
+                events.push_back(Event::Published {
+                    token: q.token,
+                    result: Err(PublishError::Expired),
+                });
+                false
+            }
+            Some(at) => {
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                true
+            }
+            None => true,
+        });
+        self.queue_expiry = earliest;
+    }
+
     /// Handles the timers due at `now`: CONNACK deadline, keep-alive PINGREQ,
-    /// PINGRESP deadline.
+    /// PINGRESP deadline, expiry of queued publishes.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_queued(now);
         match self.conn {
             Conn::Disconnected => {}
             Conn::Connecting { deadline } => {
@@ -1236,6 +1315,7 @@ impl<S: SessionStore> Session<S> {
             });
         }
         self.inflight = 0;
+        self.queue_expiry = None;
         while let Some(q) = self.queue.pop_front() {
             self.events.push_back(Event::Published {
                 token: q.token,

@@ -1978,3 +1978,114 @@ fn zero_copy_keeps_stream_order() {
         );
     }
 }
+
+// ------------------------------------------------- expiry of queued publishes
+
+/// A publish made while disconnected, with an expiry, is dropped at the
+/// expiry with `Expired` (its caller hears it then, not at the reconnect),
+/// and the next connection does not send it late.
+#[test]
+fn queued_publish_expires_while_offline_and_is_never_sent() {
+    for version in BOTH {
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let mut h = Harness::new(options(version));
+            let expires = h.now + Duration::from_secs(5);
+            let stale = h
+                .session
+                .publish_until(msg("a/b", b"stale", qos), Some(expires), h.now)
+                .expect("queued");
+            let kept = publish(&mut h, "a/b", b"kept", qos);
+            // The session asks to be woken at the expiry, even disconnected.
+            assert_eq!(h.session.poll_timeout(), Some(expires));
+            h.advance(Duration::from_secs(4));
+            assert!(h.events().is_empty());
+            h.advance(Duration::from_secs(1));
+            assert_eq!(h.events(), vec![failed(stale, PublishError::Expired)]);
+            assert_eq!(h.session.poll_timeout(), None);
+            let sent = h.connect(false);
+            let p = one_publish(&sent);
+            assert_eq!(&p.payload[..], b"kept", "{version:?} {qos:?}");
+            if let Some(id) = p.packet_id {
+                match qos {
+                    QoS::AtLeastOnce => h.receive(PubAck::new(id)),
+                    _ => {
+                        h.receive(PubRec::new(id));
+                        h.receive(PubComp::new(id));
+                    }
+                }
+                assert_eq!(h.events(), vec![ok(kept, qos)]);
+            }
+        }
+    }
+}
+
+/// The expiry is checked when the queue moves too: a publish waiting for an
+/// in-flight slot that frees after its expiry is dropped, the one behind it
+/// goes.
+#[test]
+fn publish_waiting_for_an_inflight_slot_expires() {
+    for version in BOTH {
+        let mut o = options(version);
+        o.max_inflight = 1;
+        let mut h = connected_with(o);
+        let first = publish(&mut h, "t", b"1", QoS::AtLeastOnce);
+        let id = one_publish(&h.sent()).packet_id.expect("id");
+        let expires = h.now + Duration::from_millis(100);
+        let late = h
+            .session
+            .publish_until(msg("t", b"2", QoS::AtLeastOnce), Some(expires), h.now)
+            .expect("queued");
+        let third = publish(&mut h, "t", b"3", QoS::AtLeastOnce);
+        // The ack comes after the expiry, without a timer run in between.
+        h.now += Duration::from_millis(200);
+        h.receive(PubAck::new(id));
+        assert_eq!(
+            h.events(),
+            vec![
+                ok(first, QoS::AtLeastOnce),
+                failed(late, PublishError::Expired)
+            ]
+        );
+        let p = one_publish(&h.sent());
+        assert_eq!(&p.payload[..], b"3");
+        h.receive(PubAck::new(p.packet_id.expect("id")));
+        assert_eq!(h.events(), vec![ok(third, QoS::AtLeastOnce)]);
+    }
+}
+
+/// Once sent, a QoS 1/2 publish is never dropped by its expiry: it is
+/// redelivered with DUP after a reconnect that resumes the session
+/// [MQTT-4.4.0-1].
+#[test]
+fn sent_publish_is_not_expired_but_redelivered() {
+    for version in BOTH {
+        let mut h = connected_with(resumable(version));
+        let expires = h.now + Duration::from_secs(1);
+        let token = h
+            .session
+            .publish_until(msg("t", b"x", QoS::AtLeastOnce), Some(expires), h.now)
+            .expect("sent");
+        let first = one_publish(&h.sent());
+        h.advance(Duration::from_secs(2));
+        let (events, sent) = lose_and_reconnect(&mut h, true);
+        assert!(!events.iter().any(|e| matches!(e, Event::Published { .. })));
+        let again = one_publish(&sent);
+        assert!(again.dup);
+        assert_eq!(again.packet_id, first.packet_id);
+        h.receive(PubAck::new(first.packet_id.expect("id")));
+        assert_eq!(h.events(), vec![ok(token, QoS::AtLeastOnce)]);
+    }
+}
+
+/// An expiry already past is refused at once; no token is spent.
+#[test]
+fn publish_with_a_past_expiry_is_refused_at_once() {
+    let mut h = Harness::new(options(V5));
+    let past = h.now;
+    assert_eq!(
+        h.session
+            .publish_until(msg("t", b"x", QoS::AtLeastOnce), Some(past), h.now),
+        Err(PublishError::Expired)
+    );
+    assert_eq!(h.session.poll_timeout(), None);
+}

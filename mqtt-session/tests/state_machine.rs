@@ -37,7 +37,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::num::NonZeroU16;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use common::{Harness, filter, pid, topic};
@@ -48,7 +48,7 @@ use sansmqtt_proto::{
     QoS, SubAck, SubAckReason, SubscribeProperties, SubscriptionOptions, UnsubAck, UnsubAckReason,
     UnsubscribeProperties,
 };
-use sansmqtt_session::{AckId, Event, SessionLossPolicy, SessionOptions, Token};
+use sansmqtt_session::{AckId, Event, PublishError, SessionLossPolicy, SessionOptions, Token};
 
 // ------------------------------------------------------------------ inputs
 
@@ -143,6 +143,8 @@ enum Op {
         retain: bool,
         topic: u8,
         len: u8,
+        /// Expiry in tenths of a second from now (`publish_until`); 0: none.
+        expiry: u8,
     },
     Subscribe {
         n: u8,
@@ -207,8 +209,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     let command = prop_oneof![
-        6 => (0u8..3, any::<bool>(), 0u8..4, 0u8..12)
-            .prop_map(|(qos, retain, topic, len)| Op::Publish { qos, retain: retain && len % 5 == 0, topic, len }),
+        6 => (0u8..3, any::<bool>(), 0u8..4, 0u8..12, prop_oneof![3 => Just(0u8), 1 => 1u8..100])
+            .prop_map(|(qos, retain, topic, len, expiry)| Op::Publish { qos, retain: retain && len % 5 == 0, topic, len, expiry }),
         2 => (1u8..=3).prop_map(|n| Op::Subscribe { n }),
         1 => (1u8..=3).prop_map(|n| Op::Unsubscribe { n }),
         1 => Just(Op::Ping),
@@ -347,6 +349,8 @@ struct World {
     maybe: BTreeMap<u16, (Out, u64)>,
     seq: u64,
     pending_pub: HashMap<Token, QoS>,
+    /// Publishes made with an expiry: it may only fail `Expired` from then on.
+    expiries: HashMap<Token, Instant>,
     pending_req: HashSet<Token>,
     ack_ids: Vec<AckId>,
     acked: HashSet<AckId>,
@@ -406,6 +410,7 @@ impl World {
             maybe: BTreeMap::new(),
             seq: 0,
             pending_pub: HashMap::new(),
+            expiries: HashMap::new(),
             pending_req: HashSet::new(),
             ack_ids: Vec::new(),
             acked: HashSet::new(),
@@ -495,6 +500,7 @@ impl World {
                 retain,
                 topic: t,
                 len,
+                expiry,
             } => {
                 let qos = QoS::from_bits(qos).unwrap();
                 let payload = Bytes::from(vec![b'p'; usize::from(len)]);
@@ -502,8 +508,13 @@ impl World {
                 p.qos = qos;
                 p.retain = retain;
                 let queued = self.h.session.queued();
-                match self.h.session.publish(p, now) {
+                let expires =
+                    (expiry > 0).then(|| now + Duration::from_millis(100 * u64::from(expiry)));
+                match self.h.session.publish_until(p, expires, now) {
                     Ok(token) => {
+                        if let Some(at) = expires {
+                            self.expiries.insert(token, at);
+                        }
                         assert!(
                             self.pending_pub.insert(token, qos).is_none(),
                             "token reused"
@@ -918,6 +929,15 @@ impl World {
                         Ok(done) => {
                             assert_eq!(done.qos, qos, "{e:?}");
                             self.stats.published_ok += 1;
+                        }
+                        Err(PublishError::Expired) => {
+                            let at = self.expiries.get(token).copied();
+                            assert!(
+                                at.is_some_and(|at| self.h.now >= at),
+                                "{token:?} expired early or had no expiry ({at:?} at {:?})",
+                                self.h.now
+                            );
+                            self.stats.published_err += 1;
                         }
                         Err(_) => self.stats.published_err += 1,
                     }
