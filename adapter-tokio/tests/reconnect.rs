@@ -1742,6 +1742,8 @@ async fn seed_bug_14_no_config_leaks_between_clients() {
                 message: "a".into(),
                 qos: 1,
                 retain: false,
+                codec: None,
+                value: None,
             }),
             ..Config::default()
         };

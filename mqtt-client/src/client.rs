@@ -1,12 +1,15 @@
 //! The client handle and subscription streams.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
+use futures_util::future::poll_fn;
 use futures_util::lock::Mutex;
 use futures_util::stream::{Stream, StreamExt};
 use sansmqtt_proto::{
@@ -14,9 +17,10 @@ use sansmqtt_proto::{
 };
 use sansmqtt_session::{CloseReason, PublishDone};
 
+use crate::chan::{self, Commands, ReplyPool};
 use crate::config::{BrokerUri, Config};
 use crate::connector::{Connector, DefaultConnector};
-use crate::driver::{Command, Driver};
+use crate::driver::{Command, Driver, Links};
 use crate::runtime::Runtime;
 use crate::{ClientError, Message};
 
@@ -53,11 +57,101 @@ pub enum ConnectionState {
 /// acknowledgements: the broker slows down, nothing is dropped.
 const QUEUE: usize = 1024;
 
+/// Commands waiting for the driver beyond which callers wait.
+const COMMANDS: usize = 1024;
+
+/// Idle reply slots kept for reuse (publishes in flight at once, typically).
+const REPLY_SLOTS: usize = 4096;
+
+/// A live handle on the command queue: the driver runs while one exists
+/// (the client's, and one per subscription stream).
+pub(crate) struct Handle(Arc<Commands<Command>>);
+
+impl Handle {
+    fn new(commands: Arc<Commands<Command>>) -> Self {
+        commands.add_handle();
+        Self(commands)
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Self {
+        Self::new(self.0.clone())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.drop_handle();
+    }
+}
+
+impl std::ops::Deref for Handle {
+    type Target = Commands<Command>;
+    fn deref(&self) -> &Commands<Command> {
+        &self.0
+    }
+}
+
+/// Counters of what the client did on its own (see [`Client::stats`]).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) qos0_dropped: AtomicU64,
+}
+
+/// What the client counted so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// QoS 0 messages dropped for a full receiver, under
+    /// [`Qos0Overflow::Drop`](crate::config::Qos0Overflow::Drop).
+    pub qos0_dropped: u64,
+}
+
+/// Per-call options of [`Client::publish_packet_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PublishOptions {
+    /// Drop the message, with [`PublishError::Expired`](crate::PublishError::Expired),
+    /// if it is still waiting to be sent (offline, or behind the in-flight
+    /// window) this long after the call. Default: the config's
+    /// `publish_expiry`.
+    pub expiry: Option<Duration>,
+    /// Give up waiting for the outcome after this long
+    /// ([`ClientError::Timeout`]; a message already sent may still arrive).
+    /// Default: the config's `request_timeout`.
+    pub timeout: Option<Duration>,
+}
+
+impl PublishOptions {
+    /// With an expiry.
+    pub fn expiry(mut self, expiry: Duration) -> Self {
+        self.expiry = Some(expiry);
+        self
+    }
+
+    /// With a timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+type PublishOutcome = Result<PublishDone, ClientError>;
+
 struct Shared {
-    commands: mpsc::UnboundedSender<Command>,
-    deliver: Mutex<mpsc::Receiver<Message>>,
+    commands: Handle,
+    deliver: chan::Receiver<Message>,
+    /// One `deliver_message` caller at a time parks on the queue.
+    deliver_wait: Mutex<()>,
+    replies: ReplyPool<PublishOutcome>,
     config: Config,
+    codecs: crate::codec::Codecs,
     next_route: AtomicU64,
+    runtime: Arc<dyn Runtime>,
+    counters: Arc<Counters>,
+    /// The last error opening a transport, for the first connect's error.
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// An MQTT client: cheap to clone, `Send + Sync`; every clone talks to the
@@ -105,26 +199,39 @@ impl Client {
             uris.push(BrokerUri::parse(u)?);
         }
         let options = config.session_options(&first)?;
-        let (commands, commands_rx) = mpsc::unbounded();
-        let (deliver_tx, deliver_rx) = mpsc::channel(QUEUE);
+        let codecs = crate::codec::Codecs::from_config(&config)?;
+        let commands = Commands::new(COMMANDS);
+        let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        let last_error = Arc::new(std::sync::Mutex::new(None));
         let driver = Driver::new(
             &*runtime,
             connector,
             config.clone(),
             uris,
             options,
-            commands_rx,
-            deliver_tx,
+            Links {
+                commands: commands.clone(),
+                deliver: deliver_tx,
+                counters: counters.clone(),
+                last_io_error: last_error.clone(),
+            },
         );
-        runtime.spawn(Box::pin(driver));
         let client = Client {
             shared: Arc::new(Shared {
-                commands,
-                deliver: Mutex::new(deliver_rx),
+                commands: Handle::new(commands),
+                deliver: deliver_rx,
+                deliver_wait: Mutex::new(()),
+                replies: ReplyPool::new(REPLY_SLOTS),
                 config,
+                codecs,
                 next_route: AtomicU64::new(0),
+                runtime: runtime.clone(),
+                counters,
+                last_error,
             }),
         };
+        runtime.spawn(Box::pin(driver));
         let retry_first =
             client.shared.config.auto_reconnect && client.shared.config.reconnect_on_first_connect;
         let mut states = client.state_changes();
@@ -136,13 +243,14 @@ impl Client {
                     reason: Some(reason),
                 } => return Err(ClientError::Connection(reason)),
                 ConnectionState::Disconnected { reason: None } if !retry_first => {
-                    return Err(ClientError::Io("connection refused or unreachable".into()));
+                    return Err(ClientError::Io(client.last_error()));
                 }
                 ConnectionState::Disconnected { reason: None } => attempts += 1,
                 // The retries are spent: say why, not just "closed".
                 ConnectionState::Closed if attempts > 0 => {
                     return Err(ClientError::Io(format!(
-                        "connection refused or unreachable ({attempts} attempts)"
+                        "{} ({attempts} attempts)",
+                        client.last_error()
                     )));
                 }
                 ConnectionState::Closed => return Err(ClientError::Closed),
@@ -152,10 +260,22 @@ impl Client {
         Err(ClientError::Closed)
     }
 
-    fn send(&self, command: Command) -> Result<(), ClientError> {
+    /// The last transport error, for a failed first connection.
+    fn last_error(&self) -> String {
+        let last = self
+            .shared
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        last.unwrap_or_else(|| "connection refused or unreachable".to_owned())
+    }
+
+    async fn send(&self, command: Command) -> Result<(), ClientError> {
         self.shared
             .commands
-            .unbounded_send(command)
+            .send(command)
+            .await
             .map_err(|_| ClientError::Closed)
     }
 
@@ -163,14 +283,54 @@ impl Client {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, ClientError>>) -> Command,
     ) -> Result<T, ClientError> {
-        let (tx, rx) = oneshot::channel();
-        self.send(make(tx))?;
-        rx.await.map_err(|_| ClientError::Closed)?
+        let timeout = self.shared.config.request_timeout;
+        self.within(timeout, async {
+            let (tx, rx) = oneshot::channel();
+            self.send(make(tx)).await?;
+            rx.await.map_err(|_| ClientError::Closed)?
+        })
+        .await
+    }
+
+    /// `call`, or [`ClientError::Timeout`] after `timeout`.
+    async fn within<T>(
+        &self,
+        timeout: Option<Duration>,
+        call: impl Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        let Some(timeout) = timeout else {
+            return call.await;
+        };
+        let mut timer = self.shared.runtime.timer(Instant::now() + timeout);
+        let mut call = std::pin::pin!(call);
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = call.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            match timer.as_mut().poll_expired(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(ClientError::Timeout)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// What the client counted so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            qos0_dropped: self.shared.counters.qos0_dropped.load(Ordering::Relaxed),
+        }
     }
 
     /// The configuration the client was built with.
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// The client's codecs (see [`crate::codec`]): built from the config;
+    /// register codecs of your own here.
+    pub fn codecs(&self) -> &crate::codec::Codecs {
+        &self.shared.codecs
     }
 
     /// Publishes and resolves when the QoS level is complete: QoS 0 once
@@ -180,14 +340,22 @@ impl Client {
     /// the message is redelivered after the reconnect; it fails only with a
     /// typed error (refused, session lost, client closed). Concurrent
     /// publishes are pipelined.
-    pub async fn publish(
+    ///
+    /// The topic is a `&str` (checked and copied) or a [`TopicName`]
+    /// (checked once; a clone is a reference count): a loop publishing to
+    /// one topic gives a `TopicName` and allocates nothing per message.
+    pub async fn publish<T>(
         &self,
-        topic: &str,
+        topic: T,
         payload: impl Into<Bytes>,
         qos: QoS,
         retain: bool,
-    ) -> Result<PublishDone, ClientError> {
-        let topic = TopicName::try_from(topic)?;
+    ) -> Result<PublishDone, ClientError>
+    where
+        T: TryInto<TopicName>,
+        ClientError: From<T::Error>,
+    {
+        let topic = topic.try_into()?;
         let mut p = Publish::at_most_once(topic, payload);
         p.qos = qos;
         p.retain = retain;
@@ -204,15 +372,39 @@ impl Client {
     ) -> Result<PublishDone, ClientError> {
         let name = TopicName::try_from(topic)?;
         let (qos, retain) = self.shared.config.publish_defaults(&name);
-        self.publish(topic, payload, qos, retain).await
+        self.publish(name, payload, qos, retain).await
     }
 
     /// Publishes a PUBLISH as given (MQTT 5 properties included); the packet
     /// identifier is assigned by the session.
     pub async fn publish_packet(&self, publish: Publish) -> Result<PublishDone, ClientError> {
-        self.ask(|reply| Command::Publish {
-            publish,
-            reply: Some(reply),
+        self.publish_packet_with(publish, PublishOptions::default())
+            .await
+    }
+
+    /// [`Client::publish_packet`] with an expiry and a timeout for this
+    /// call (see [`PublishOptions`]).
+    pub async fn publish_packet_with(
+        &self,
+        publish: Publish,
+        options: PublishOptions,
+    ) -> Result<PublishDone, ClientError> {
+        let config = &self.shared.config;
+        let expires = options
+            .expiry
+            .or(config.publish_expiry)
+            .map(|d| Instant::now() + d);
+        let timeout = options.timeout.or(config.request_timeout);
+        // A recycled reply slot: no allocation per publish once warm.
+        let (reply, outcome) = self.shared.replies.reply(|| Err(ClientError::Closed));
+        self.within(timeout, async {
+            self.send(Command::Publish {
+                publish,
+                expires,
+                reply: Some(reply),
+            })
+            .await?;
+            outcome.await
         })
         .await
     }
@@ -253,7 +445,7 @@ impl Client {
     /// reconnect follows. Unacknowledged publishes stay for [`Client::reconnect`].
     pub async fn disconnect(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.send(Command::Disconnect { reply: tx }).is_ok() {
+        if self.send(Command::Disconnect { reply: tx }).await.is_ok() {
             let _ = rx.await;
         }
     }
@@ -267,7 +459,13 @@ impl Client {
     /// The next message that no [`Client::subscription`] stream took, or
     /// `None` once the client is closed for good.
     pub async fn deliver_message(&self) -> Option<Message> {
-        self.shared.deliver.lock().await.next().await
+        let deliver = &self.shared.deliver;
+        // A message already queued is taken without a lock.
+        if let Some(m) = deliver.try_recv() {
+            return m;
+        }
+        let _one_waiter = self.shared.deliver_wait.lock().await;
+        poll_fn(|cx| deliver.poll_recv(cx)).await
     }
 
     /// A stream of the messages matching `filter`. Identical filters share
@@ -278,7 +476,7 @@ impl Client {
     pub async fn subscription(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
         let id = self.shared.next_route.fetch_add(1, Ordering::Relaxed);
-        let (sender, receiver) = mpsc::channel(QUEUE);
+        let (sender, receiver) = chan::channel(QUEUE);
         let route_filter = filter.clone();
         self.ask(|reply| Command::Route {
             id,
@@ -299,7 +497,10 @@ impl Client {
     /// Every change of the connection state, starting with the current one.
     pub fn state_changes(&self) -> impl Stream<Item = ConnectionState> + Send + Unpin + 'static {
         let (tx, rx) = mpsc::unbounded();
-        let _ = self.send(Command::WatchState { sender: tx });
+        let _ = self
+            .shared
+            .commands
+            .send_now(Command::WatchState { sender: tx });
         rx
     }
 }
@@ -309,8 +510,8 @@ impl Client {
 pub struct Subscription {
     id: u64,
     filter: TopicFilter,
-    receiver: mpsc::Receiver<Message>,
-    commands: mpsc::UnboundedSender<Command>,
+    receiver: chan::Receiver<Message>,
+    commands: Handle,
 }
 
 impl Subscription {
@@ -330,15 +531,13 @@ impl std::fmt::Debug for Subscription {
 
 impl Stream for Subscription {
     type Item = Message;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
-        self.receiver.poll_next_unpin(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        self.receiver.poll_recv(cx)
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let _ = self
-            .commands
-            .unbounded_send(Command::Unroute { id: self.id });
+        let _ = self.commands.send_now(Command::Unroute { id: self.id });
     }
 }

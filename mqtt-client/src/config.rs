@@ -166,6 +166,29 @@ pub struct Config {
     /// `auto_reconnect` also retries a failed first connection (default
     /// `true`; distmqtt bug #2).
     pub reconnect_on_first_connect: bool,
+    /// Bound on how long a call waits for its outcome (publish, subscribe,
+    /// unsubscribe, ping, reconnect), including a wait for the connection
+    /// during an outage; past it the call fails with `ClientError::Timeout`
+    /// (a request already sent may still take effect). Default none: calls
+    /// wait for the reconnection, or fail once the client gives up.
+    #[serde(default, with = "option_duration_serde")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<Duration>,
+    /// Expiry of publishes that wait to be sent (offline, or behind the
+    /// in-flight window): one still waiting this long after its call is
+    /// dropped and its call fails with `PublishError::Expired` instead of
+    /// being sent late. Once sent, a QoS 1/2 message is redelivered until
+    /// acknowledged. Default none. Per call: `PublishOptions::expiry`.
+    #[serde(default, with = "option_duration_serde")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_expiry: Option<Duration>,
+    /// What happens to a QoS 0 message whose receiver (subscription stream
+    /// or `deliver_message` queue) is full: `"wait"` (default: reading
+    /// stops until there is room, TCP slows the broker down, nothing is
+    /// lost) or `"drop"` (the copy for that receiver is dropped and counted
+    /// in `Client::stats().qos0_dropped`; the connection keeps flowing).
+    /// QoS 1/2 messages always wait (their acks are withheld).
+    pub qos0_overflow: Qos0Overflow,
     /// Client certificate (PEM) for `mqtts://` and `wss://`, with `keyfile`.
     /// Read by the TLS transport.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +212,10 @@ pub struct Config {
     /// a list of `[name, value]` pairs (distmqtt bug #16).
     #[serde(deserialize_with = "de_headers")]
     pub extra_headers: BTreeMap<String, String>,
+    /// ALPN protocol names offered in the TLS handshake of `mqtts://` and
+    /// `wss://`, in order of preference (default none), e.g. `["mqtt"]` for
+    /// a broker sharing port 443 (AWS IoT). Each is 1 to 255 bytes long.
+    pub alpn: Vec<String>,
 }
 
 impl Default for Config {
@@ -218,6 +245,9 @@ impl Default for Config {
             protocol_version: "3.1.1".to_owned(),
             uris: Vec::new(),
             reconnect_on_first_connect: true,
+            request_timeout: None,
+            publish_expiry: None,
+            qos0_overflow: Qos0Overflow::Wait,
             certfile: None,
             keyfile: None,
             cafile: None,
@@ -225,6 +255,7 @@ impl Default for Config {
             cadata: None,
             check_hostname: true,
             extra_headers: BTreeMap::new(),
+            alpn: Vec::new(),
         }
     }
 }
@@ -258,13 +289,17 @@ impl fmt::Debug for Config {
                 "reconnect_on_first_connect",
                 &self.reconnect_on_first_connect,
             )
+            .field("request_timeout", &self.request_timeout)
+            .field("publish_expiry", &self.publish_expiry)
+            .field("qos0_overflow", &self.qos0_overflow)
             .field("certfile", &self.certfile)
             .field("keyfile", &self.keyfile)
             .field("cafile", &self.cafile)
             .field("capath", &self.capath)
             .field("cadata", &self.cadata.as_ref().map(|d| d.len()))
             .field("check_hostname", &self.check_hostname)
-            .field("extra_headers", &self.extra_headers)
+            .field("extra_headers", &RedactedHeaders(&self.extra_headers))
+            .field("alpn", &self.alpn)
             .finish()
     }
 }
@@ -276,6 +311,22 @@ impl fmt::Debug for RedactedUris<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.0.iter().map(|u| redact_uri(u)))
+            .finish()
+    }
+}
+
+/// Shows headers with the values of credential-bearing ones masked.
+struct RedactedHeaders<'a>(&'a BTreeMap<String, String>);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let secret = ["authorization", "proxy-authorization", "cookie"]
+                    .iter()
+                    .any(|s| name.eq_ignore_ascii_case(s));
+                (name, if secret { "<redacted>" } else { value.as_str() })
+            }))
             .finish()
     }
 }
@@ -382,6 +433,14 @@ impl Config {
         }
         if self.keyfile.is_some() && self.certfile.is_none() {
             return Err(ConfigError::KeyfileWithoutCertfile);
+        }
+        for name in &self.alpn {
+            if name.is_empty() || name.len() > 255 {
+                return Err(ConfigError::InvalidAlpn(name.clone()));
+            }
+        }
+        for (name, value) in &self.extra_headers {
+            check_header(name, value)?;
         }
         Ok(())
     }
@@ -545,7 +604,7 @@ impl Config {
                         source,
                     }
                 })?;
-                let mut last_will = LastWill::new(topic, will.message.to_bytes());
+                let mut last_will = LastWill::new(topic, will.payload(self)?);
                 last_will.qos = QoS::try_from(will.qos).map_err(|_| ConfigError::InvalidQos {
                     key: "will.qos".to_owned(),
                     qos: will.qos,
@@ -613,6 +672,17 @@ pub struct WillConfig {
     /// Will Retain (default `false`).
     #[serde(default)]
     pub retain: bool,
+    /// Codec that encodes the will (default: `message` is sent as it is,
+    /// unless `value` is given). A built-in codec, or an alias in
+    /// `codec_params`, whose parameters it honours. See
+    /// [`WillConfig::payload`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    /// The will as a value (any TOML / JSON value: `true`, `"offline"`,
+    /// `{ state = "gone" }`), encoded with `codec`, else with the default
+    /// codec (`Config::codec`). Excludes a non-empty `message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
 }
 
 /// A value given as text or as bytes (a list of numbers in TOML and JSON,
@@ -927,6 +997,18 @@ pub enum ConfigError {
         /// Its `name` value.
         target: String,
     },
+    /// A codec cannot be built from its `codec_params`, or the will does
+    /// not encode with its codec.
+    #[error("{key}: {source}")]
+    Codec {
+        /// Where: `codec_params.<name>` or `will`.
+        key: String,
+        /// What the codec said.
+        source: crate::codec::CodecError,
+    },
+    /// The will has both a non-empty `message` and a `value`.
+    #[error("will: give either message or value, not both")]
+    WillMessageAndValue,
     /// `client_id` is not a valid MQTT string.
     #[error("client_id {client_id:?}: {source}")]
     InvalidClientId {
@@ -962,6 +1044,29 @@ pub enum ConfigError {
     /// `keyfile` without `certfile`.
     #[error("keyfile is set but certfile is not")]
     KeyfileWithoutCertfile,
+    /// An `alpn` protocol name is empty or longer than 255 bytes.
+    #[error("alpn: protocol name {0:?} must be 1 to 255 bytes long")]
+    InvalidAlpn(String),
+    /// An `extra_headers` entry cannot be sent in the WebSocket upgrade
+    /// request.
+    #[error("extra_headers: {name:?}: {reason}")]
+    InvalidHeader {
+        /// The header name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A TLS setting cannot be used: an unreadable or malformed `cafile`,
+    /// `capath`, `cadata`, `certfile` or `keyfile`, a key that does not
+    /// match its certificate (checked when the client is built, not at
+    /// connect time).
+    #[error("{key}: {reason}")]
+    Tls {
+        /// The key: `cafile`, `capath`, `cadata`, `certfile`, `keyfile`.
+        key: &'static str,
+        /// What is wrong, with the file name.
+        reason: String,
+    },
 }
 
 /// Why a broker URI is invalid.
@@ -1289,6 +1394,42 @@ fn de_protocol_version<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Err
     d.deserialize_any(V)
 }
 
+/// Headers of the WebSocket handshake itself, which `extra_headers` cannot
+/// replace.
+const HANDSHAKE_HEADERS: &[&str] = &[
+    "connection",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-accept",
+];
+
+/// Checks an `extra_headers` entry: the name an HTTP token (RFC 9110), not
+/// one of the handshake's own headers; the value without control
+/// characters (but tab).
+fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
+    let invalid = |reason| {
+        Err(ConfigError::InvalidHeader {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return invalid("not a valid header name");
+    }
+    if HANDSHAKE_HEADERS
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+    {
+        return invalid("set by the WebSocket handshake itself");
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return invalid("the value holds a control character");
+    }
+    Ok(())
+}
+
 /// `extra_headers` as a map or as a list of `[name, value]` pairs.
 fn de_headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
     struct V;
@@ -1318,6 +1459,35 @@ fn de_headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
 /// Durations: seconds as a number (integer or fractional, distmqtt's form)
 /// or a string with a unit (`"1.5s"`, `"500ms"`, `"2m"`). Serialized as
 /// whole seconds when exact, else as milliseconds or nanoseconds strings.
+/// What the client does with a QoS 0 message whose receiver is full
+/// ([`Config::qos0_overflow`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Qos0Overflow {
+    /// Stop reading until there is room: lossless, the broker slows down.
+    #[default]
+    Wait,
+    /// Drop the copy for the full receiver and count it.
+    Drop,
+}
+
+mod option_duration_serde {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration_serde::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        duration_serde::deserialize(d).map(Some)
+    }
+}
+
 mod duration_serde {
     use super::*;
 
@@ -1729,6 +1899,8 @@ mod tests {
             message: "bye".into(),
             qos: 1,
             retain: true,
+            codec: None,
+            value: None,
         });
         c.max_packet_size = Some(1024);
         c.protocol_version = "5".into();
@@ -1855,6 +2027,8 @@ mod tests {
                 message: TextOrBytes::default(),
                 qos: 7,
                 retain: false,
+                codec: None,
+                value: None,
             });
         });
         assert_eq!(
@@ -1901,6 +2075,8 @@ mod tests {
             message,
             qos: 0,
             retain: false,
+            codec: None,
+            value: None,
         };
         let e = invalid(|c| c.will = Some(will("status/#", TextOrBytes::default())));
         assert!(
@@ -2043,6 +2219,58 @@ mod tests {
     fn keyfile_without_certfile_is_refused() {
         let e = invalid(|c| c.keyfile = Some("key.pem".into()));
         assert_eq!(e, ConfigError::KeyfileWithoutCertfile);
+    }
+
+    #[test]
+    fn alpn_names_are_1_to_255_bytes() {
+        let e = invalid(|c| c.alpn = vec!["mqtt".into(), String::new()]);
+        assert_eq!(e, ConfigError::InvalidAlpn(String::new()));
+        let e = invalid(|c| c.alpn = vec!["x".repeat(256)]);
+        assert!(matches!(e, ConfigError::InvalidAlpn(_)), "{e}");
+        let c = json(r#"{"alpn": ["mqtt", "x-amzn-mqtt-ca"]}"#);
+        c.validate().unwrap();
+        assert_eq!(c.alpn, ["mqtt", "x-amzn-mqtt-ca"]);
+    }
+
+    #[test]
+    fn extra_headers_are_checked_and_secrets_hidden_from_debug() {
+        for (name, value, reason) in [
+            ("Bad Name", "v", "not a valid header name"),
+            ("", "v", "not a valid header name"),
+            (
+                "X-A",
+                "a\r\nInjected: 1",
+                "the value holds a control character",
+            ),
+            (
+                "Sec-WebSocket-Key",
+                "k",
+                "set by the WebSocket handshake itself",
+            ),
+            ("upgrade", "h2c", "set by the WebSocket handshake itself"),
+        ] {
+            let e = invalid(|c| {
+                c.extra_headers.insert(name.into(), value.into());
+            });
+            assert_eq!(
+                e,
+                ConfigError::InvalidHeader {
+                    name: name.into(),
+                    reason
+                }
+            );
+        }
+        let c = json(
+            r#"{"extra_headers": {"Authorization": "Bearer s3cret", "X-Tab": "a\tb", "Sec-WebSocket-Protocol": "mqttv3.1"}}"#,
+        );
+        c.validate().unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("\"Authorization\": \"<redacted>\""),
+            "{shown}"
+        );
+        assert!(shown.contains("mqttv3.1"), "{shown}");
     }
 
     #[test]
@@ -2300,6 +2528,8 @@ mod tests {
                 message: TextOrBytes::Bytes(vec![0xde, 0xad]),
                 qos: 1,
                 retain: true,
+                codec: None,
+                value: None,
             }),
             ..Config::default()
         };

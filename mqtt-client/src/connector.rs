@@ -44,38 +44,135 @@ where
     }
 }
 
-/// The transports of the URI schemes, over the runtime's TCP: `mqtt://`
-/// (plain TCP).
+/// The transports of the URI schemes, over the runtime's TCP:
+///
+/// | scheme | transport | feature |
+/// | --- | --- | --- |
+/// | `mqtt://` (`tcp://`) | TCP | |
+/// | `mqtts://` (`ssl://`, `tls://`) | TLS over TCP | `tls` |
+/// | `ws://` | WebSocket over TCP | `websocket` |
+/// | `wss://` | WebSocket over TLS over TCP | `tls` and `websocket` |
+///
+/// The TLS settings of the [`Config`] (`cafile`, `capath`, `cadata`,
+/// `certfile`, `keyfile`, `check_hostname`, `alpn`; see
+/// [`crate::transport::tls`]) are read once, by [`DefaultConnector::new`];
+/// [`DefaultConnector::with_tls_config`] replaces them with a rustls
+/// configuration of your own. WebSocket requests the URI's path with
+/// subprotocol `mqtt` and the config's `extra_headers` (see
+/// [`crate::transport::ws`]). A scheme whose feature is off fails to
+/// connect with `ErrorKind::Unsupported`.
 #[derive(Clone)]
 pub struct DefaultConnector {
     runtime: Arc<dyn Runtime>,
+    #[cfg(feature = "tls")]
+    tls: Arc<crate::transport::tls::rustls::ClientConfig>,
+    #[cfg(feature = "websocket")]
+    extra_headers: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for DefaultConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the TLS keys nor the headers (credentials) are shown.
         f.debug_struct("DefaultConnector").finish_non_exhaustive()
     }
 }
 
 impl DefaultConnector {
     /// The connector for `config` (its TLS and WebSocket settings) over the
-    /// TCP of `runtime`.
+    /// TCP of `runtime`. Reads the TLS files now: a missing file, malformed
+    /// PEM or a key that does not match its certificate is a
+    /// [`ConfigError::Tls`] here, not a failure at connect time.
     pub fn new(runtime: Arc<dyn Runtime>, config: &Config) -> Result<Self, ConfigError> {
-        let _ = config;
-        Ok(Self { runtime })
+        config.validate()?;
+        Ok(Self {
+            runtime,
+            #[cfg(feature = "tls")]
+            tls: crate::transport::tls::client_config(config)?,
+            #[cfg(feature = "websocket")]
+            extra_headers: Arc::new(config.extra_headers.clone()),
+        })
     }
+
+    /// Uses `tls` as is for `mqtts://` and `wss://`, instead of the
+    /// configuration built from the [`Config`]'s TLS keys: your own roots,
+    /// verifier, client certificate resolver, ALPN, session cache. Build it
+    /// with [`crate::transport::tls::crypto_provider`] (ring) or any
+    /// provider of the same `rustls`
+    /// ([`crate::transport::tls::rustls`]).
+    #[cfg(feature = "tls")]
+    pub fn with_tls_config(
+        mut self,
+        tls: Arc<crate::transport::tls::rustls::ClientConfig>,
+    ) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The rustls configuration used for `mqtts://` and `wss://`.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(&self) -> &Arc<crate::transport::tls::rustls::ClientConfig> {
+        &self.tls
+    }
+
+    /// TCP, then TLS and/or WebSocket as the scheme says.
+    async fn open(self, uri: BrokerUri) -> io::Result<Box<dyn Transport>> {
+        let tcp = self.runtime.connect_tcp(&uri.host, uri.port).await?;
+        match uri.scheme {
+            Scheme::Mqtt => Ok(tcp),
+            #[cfg(feature = "tls")]
+            Scheme::Mqtts => {
+                let tls = crate::transport::tls::connect(self.tls, &uri.host, tcp).await?;
+                Ok(Box::new(tls))
+            }
+            #[cfg(feature = "websocket")]
+            Scheme::Ws => {
+                let ws = crate::transport::ws::connect(tcp, &uri, &self.extra_headers).await?;
+                Ok(Box::new(ws))
+            }
+            #[cfg(all(feature = "tls", feature = "websocket"))]
+            Scheme::Wss => {
+                let tls = crate::transport::tls::connect(self.tls, &uri.host, tcp).await?;
+                let ws = crate::transport::ws::connect(tls, &uri, &self.extra_headers).await?;
+                Ok(Box::new(ws))
+            }
+            #[allow(unreachable_patterns)]
+            scheme => Err(unsupported(scheme)),
+        }
+    }
+}
+
+/// Which features a scheme needs that this build lacks, if any.
+fn missing_feature(scheme: Scheme) -> Option<&'static str> {
+    let tls = cfg!(feature = "tls");
+    let websocket = cfg!(feature = "websocket");
+    match scheme {
+        Scheme::Mqtt => None,
+        Scheme::Mqtts if !tls => Some("`tls`"),
+        Scheme::Ws if !websocket => Some("`websocket`"),
+        Scheme::Wss if !(tls && websocket) => Some("`tls` and `websocket`"),
+        _ => None,
+    }
+}
+
+fn unsupported(scheme: Scheme) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "{scheme}:// needs sansmqtt's {} feature, which this build lacks",
+            missing_feature(scheme).unwrap_or("unknown")
+        ),
+    )
 }
 
 impl Connector for DefaultConnector {
     fn connect(&self, uri: &BrokerUri) -> BoxFuture<io::Result<Box<dyn Transport>>> {
-        match uri.scheme {
-            Scheme::Mqtt => self.runtime.connect_tcp(&uri.host, uri.port),
-            scheme => Box::pin(async move {
-                Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("{scheme:?} transport not supported yet (TCP only)"),
-                ))
-            }),
+        if uri.scheme == Scheme::Mqtt {
+            return self.runtime.connect_tcp(&uri.host, uri.port);
         }
+        let scheme = uri.scheme;
+        if missing_feature(scheme).is_some() {
+            return Box::pin(async move { Err(unsupported(scheme)) });
+        }
+        Box::pin(self.clone().open(uri.clone()))
     }
 }

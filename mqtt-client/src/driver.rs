@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_io::{AsyncRead, AsyncWrite};
-use futures_util::stream::StreamExt;
 use sansmqtt_proto::{
     Publish, QoS, SubAckReason, SubscribeProperties, SubscriptionId, SubscriptionOptions,
     TopicFilter,
@@ -23,13 +22,15 @@ use sansmqtt_proto::{
 use sansmqtt_session::{CloseReason, Event, PublishDone, RequestError, Session, Token};
 
 use crate::backoff::Backoff;
-use crate::config::{BrokerUri, Config};
+use crate::chan::{self, Commands, ReplySender};
+use crate::client::Counters;
+use crate::config::{BrokerUri, Config, Qos0Overflow};
 use crate::connector::Connector;
 use crate::runtime::{BoxFuture, Runtime, Timer, Transport};
 use crate::{ClientError, ConnectionState, Message};
 
-/// Where a publish's outcome goes.
-type PublishReply = oneshot::Sender<Result<PublishDone, ClientError>>;
+/// Where a publish's outcome goes (a recycled slot, not an allocation).
+type PublishReply = ReplySender<Result<PublishDone, ClientError>>;
 
 /// Granted QoS or refusal, per filter.
 pub(crate) type SubResults = Vec<Result<QoS, SubAckReason>>;
@@ -38,7 +39,9 @@ pub(crate) type SubResults = Vec<Result<QoS, SubAckReason>>;
 pub(crate) enum Command {
     Publish {
         publish: Publish,
-        reply: Option<oneshot::Sender<Result<PublishDone, ClientError>>>,
+        /// Dropped with `PublishError::Expired` if not sent by then.
+        expires: Option<Instant>,
+        reply: Option<PublishReply>,
     },
     Subscribe {
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
@@ -61,7 +64,7 @@ pub(crate) enum Command {
         id: u64,
         filter: TopicFilter,
         qos: QoS,
-        sender: mpsc::Sender<Message>,
+        sender: chan::Sender<Message>,
         reply: oneshot::Sender<Result<(), ClientError>>,
     },
     Unroute {
@@ -74,7 +77,7 @@ pub(crate) enum Command {
 
 /// Who waits for a session outcome.
 enum Waiter {
-    Publish(oneshot::Sender<Result<PublishDone, ClientError>>),
+    Publish(PublishReply),
     /// With the filters, to forget those that were refused or never acknowledged.
     Subscribe(
         oneshot::Sender<Result<SubResults, ClientError>>,
@@ -91,7 +94,7 @@ enum Waiter {
 struct Route {
     id: u64,
     filter: TopicFilter,
-    sender: mpsc::Sender<Message>,
+    sender: chan::Sender<Message>,
     /// Replies waiting for the broker subscription this route needs.
     ready: Option<oneshot::Sender<Result<(), ClientError>>>,
 }
@@ -121,6 +124,14 @@ enum Link {
     Stopped,
 }
 
+/// What the driver shares with the client handles.
+pub(crate) struct Links {
+    pub(crate) commands: Arc<Commands<Command>>,
+    pub(crate) deliver: chan::Sender<Message>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) last_io_error: Arc<std::sync::Mutex<Option<String>>>,
+}
+
 pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
     config: Config,
@@ -128,7 +139,7 @@ pub(crate) struct Driver {
     next_uri: usize,
     session: Session,
     link: Link,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: Arc<Commands<Command>>,
     commands_done: bool,
     timer: Pin<Box<dyn Timer>>,
     timer_at: Option<Instant>,
@@ -149,7 +160,7 @@ pub(crate) struct Driver {
     /// Scratch buffer of `drain_inbox`.
     targets: Vec<usize>,
     kept: HashMap<TopicFilter, Kept>,
-    deliver: mpsc::Sender<Message>,
+    deliver: chan::Sender<Message>,
     /// Messages waiting for room in their receivers (backpressure): reading
     /// stops until they are delivered, so acknowledgements are withheld.
     inbox: VecDeque<(Message, Option<sansmqtt_session::AckId>)>,
@@ -166,7 +177,8 @@ pub(crate) struct Driver {
     /// When the transport being closed is gone, reconnect at this instant.
     pending_reconnect_at: Option<Instant>,
     /// The last error opening a transport, for the first connect's error.
-    pub(crate) last_io_error: Option<String>,
+    last_io_error: Arc<std::sync::Mutex<Option<String>>>,
+    counters: Arc<Counters>,
     /// MQTT 5 with a broker that has Subscription Identifiers.
     use_sids: bool,
     next_sid: u32,
@@ -188,9 +200,14 @@ impl Driver {
         config: Config,
         uris: Vec<BrokerUri>,
         mut session_options: sansmqtt_session::SessionOptions,
-        commands: mpsc::UnboundedReceiver<Command>,
-        deliver: mpsc::Sender<Message>,
+        links: Links,
     ) -> Self {
+        let Links {
+            commands,
+            deliver,
+            counters,
+            last_io_error,
+        } = links;
         // Acknowledgements go out once a message is handed to its receivers.
         session_options.manual_ack = true;
         let use_sids = session_options.version.is_v5();
@@ -236,7 +253,8 @@ impl Driver {
             last_read: now,
             opening_deadline: now,
             pending_reconnect_at: None,
-            last_io_error: None,
+            last_io_error,
+            counters,
             use_sids,
             next_sid: 0,
         }
@@ -259,7 +277,11 @@ impl Driver {
             return;
         }
         match command {
-            Command::Publish { publish, reply } => match self.session.publish(publish, now) {
+            Command::Publish {
+                publish,
+                expires,
+                reply,
+            } => match self.session.publish_until(publish, expires, now) {
                 Ok(token) => {
                     if let Some(reply) = reply {
                         self.waiters.insert(token, Waiter::Publish(reply));
@@ -267,7 +289,7 @@ impl Driver {
                 }
                 Err(e) => {
                     if let Some(reply) = reply {
-                        let _ = reply.send(Err(e.into()));
+                        reply.send(Err(e.into()));
                     }
                 }
             },
@@ -367,6 +389,11 @@ impl Driver {
                 sender,
                 reply,
             } => {
+                if sender.is_closed() {
+                    // The stream was dropped before its route was made.
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
                 let needs = !matches!(self.kept.get(&filter), Some(k) if k.qos >= qos);
                 let ready = if needs {
                     Some(reply)
@@ -512,9 +539,7 @@ impl Driver {
                                     + self.session.pending_transmit() as u64;
                                 self.qos0_waiters.push_back((end, done, reply));
                             }
-                            result => {
-                                let _ = reply.send(result.map_err(ClientError::from));
-                            }
+                            result => reply.send(result.map_err(ClientError::from)),
                         }
                     }
                 }
@@ -648,7 +673,7 @@ impl Driver {
         self.link = Link::Stopped;
         self.handle_events(Instant::now());
         for (_, _, reply) in self.qos0_waiters.drain(..) {
-            let _ = reply.send(Err(ClientError::Closed));
+            reply.send(Err(ClientError::Closed));
         }
         for (_, w) in self.waiters.drain() {
             fail_waiter(w);
@@ -713,34 +738,60 @@ impl Driver {
             // match: they get (or got) their own copy; not deliver_message's.
             let duplicate = targets.is_empty() && !ids.is_empty() && self.routes.iter().any(live);
             // Every receiver must have room before the message is delivered,
-            // so that no copy is sent twice.
-            if targets.is_empty() && !duplicate {
-                match self.deliver.poll_ready(cx) {
-                    Poll::Pending => return false,
-                    Poll::Ready(_) => {}
-                }
-            } else {
-                for &i in targets.iter() {
-                    if self.routes[i].sender.poll_ready(cx).is_pending() {
+            // so that no copy is sent twice. A full receiver makes the
+            // driver wait, or, for QoS 0 under `Qos0Overflow::Drop`, loses
+            // its copy (counted).
+            let may_drop =
+                self.config.qos0_overflow == Qos0Overflow::Drop && message.qos() == QoS::AtMostOnce;
+            let mut dropped = 0u64;
+            let mut to_deliver = targets.is_empty() && !duplicate;
+            if to_deliver {
+                if self.deliver.poll_ready(cx).is_pending() {
+                    if !may_drop {
                         return false;
                     }
+                    to_deliver = false;
+                    dropped += 1;
                 }
+            } else {
+                let mut full = false;
+                let routes = &self.routes;
+                targets.retain(|&i| {
+                    if routes[i].sender.poll_ready(cx).is_ready() {
+                        return true;
+                    }
+                    if may_drop {
+                        dropped += 1;
+                        false
+                    } else {
+                        full = true;
+                        true
+                    }
+                });
+                if full {
+                    return false;
+                }
+            }
+            if dropped > 0 {
+                self.counters
+                    .qos0_dropped
+                    .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
             }
             let Some((message, ack)) = self.inbox.pop_front() else {
                 break;
             };
             match targets.split_last() {
                 None => {
-                    if !duplicate {
-                        let _ = self.deliver.start_send(message);
+                    if to_deliver {
+                        let _ = self.deliver.try_send(message);
                     }
                 }
                 Some((&last, others)) => {
                     for &i in others {
-                        let _ = self.routes[i].sender.start_send(message.clone());
+                        let _ = self.routes[i].sender.try_send(message.clone());
                     }
                     // The last receiver takes the message itself: no copy.
-                    let _ = self.routes[last].sender.start_send(message);
+                    let _ = self.routes[last].sender.try_send(message);
                 }
             }
             if let Some(ack) = ack {
@@ -784,7 +835,8 @@ impl Driver {
                     Poll::Ready(Err(e)) => {
                         self.link = Link::Down(None);
                         self.set_state(ConnectionState::Disconnected { reason: None });
-                        self.last_io_error = Some(e.to_string());
+                        *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(e.to_string());
                         if self.config.auto_reconnect || !self.reconnects.is_empty() {
                             self.schedule_reconnect(now);
                         }
@@ -804,6 +856,12 @@ impl Driver {
         };
         let buf = self.session.input_buffer();
         let start = buf.len();
+        if buf.capacity() - start < self.read_hint {
+            // Messages keep slices of the buffer they were read into, so a
+            // full buffer is replaced, not reused: in 64 KiB steps, one
+            // allocation per 64 KiB of traffic rather than one per read.
+            buf.reserve(MAX_READ.max(self.read_hint));
+        }
         buf.resize(start + self.read_hint, 0);
         match Pin::new(transport).poll_read(cx, &mut buf[start..]) {
             Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
@@ -837,7 +895,7 @@ impl Driver {
         self.out.clear();
         self.out_len = 0;
         for (_, _, reply) in self.qos0_waiters.drain(..) {
-            let _ = reply.send(Err(ClientError::Connection(CloseReason::ConnectionLost)));
+            reply.send(Err(ClientError::Connection(CloseReason::ConnectionLost)));
         }
     }
 
@@ -878,7 +936,7 @@ impl Driver {
                         .is_some_and(|w| w.0 <= self.written)
                     {
                         if let Some((_, done, reply)) = self.qos0_waiters.pop_front() {
-                            let _ = reply.send(Ok(done));
+                            reply.send(Ok(done));
                         }
                     }
                     while n > 0 {
@@ -939,6 +997,13 @@ impl Driver {
     }
 }
 
+impl Drop for Driver {
+    /// Commands queued or sent later fail with `Closed`: nobody takes them.
+    fn drop(&mut self) {
+        self.commands.close();
+    }
+}
+
 impl Future for Driver {
     type Output = ();
 
@@ -954,7 +1019,7 @@ impl Future for Driver {
             let mut budget = COMMAND_BATCH;
             while !this.commands_done && budget > 0 && this.out_len < OUT_LIMIT {
                 budget -= 1;
-                match this.commands.poll_next_unpin(cx) {
+                match this.commands.poll_next(cx) {
                     Poll::Ready(Some(command)) => {
                         this.handle_command(command, now);
                         progress = true;
@@ -1052,9 +1117,7 @@ fn refusal(reason: SubAckReason) -> &'static str {
 
 fn fail_waiter(w: Waiter) {
     match w {
-        Waiter::Publish(r) => {
-            let _ = r.send(Err(ClientError::Closed));
-        }
+        Waiter::Publish(r) => r.send(Err(ClientError::Closed)),
         Waiter::Subscribe(r, _) => {
             let _ = r.send(Err(ClientError::Closed));
         }
@@ -1069,7 +1132,7 @@ fn fail_command(command: Command) {
     match command {
         Command::Publish { reply, .. } => {
             if let Some(r) = reply {
-                let _ = r.send(Err(ClientError::Closed));
+                r.send(Err(ClientError::Closed));
             }
         }
         Command::Subscribe { reply, .. } => {

@@ -40,3 +40,11 @@ pub enum ClientError {
     #[error("malformed packet: {0}")]
     Decode(#[from] DecodeError),
 }
+
+/// For conversions that cannot fail (a [`TopicName`](crate::TopicName)
+/// given where a topic is expected).
+impl From<std::convert::Infallible> for ClientError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

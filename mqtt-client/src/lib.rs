@@ -8,20 +8,31 @@
 //!
 //! Protocol work happens in `sansmqtt-session`, a sans-IO state machine; the
 //! driver only moves bytes, time and commands in and out of it.
+//!
+//! Cargo features, both on by default: `tls` (`mqtts://`, rustls with
+//! ring, Mozilla's roots) and `websocket` (`ws://`; `wss://` with `tls`);
+//! `native-roots` also trusts the platform's root certificates. See
+//! [`transport`].
 
 #![deny(missing_docs)]
 
 mod backoff;
+mod chan;
 mod client;
+pub mod codec;
 pub mod config;
 pub mod connector;
 mod driver;
 mod error;
 mod message;
 pub mod runtime;
+pub mod transport;
 
-pub use client::{Client, ConnectionState, Subscription};
-pub use config::{BrokerUri, Config, ConfigError};
+/// Payloads and message bodies are `bytes::Bytes`, re-exported.
+pub use bytes::Bytes;
+pub use client::{Client, ConnectionState, PublishOptions, Stats, Subscription};
+pub use codec::{Codec, CodecError, Codecs, Decoded, DecodedSubscription, Value};
+pub use config::{BrokerUri, Config, ConfigError, Qos0Overflow};
 pub use connector::{Connector, DefaultConnector};
 pub use error::ClientError;
 pub use message::Message;

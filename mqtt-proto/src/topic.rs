@@ -124,6 +124,20 @@ impl TryFrom<String> for TopicName {
     }
 }
 
+impl TryFrom<&String> for TopicName {
+    type Error = TopicError;
+    fn try_from(s: &String) -> Result<Self, TopicError> {
+        Self::try_from(s.as_str())
+    }
+}
+
+impl From<&TopicName> for TopicName {
+    /// A clone: a reference count, no copy.
+    fn from(t: &TopicName) -> Self {
+        t.clone()
+    }
+}
+
 impl std::str::FromStr for TopicName {
     type Err = TopicError;
     fn from_str(s: &str) -> Result<Self, TopicError> {

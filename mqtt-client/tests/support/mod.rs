@@ -110,6 +110,73 @@ impl Mosquitto {
         panic!("mosquitto did not start: {last_error}");
     }
 
+    /// Like [`Mosquitto::start`], with `extra_ports` more free loopback
+    /// ports for listeners of `config_extra` (TLS, WebSocket): `{port0}`,
+    /// `{port1}`, ... in it are replaced by them (and `{dir}` as in
+    /// `start`). Returns the broker and those ports once every one of them
+    /// accepts TCP connections. Panics, with the broker's log, if it does
+    /// not start.
+    ///
+    /// ```ignore
+    /// let (broker, ports) = Mosquitto::start_with_ports(1, "listener {port0} 127.0.0.1\nprotocol websockets");
+    /// ```
+    pub fn start_with_ports(extra_ports: usize, config_extra: &str) -> (Mosquitto, Vec<u16>) {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            // Bound together, released together: distinct ports.
+            let listeners: Vec<TcpListener> = (0..=extra_ports)
+                .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+                .collect();
+            let mut ports: Vec<u16> = listeners
+                .iter()
+                .map(|l| l.local_addr().expect("local address").port())
+                .collect();
+            drop(listeners);
+            let port = ports.remove(0);
+            let dir = unique_dir("mosquitto", port);
+            let config_file = dir.join("mosquitto.conf");
+            let log_file = dir.join("mosquitto.log");
+            let mut extra = config_extra.replace("{dir}", &dir.display().to_string());
+            for (i, p) in ports.iter().enumerate() {
+                extra = extra.replace(&format!("{{port{i}}}"), &p.to_string());
+            }
+            let mut config =
+                format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n");
+            if running_as_root() {
+                config.push_str("user root\n");
+            }
+            config.push_str(&extra);
+            config.push('\n');
+            fs::write(&config_file, config).expect("write mosquitto.conf");
+            let mut broker = Mosquitto {
+                port,
+                dir,
+                config_file,
+                log_file,
+                child: None,
+            };
+            match broker.spawn_and_wait() {
+                Ok(()) => {}
+                Err(e) => {
+                    last_error = e;
+                    continue;
+                }
+            }
+            let deadline = Instant::now() + START_TIMEOUT;
+            while !ports.iter().all(|&p| port_accepts(p)) && Instant::now() < deadline {
+                thread::sleep(POLL);
+            }
+            if ports.iter().all(|&p| port_accepts(p)) && broker.is_running() {
+                return (broker, ports);
+            }
+            last_error = format!(
+                "extra ports {ports:?} not accepting; log:\n{}",
+                broker.log()
+            );
+        }
+        panic!("mosquitto did not start: {last_error}");
+    }
+
     /// The broker's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
