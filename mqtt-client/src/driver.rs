@@ -834,9 +834,11 @@ impl Driver {
                     }
                     Poll::Ready(Err(e)) => {
                         self.link = Link::Down(None);
-                        self.set_state(ConnectionState::Disconnected { reason: None });
+                        // Stored before the state changes: the first
+                        // connect's caller reads it on that change.
                         *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) =
                             Some(e.to_string());
+                        self.set_state(ConnectionState::Disconnected { reason: None });
                         if self.config.auto_reconnect || !self.reconnects.is_empty() {
                             self.schedule_reconnect(now);
                         }

@@ -44,11 +44,17 @@ where
     let scheme = if uri.scheme.is_tls() { "wss" } else { "ws" };
     let path = if uri.path.is_empty() { "/" } else { &uri.path };
     let url = format!("{scheme}://{}{path}", uri.authority());
+    // Errors and logs show the URL without its query, which may hold a
+    // token (a presigned URL's signature).
+    let shown = match url.split_once('?') {
+        Some((base, _)) => format!("{base}?..."),
+        None => url.clone(),
+    };
     let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
     let mut request = url
         .as_str()
         .into_client_request()
-        .map_err(|e| invalid(format!("WebSocket request to {url}: {e}")))?;
+        .map_err(|e| invalid(format!("WebSocket request to {shown}: {e}")))?;
     let headers = request.headers_mut();
     headers.insert(
         SEC_WEBSOCKET_PROTOCOL,
@@ -63,9 +69,9 @@ where
     }
     let (ws, response) = async_tungstenite::client_async(request, stream)
         .await
-        .map_err(|e| handshake_error(&url, e))?;
+        .map_err(|e| handshake_error(&shown, e))?;
     log::debug!(
-        "WebSocket to {url}: subprotocol {:?}",
+        "WebSocket to {shown}: subprotocol {:?}",
         response.headers().get(SEC_WEBSOCKET_PROTOCOL)
     );
     Ok(WsStream::new(ws))

@@ -82,12 +82,14 @@ async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, 
     }
 }
 
+/// [`TestRuntime::spawn`] on the suite's runtime.
 fn spawn<T: Send + 'static>(
     future: impl Future<Output = T> + Send + 'static,
 ) -> impl Future<Output = T> + Send + 'static {
     Rt::spawn(future)
 }
 
+/// [`TestRuntime::blocking`] on the suite's runtime.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     Rt::blocking(f)
 }
