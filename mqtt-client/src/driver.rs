@@ -860,9 +860,10 @@ impl Driver {
         let start = buf.len();
         if buf.capacity() - start < self.read_hint {
             // Messages keep slices of the buffer they were read into, so a
-            // full buffer is replaced, not reused: in 64 KiB steps, one
-            // allocation per 64 KiB of traffic rather than one per read.
-            buf.reserve(MAX_READ.max(self.read_hint));
+            // full buffer is replaced, not reused. Twice the largest read
+            // beyond what is needed now: at least 64 KiB of traffic per
+            // allocation, rather than one allocation per read.
+            buf.reserve(self.read_hint + 2 * MAX_READ);
         }
         buf.resize(start + self.read_hint, 0);
         match Pin::new(transport).poll_read(cx, &mut buf[start..]) {
