@@ -53,18 +53,35 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for topic in ["/test", "/some_topic", "/elsewhere"] {
         // The default codec (utf8) encodes the text; `publish_default`
         // takes QoS and retain from `topics`, else the defaults.
-        let payload = client.codecs().encode(None, &Value::from(format!("hello {topic}")))?;
+        let payload = client
+            .codecs()
+            .encode(None, &Value::from(format!("hello {topic}")))?;
         let done = client.publish_default(topic, payload).await?;
         let (qos, retain) = client.config().publish_defaults(&topic.try_into()?);
-        println!("published to {topic}: QoS {qos:?}, retain {retain}, completed at {:?}", done.qos);
+        println!(
+            "published to {topic}: QoS {qos:?}, retain {retain}, completed at {:?}",
+            done.qos
+        );
     }
     // 'codec="yesno"' only accepts a bool and sends "yes" / "no".
     client
-        .publish_with("yesno", "/flags/door", &Value::Bool(true), QoS::AtLeastOnce, false)
+        .publish_with(
+            "yesno",
+            "/flags/door",
+            &Value::Bool(true),
+            QoS::AtLeastOnce,
+            false,
+        )
         .await?;
     println!("published true to /flags/door with codec yesno (payload \"yes\")");
     match client
-        .publish_with("yesno", "/flags/door", &Value::from("maybe"), QoS::AtLeastOnce, false)
+        .publish_with(
+            "yesno",
+            "/flags/door",
+            &Value::from("maybe"),
+            QoS::AtLeastOnce,
+            false,
+        )
         .await
     {
         Err(e) => println!("yesno refuses a text value: {e}"),
