@@ -24,14 +24,13 @@
 
 #![deny(missing_docs)]
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_std::net::TcpStream;
+use sansmqtt::runtime::AsyncIoTimer;
 pub use sansmqtt::*;
 
 /// async-std's TCP and spawning, async-io's timers.
@@ -48,20 +47,6 @@ impl AsyncStdRuntime {
     }
 }
 
-/// An async-io timer (the reactor async-std itself runs on), resettable in
-/// place.
-struct IoTimer(async_io::Timer);
-
-impl Timer for IoTimer {
-    fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
-        self.0.set_at(deadline);
-    }
-
-    fn poll_expired(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
-
 impl Runtime for AsyncStdRuntime {
     fn spawn(&self, future: BoxFuture<()>) {
         // Detached: the task runs to completion on its own.
@@ -69,7 +54,8 @@ impl Runtime for AsyncStdRuntime {
     }
 
     fn timer(&self, deadline: Instant) -> Pin<Box<dyn Timer>> {
-        Box::pin(IoTimer(async_io::Timer::at(deadline)))
+        // async-io's timer: the reactor async-std itself runs on.
+        Box::pin(AsyncIoTimer::at(deadline))
     }
 
     fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>> {

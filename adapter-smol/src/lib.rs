@@ -34,13 +34,12 @@
 
 #![deny(missing_docs)]
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
+use sansmqtt::runtime::AsyncIoTimer;
 pub use sansmqtt::*;
 use smol::net::TcpStream;
 
@@ -66,19 +65,6 @@ impl SmolRuntime {
     }
 }
 
-/// smol's timer (async-io's), resettable in place.
-struct SmolTimer(smol::Timer);
-
-impl Timer for SmolTimer {
-    fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
-        self.0.set_at(deadline);
-    }
-
-    fn poll_expired(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(|_| ())
-    }
-}
-
 impl Runtime for SmolRuntime {
     fn spawn(&self, future: BoxFuture<()>) {
         // Detached: the task runs to completion on its own (dropping a smol
@@ -90,7 +76,8 @@ impl Runtime for SmolRuntime {
     }
 
     fn timer(&self, deadline: Instant) -> Pin<Box<dyn Timer>> {
-        Box::pin(SmolTimer(smol::Timer::at(deadline)))
+        // smol's timer is async-io's.
+        Box::pin(AsyncIoTimer::at(deadline))
     }
 
     fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>> {

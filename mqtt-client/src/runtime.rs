@@ -38,3 +38,40 @@ pub trait Runtime: Send + Sync + 'static {
     /// batches its writes itself.
     fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>>;
 }
+
+/// async-io's timer as a [`Timer`], resettable in place: the timer of the
+/// runtimes built on async-io's reactor (async-std, smol). With the
+/// `async-io` feature.
+///
+/// ```
+/// # use std::time::{Duration, Instant};
+/// use sansmqtt::runtime::AsyncIoTimer;
+/// use sansmqtt::Timer;
+///
+/// fn timer(deadline: Instant) -> std::pin::Pin<Box<dyn Timer>> {
+///     Box::pin(AsyncIoTimer::at(deadline))
+/// }
+/// # let _ = timer(Instant::now() + Duration::from_secs(1));
+/// ```
+#[cfg(feature = "async-io")]
+#[derive(Debug)]
+pub struct AsyncIoTimer(async_io::Timer);
+
+#[cfg(feature = "async-io")]
+impl AsyncIoTimer {
+    /// A timer firing at `deadline`.
+    pub fn at(deadline: Instant) -> Self {
+        Self(async_io::Timer::at(deadline))
+    }
+}
+
+#[cfg(feature = "async-io")]
+impl Timer for AsyncIoTimer {
+    fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
+        self.0.set_at(deadline);
+    }
+
+    fn poll_expired(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
