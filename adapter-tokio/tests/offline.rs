@@ -80,9 +80,16 @@ async fn until_connected(client: &Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_publish_expires_with_an_error_instead_of_being_sent_late() {
     bounded(async {
-        let mut broker = Mosquitto::start("");
+        // The watcher's session (and what is queued for it) survives the
+        // restart, so whatever the publisher sends after it reaches the
+        // watcher whichever of them reconnects first.
+        let mut broker = Mosquitto::start(
+            "persistence true\npersistence_location {dir}/\nautosave_interval 0\nmax_queued_messages 0\n",
+        );
         let uri = broker.uri();
-        let watcher = connect(&uri, config("expiry-watch")).await;
+        let mut w = config("expiry-watch");
+        w.cleansession = false;
+        let watcher = connect(&uri, w).await;
         let mut seen = watcher
             .subscription("offline/expiry", QoS::AtLeastOnce)
             .await
@@ -90,7 +97,7 @@ async fn offline_publish_expires_with_an_error_instead_of_being_sent_late() {
         let mut c = config("expiry-pub");
         c.cleansession = false;
         let client = connect(&uri, c).await;
-        broker.stop();
+        broker.stop_graceful();
         until_down(&client).await;
 
         for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {

@@ -239,6 +239,15 @@ impl Client {
         while let Some(state) = states.next().await {
             match state {
                 ConnectionState::Connected { .. } => return Ok(client),
+                // The transport failed before CONNACK: its own error says why.
+                ConnectionState::Disconnected {
+                    reason: Some(CloseReason::ConnectionLost),
+                } if client.has_last_error() => {
+                    return Err(ClientError::Io(format!(
+                        "connection lost before CONNACK: {}",
+                        client.last_error()
+                    )));
+                }
                 ConnectionState::Disconnected {
                     reason: Some(reason),
                 } => return Err(ClientError::Connection(reason)),
@@ -258,6 +267,14 @@ impl Client {
             }
         }
         Err(ClientError::Closed)
+    }
+
+    fn has_last_error(&self) -> bool {
+        self.shared
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// The last transport error, for a failed first connection.

@@ -820,6 +820,7 @@ impl Driver {
                 match timed_out(fut.as_mut().poll(cx), now >= self.opening_deadline) {
                     Poll::Ready(Ok(transport)) => {
                         self.drop_out();
+                        *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
                         match self.session.connect(now) {
                             Ok(()) => self.link = Link::Up(transport),
                             Err(e) => {
@@ -867,8 +868,20 @@ impl Driver {
         }
         buf.resize(start + self.read_hint, 0);
         match Pin::new(transport).poll_read(cx, &mut buf[start..]) {
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+            Poll::Ready(Ok(0)) => {
                 buf.truncate(start);
+                self.session.connection_lost(now);
+                self.link = Link::Down(None);
+                true
+            }
+            Poll::Ready(Err(e)) => {
+                buf.truncate(start);
+                // Before CONNACK, the transport's error is the first
+                // connect's answer (e.g. a TLS alert: certificate required).
+                if !self.session.is_connected() {
+                    *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(e.to_string());
+                }
                 self.session.connection_lost(now);
                 self.link = Link::Down(None);
                 true
