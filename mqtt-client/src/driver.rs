@@ -1068,7 +1068,12 @@ impl Future for Driver {
             this.handle_events(now);
             // Timers.
             if let Some(at) = this.next_deadline() {
-                if this.timer_at != Some(at) {
+                // Only an earlier deadline re-arms the timer. The keep-alive
+                // deadlines move later with every packet sent or read;
+                // re-arming for each would cost a timer update per message
+                // (an allocation in async-io's timer map). A timer armed too
+                // early fires, finds nothing due, and is re-armed then.
+                if this.timer_at.is_none_or(|armed| at < armed) {
                     this.timer.as_mut().reset(at);
                     this.timer_at = Some(at);
                 }
