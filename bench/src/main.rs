@@ -1,0 +1,283 @@
+//! # sansmqtt-bench
+//!
+//! sansmqtt (on tokio, async-std and smol) and its peers (rumqttc, paho,
+//! mosquitto's C clients) on the same mosquitto, in one run, workloads W1-W7
+//! of issue #7, reported as median and min-max with ratios to rumqttc.
+//!
+//! ```text
+//! cargo run --release -p sansmqtt-bench -- --all          # everything, 3 runs each
+//! cargo run --release -p sansmqtt-bench -- --quick        # only checks every workload runs
+//! cargo run --release -p sansmqtt-bench -- --only w1,w4 --peers sansmqtt-tokio,rumqttc --runs 5
+//! ```
+//!
+//! Every run of a client is its own child process (this binary with
+//! `child PEER WORKLOAD PORT`), so that its CPU time, context switches,
+//! peak memory and heap traffic are its own; the parent measures the
+//! broker's CPU around it. Runs alternate between clients (A B C A B C).
+//! The report goes to stdout (a Markdown table) and to `--out DIR`
+//! (default `target/bench-report`): `results.json`, `results.csv`, and a
+//! chart `results.png`.
+
+mod alloc;
+mod broker;
+mod chart;
+mod measure;
+mod mosq_c;
+mod outcome;
+#[cfg(feature = "paho")]
+mod paho;
+mod peers;
+mod probe;
+mod report;
+mod rumq;
+mod sans;
+mod workload;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use outcome::Outcome;
+use peers::Peer;
+use workload::Workload;
+
+/// One run's result, or why it failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Run {
+    pub(crate) workload: Workload,
+    pub(crate) peer: &'static str,
+    pub(crate) run: usize,
+    pub(crate) outcome: Result<Outcome, String>,
+}
+
+struct Args {
+    workloads: Vec<Workload>,
+    peers: Vec<Peer>,
+    runs: usize,
+    quick: bool,
+    out: PathBuf,
+    timeout: Duration,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: sansmqtt-bench [--all] [--quick] [--only w1,w2,...] [--peers a,b,...] [--runs N] [--out DIR] [--timeout SECS]\n\
+         peers: {}",
+        Peer::ALL.map(Peer::name).join(", ")
+    );
+    std::process::exit(2)
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
+    let mut a = Args {
+        workloads: Workload::ALL.to_vec(),
+        peers: Peer::ALL.to_vec(),
+        runs: 3,
+        quick: false,
+        out: PathBuf::from("target/bench-report"),
+        timeout: Duration::from_secs(600),
+    };
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--all" => {}
+            "--quick" => a.quick = true,
+            "--only" => {
+                a.workloads = value()
+                    .split(',')
+                    .map(|w| Workload::parse(w).unwrap_or_else(|| usage()))
+                    .collect()
+            }
+            "--peers" => {
+                a.peers = value()
+                    .split(',')
+                    .map(|p| Peer::parse(p).unwrap_or_else(|| usage()))
+                    .collect()
+            }
+            "--runs" => a.runs = value().parse().unwrap_or_else(|_| usage()),
+            "--out" => a.out = PathBuf::from(value()),
+            "--timeout" => {
+                a.timeout = Duration::from_secs(value().parse().unwrap_or_else(|_| usage()))
+            }
+            "--bench" => {} // passed by `cargo bench`
+            _ => usage(),
+        }
+    }
+    if a.quick {
+        a.runs = 1;
+    }
+    a
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("child") {
+        args.next();
+        std::process::exit(child(args.collect()));
+    }
+    let args = parse_args(args);
+    let broker = match broker::Broker::start() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1)
+        }
+    };
+    println!(
+        "mosquitto pid {} on 127.0.0.1:{}, settings:\n{}",
+        broker.pid(),
+        broker.port,
+        indent(&broker.settings)
+    );
+    println!(
+        "in-flight window {} for every client with QoS 1/2; {} run(s) per client, alternating; {}",
+        workload::INFLIGHT,
+        args.runs,
+        if args.quick {
+            "QUICK mode: only checks that everything runs, figures mean nothing"
+        } else {
+            "full sizes"
+        }
+    );
+    let mut runs = Vec::new();
+    for &w in &args.workloads {
+        let p = w.params(args.quick);
+        println!("\n{}", w.title(&p));
+        for run in 1..=args.runs {
+            for &peer in &args.peers {
+                if !peer.supports(w) {
+                    continue;
+                }
+                let outcome = run_child(peer, w, &broker, args.quick, args.timeout);
+                match &outcome {
+                    Ok(o) => println!("  {} run {run}: {}", peer.name(), report::one_line(w, o)),
+                    Err(e) => println!("  {} run {run}: FAILED: {e}", peer.name()),
+                }
+                runs.push(Run {
+                    workload: w,
+                    peer: peer.name(),
+                    run,
+                    outcome,
+                });
+            }
+        }
+    }
+    let summary = report::summarize(&runs, &args.workloads, args.quick);
+    println!("\n{}", report::markdown(&summary));
+    if let Err(e) = std::fs::create_dir_all(&args.out)
+        .map_err(|e| e.to_string())
+        .and_then(|()| report::write_files(&args.out, &runs, &summary))
+        .and_then(|()| chart::render(&args.out.join("results.png"), &summary))
+    {
+        eprintln!("cannot write the report to {}: {e}", args.out.display());
+        std::process::exit(1);
+    }
+    println!("report: {}/results.{{json,csv,png}}", args.out.display());
+    let failed = runs.iter().filter(|r| r.outcome.is_err()).count();
+    if failed > 0 {
+        eprintln!("{failed} run(s) failed (shown in the table)");
+        // `--quick` is the check that everything runs: a failure fails it.
+        // A full run keeps its figures; a client failing a workload is one.
+        if args.quick {
+            std::process::exit(1);
+        }
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// Runs one client on one workload in a child process; adds the broker's
+/// CPU over the child's life.
+fn run_child(
+    peer: Peer,
+    w: Workload,
+    broker: &broker::Broker,
+    quick: bool,
+    timeout: Duration,
+) -> Result<Outcome, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let broker_before = measure::process_cpu(broker.pid());
+    let mut cmd = Command::new(exe);
+    cmd.arg("child")
+        .arg(peer.name())
+        .arg(w.name())
+        .arg(broker.port.to_string());
+    if quick {
+        cmd.arg("--quick");
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the child: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no result within {timeout:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    let broker_cpu = measure::process_cpu(broker.pid()).saturating_sub(broker_before);
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    let line = out.lines().find_map(|l| l.strip_prefix("RESULT "));
+    match (status.success(), line) {
+        (true, Some(json)) => {
+            let mut o: Outcome =
+                serde_json::from_str(json).map_err(|e| format!("bad result {json}: {e}"))?;
+            o.broker_cpu_us = broker_cpu.as_micros() as u64;
+            Ok(o)
+        }
+        _ => Err(format!(
+            "child exited with {status}: {}",
+            err.lines().last().unwrap_or("no output")
+        )),
+    }
+}
+
+/// `child PEER WORKLOAD PORT [--quick]`: runs one workload with one client
+/// and prints `RESULT {json}`.
+fn child(args: Vec<String>) -> i32 {
+    let (Some(peer), Some(w), Some(port)) = (
+        args.first().and_then(|p| Peer::parse(p)),
+        args.get(1).and_then(|w| Workload::parse(w)),
+        args.get(2).and_then(|p| p.parse::<u16>().ok()),
+    ) else {
+        eprintln!("usage: sansmqtt-bench child PEER WORKLOAD PORT [--quick]");
+        return 2;
+    };
+    let quick = args.iter().any(|a| a == "--quick");
+    let p = w.params(quick);
+    match peer.run(w, &p, port) {
+        Ok(o) => match serde_json::to_string(&o) {
+            Ok(json) => {
+                println!("RESULT {json}");
+                0
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("{} {}: {e}", peer.name(), w.name());
+            1
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The clients measured, and the dispatch of one run to its implementation.
+
+use crate::outcome::Outcome;
+use crate::workload::{Params, Workload};
+
+/// A client measured by the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Peer {
+    /// sansmqtt on tokio.
+    SansTokio,
+    /// sansmqtt on async-std.
+    SansAsyncStd,
+    /// sansmqtt on smol.
+    SansSmol,
+    /// rumqttc (tokio), the reference of every ratio.
+    Rumqttc,
+    /// paho-mqtt (Rust over the Paho C library), with the `paho` feature.
+    Paho,
+    /// mosquitto's own C clients (`mosquitto_pub -l`, `mosquitto_sub -C`).
+    MosquittoC,
+}
+
+impl Peer {
+    /// Every peer, in report order.
+    pub(crate) const ALL: [Peer; 6] = [
+        Peer::SansTokio,
+        Peer::SansAsyncStd,
+        Peer::SansSmol,
+        Peer::Rumqttc,
+        Peer::Paho,
+        Peer::MosquittoC,
+    ];
+
+    /// Its name on the command line and in reports.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Peer::SansTokio => "sansmqtt-tokio",
+            Peer::SansAsyncStd => "sansmqtt-async-std",
+            Peer::SansSmol => "sansmqtt-smol",
+            Peer::Rumqttc => "rumqttc",
+            Peer::Paho => "paho",
+            Peer::MosquittoC => "mosquitto-c",
+        }
+    }
+
+    /// Parses a name.
+    pub(crate) fn parse(s: &str) -> Option<Peer> {
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Whether this build can run it, and on which workloads.
+    pub(crate) fn supports(self, w: Workload) -> bool {
+        match self {
+            Peer::Paho => cfg!(feature = "paho"),
+            // The C clients measure throughput only.
+            Peer::MosquittoC => {
+                matches!(w, Workload::W1 | Workload::W2 | Workload::W3 | Workload::W6)
+            }
+            _ => true,
+        }
+    }
+
+    /// Runs `workload` in this (child) process against the broker on `port`.
+    pub(crate) fn run(self, workload: Workload, p: &Params, port: u16) -> Result<Outcome, String> {
+        match self {
+            Peer::SansTokio => crate::sans::run_tokio(workload, p, port),
+            Peer::SansAsyncStd => crate::sans::run_async_std(workload, p, port),
+            Peer::SansSmol => crate::sans::run_smol(workload, p, port),
+            Peer::Rumqttc => crate::rumq::run(workload, p, port),
+            #[cfg(feature = "paho")]
+            Peer::Paho => crate::paho::run(workload, p, port),
+            #[cfg(not(feature = "paho"))]
+            Peer::Paho => Err("built without the `paho` feature".into()),
+            Peer::MosquittoC => crate::mosq_c::run(workload, p, port),
+        }
+    }
+}
