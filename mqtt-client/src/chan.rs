@@ -3,8 +3,8 @@
 //! preallocated rings (`concurrent-queue`) and single-slot wakers
 //! (`atomic-waker`).
 //!
-//! - [`Commands`]: many client handles to the driver (bounded; a full ring
-//!   makes callers wait, the driver taking commands wakes them).
+//! - [`Commands`]: many client handles to the driver, in order (a
+//!   preallocated ring; a burst past it spills into an overflow queue).
 //! - [`channel`]: the driver to one receiver (a subscription stream or the
 //!   `deliver_message` queue), bounded.
 //! - [`ReplyPool`]: where the outcome of a publish comes back; slots are
@@ -21,19 +21,18 @@ use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
 // ------------------------------------------------------------- commands
 
-/// Commands from every client handle to the driver.
+/// Commands from every client handle to the driver, in the order they were
+/// sent: a preallocated lock-free ring, and past it (a burst faster than
+/// the driver) an overflow queue that everything goes to, in order, until
+/// the driver has emptied it.
 pub(crate) struct Commands<T> {
     queue: ConcurrentQueue<T>,
     /// The driver, parked on an empty queue.
     driver: AtomicWaker,
-    /// Callers parked on a full queue. Registered in a slow path only.
-    waiting: std::sync::Mutex<Vec<std::task::Waker>>,
-    /// Number of `waiting` entries, read without the lock on the fast path.
-    waiting_count: AtomicUsize,
     /// Live client handles; the driver ends when it reaches zero.
     handles: AtomicUsize,
-    /// Commands that could not wait for room (sent from `Drop`).
-    overflow: std::sync::Mutex<Vec<T>>,
+    /// Commands sent while the ring was full, oldest first.
+    overflow: std::sync::Mutex<std::collections::VecDeque<T>>,
     has_overflow: std::sync::atomic::AtomicBool,
 }
 
@@ -46,31 +45,50 @@ impl<T> Commands<T> {
         Arc::new(Self {
             queue: ConcurrentQueue::bounded(capacity),
             driver: AtomicWaker::new(),
-            waiting: std::sync::Mutex::new(Vec::new()),
-            waiting_count: AtomicUsize::new(0),
             handles: AtomicUsize::new(0),
-            overflow: std::sync::Mutex::new(Vec::new()),
+            overflow: std::sync::Mutex::new(std::collections::VecDeque::new()),
             has_overflow: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// Queues a command, waiting while the ring is full.
-    pub(crate) fn send(&self, command: T) -> Send<'_, T> {
-        Send {
-            commands: self,
-            command: Some(command),
-        }
+    /// Queues a command (never waits: a full ring spills into the
+    /// overflow queue). Fails only when the driver is gone.
+    pub(crate) async fn send(&self, command: T) -> Result<(), Closed> {
+        self.send_now(command)
     }
 
-    /// Queues a command without waiting, past the ring's bound if need be:
-    /// for `Drop` (unsubscribe), where waiting is not an option. Fails only
-    /// when the driver is gone.
+    /// [`Commands::send`] from synchronous code (`Drop`).
     pub(crate) fn send_now(&self, command: T) -> Result<(), Closed> {
-        match self.queue.push(command) {
-            Ok(()) => {}
-            Err(PushError::Closed(_)) => return Err(Closed),
-            Err(PushError::Full(command)) => {
-                lock(&self.overflow).push(command);
+        let command = if self.has_overflow.load(Ordering::Acquire) {
+            command
+        } else {
+            match self.queue.push(command) {
+                Ok(()) => {
+                    self.driver.wake();
+                    return Ok(());
+                }
+                Err(PushError::Closed(_)) => return Err(Closed),
+                Err(PushError::Full(command)) => command,
+            }
+        };
+        {
+            let mut overflow = lock(&self.overflow);
+            if self.queue.is_closed() {
+                return Err(Closed);
+            }
+            // Behind what already overflowed; into the ring only if the
+            // overflow is empty again (the driver took it all).
+            let command = if overflow.is_empty() {
+                match self.queue.push(command) {
+                    Ok(()) => None,
+                    Err(PushError::Closed(_)) => return Err(Closed),
+                    Err(PushError::Full(command)) => Some(command),
+                }
+            } else {
+                Some(command)
+            };
+            if let Some(command) = command {
+                overflow.push_back(command);
                 self.has_overflow.store(true, Ordering::Release);
             }
         }
@@ -106,38 +124,25 @@ impl<T> Commands<T> {
         }
     }
 
+    /// The ring first (it holds the older commands), then the overflow.
     fn pop(&self) -> Option<T> {
-        match self.queue.pop() {
-            Ok(c) => {
-                if self.waiting_count.load(Ordering::Acquire) > 0 {
-                    self.wake_waiting();
-                }
-                Some(c)
-            }
-            // What went past the bound comes after what was in the ring.
-            Err(_) if self.has_overflow.load(Ordering::Acquire) => {
-                let mut overflow = lock(&self.overflow);
-                let c = (!overflow.is_empty()).then(|| overflow.remove(0));
-                if overflow.is_empty() {
-                    self.has_overflow.store(false, Ordering::Release);
-                }
-                c
-            }
-            Err(_) => None,
+        if let Ok(c) = self.queue.pop() {
+            return Some(c);
         }
-    }
-
-    fn wake_waiting(&self) {
-        let wakers = {
-            // The count changes under the lock only, so a caller parking
-            // now is never forgotten.
-            let mut waiting = lock(&self.waiting);
-            self.waiting_count.store(0, Ordering::Release);
-            std::mem::take(&mut *waiting)
-        };
-        for w in wakers {
-            w.wake();
+        if !self.has_overflow.load(Ordering::Acquire) {
+            return None;
         }
+        let mut overflow = lock(&self.overflow);
+        // Under the lock no sender can slip into the ring; what is there
+        // was sent before the overflow began.
+        if let Ok(c) = self.queue.pop() {
+            return Some(c);
+        }
+        let c = overflow.pop_front();
+        if overflow.is_empty() {
+            self.has_overflow.store(false, Ordering::Release);
+        }
+        c
     }
 
     /// The driver is gone: queued and future commands are refused (their
@@ -146,61 +151,12 @@ impl<T> Commands<T> {
         self.queue.close();
         while self.queue.pop().is_ok() {}
         lock(&self.overflow).clear();
-        self.wake_waiting();
     }
 }
 
 /// A lock that a panic elsewhere does not poison for good.
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The future of [`Commands::send`].
-pub(crate) struct Send<'a, T> {
-    commands: &'a Commands<T>,
-    command: Option<T>,
-}
-
-impl<T> Unpin for Send<'_, T> {}
-
-impl<T> Future for Send<'_, T> {
-    type Output = Result<(), Closed>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(command) = self.command.take() else {
-            return Poll::Ready(Ok(()));
-        };
-        let commands = self.commands;
-        match commands.queue.push(command) {
-            Ok(()) => {
-                commands.driver.wake();
-                return Poll::Ready(Ok(()));
-            }
-            Err(PushError::Closed(_)) => return Poll::Ready(Err(Closed)),
-            Err(PushError::Full(command)) => self.command = Some(command),
-        }
-        // Slow path: the ring is full. Park, then try once more so that a
-        // pop between the first try and the parking is not missed.
-        {
-            let mut waiting = lock(&commands.waiting);
-            waiting.push(cx.waker().clone());
-            commands.waiting_count.fetch_add(1, Ordering::AcqRel);
-        }
-        let Some(command) = self.command.take() else {
-            return Poll::Ready(Ok(()));
-        };
-        match commands.queue.push(command) {
-            Ok(()) => {
-                commands.driver.wake();
-                Poll::Ready(Ok(()))
-            }
-            Err(PushError::Closed(_)) => Poll::Ready(Err(Closed)),
-            Err(PushError::Full(command)) => {
-                self.command = Some(command);
-                Poll::Pending
-            }
-        }
-    }
 }
 
 // ------------------------------------------------ driver to one receiver
@@ -320,22 +276,57 @@ struct Slot<T> {
 }
 
 /// Recycled reply slots, so that a publish allocates nothing once warm.
+/// The free list is a few rings of growing size, each allocated only when
+/// the ones before it are full: a client with few calls at a time keeps a
+/// small one (a thousand clients in a process stay cheap), a client with a
+/// thousand concurrent publishes gets room for all of them.
 pub(crate) struct ReplyPool<T> {
-    free: ConcurrentQueue<Arc<Slot<T>>>,
+    free: [std::sync::OnceLock<ConcurrentQueue<Arc<Slot<T>>>>; 3],
 }
 
+/// Sizes of the free-list rings.
+const TIERS: [usize; 3] = [16, 256, 4096];
+
 impl<T> ReplyPool<T> {
-    /// A pool keeping up to `capacity` idle slots.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// An empty pool.
+    pub(crate) fn new() -> Self {
         Self {
-            free: ConcurrentQueue::bounded(capacity),
+            free: Default::default(),
         }
+    }
+
+    fn pop(&self) -> Option<Arc<Slot<T>>> {
+        self.free
+            .iter()
+            .filter_map(|ring| ring.get())
+            .find_map(|ring| ring.pop().ok())
+    }
+
+    fn push(&self, mut slot: Arc<Slot<T>>) {
+        for (ring, size) in self.free.iter().zip(TIERS) {
+            match ring
+                .get_or_init(|| ConcurrentQueue::bounded(size))
+                .push(slot)
+            {
+                Ok(()) => return,
+                Err(e) => slot = e.into_inner(),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn idle(&self) -> usize {
+        self.free
+            .iter()
+            .filter_map(|r| r.get())
+            .map(|r| r.len())
+            .sum()
     }
 
     /// A reply channel: the driver's sender and the caller's receiver.
     /// `closed` is what a sender dropped without sending delivers.
     pub(crate) fn reply(&self, closed: fn() -> T) -> (ReplySender<T>, Reply<'_, T>) {
-        let slot = self.free.pop().unwrap_or_else(|_| {
+        let slot = self.pop().unwrap_or_else(|| {
             Arc::new(Slot {
                 value: ConcurrentQueue::bounded(1),
                 waker: AtomicWaker::new(),
@@ -409,7 +400,7 @@ impl<T> Future for Reply<'_, T> {
             // The sender is done with the slot once its value is taken (it
             // may still be waking this task: a harmless spurious wake for
             // the slot's next user).
-            let _ = self.pool.free.push(slot);
+            self.pool.push(slot);
         }
         Poll::Ready(value)
     }
@@ -451,21 +442,23 @@ mod tests {
     }
 
     #[test]
-    fn a_full_command_ring_makes_the_caller_wait() {
-        let c: Arc<Commands<u32>> = Commands::new(1);
+    fn commands_keep_their_order_past_a_full_ring() {
+        let c: Arc<Commands<u32>> = Commands::new(2);
         c.add_handle();
-        let mut first = c.send(1);
-        assert!(Pin::new(&mut first).poll(&mut cx()).is_ready());
-        let mut second = c.send(2);
-        assert!(Pin::new(&mut second).poll(&mut cx()).is_pending());
-        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(1)));
-        assert!(Pin::new(&mut second).poll(&mut cx()).is_ready());
-        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(2)));
+        for i in 0..5 {
+            assert!(c.send_now(i).is_ok());
+        }
+        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(0)));
+        // The ring has room again, but 2, 3, 4 overflowed: 5 goes behind.
+        assert!(c.send_now(5).is_ok());
+        let got: Vec<_> = (0..5).map(|_| c.poll_next(&mut cx())).collect();
+        assert_eq!(
+            got,
+            (1..=5).map(|i| Poll::Ready(Some(i))).collect::<Vec<_>>()
+        );
+        assert!(c.poll_next(&mut cx()).is_pending());
         c.close();
-        assert!(matches!(
-            Pin::new(&mut c.send(3)).poll(&mut cx()),
-            Poll::Ready(Err(Closed))
-        ));
+        assert!(c.send_now(6).is_err());
     }
 
     #[test]
@@ -493,15 +486,15 @@ mod tests {
 
     #[test]
     fn reply_slots_are_recycled_and_a_dropped_sender_answers() {
-        let pool = ReplyPool::<Result<u8, ()>>::new(4);
+        let pool = ReplyPool::<Result<u8, ()>>::new();
         let (tx, mut rx) = pool.reply(|| Err(()));
         assert!(Pin::new(&mut rx).poll(&mut cx()).is_pending());
         tx.send(Ok(7));
         assert_eq!(Pin::new(&mut rx).poll(&mut cx()), Poll::Ready(Ok(7)));
         drop(rx);
-        assert_eq!(pool.free.len(), 1);
+        assert_eq!(pool.idle(), 1);
         let (tx, mut rx) = pool.reply(|| Err(()));
-        assert_eq!(pool.free.len(), 0, "the slot is reused");
+        assert_eq!(pool.idle(), 0, "the slot is reused");
         drop(tx);
         assert_eq!(Pin::new(&mut rx).poll(&mut cx()), Poll::Ready(Err(())));
     }

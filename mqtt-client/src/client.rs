@@ -52,16 +52,17 @@ pub enum ConnectionState {
     Closed,
 }
 
-/// Capacity of each subscription stream and of the `deliver_message` queue.
-/// When one is full the client stops reading from the socket and withholds
-/// acknowledgements: the broker slows down, nothing is dropped.
-const QUEUE: usize = 1024;
+/// Capacity of each subscription stream and of the `deliver_message` queue
+/// (preallocated rings, about 11 KiB each). When one is full, messages
+/// wait in the driver (up to 1,024), then the client stops reading from the
+/// socket and withholds acknowledgements: the broker slows down, nothing is
+/// dropped.
+const QUEUE: usize = 128;
 
-/// Commands waiting for the driver beyond which callers wait.
-const COMMANDS: usize = 1024;
-
-/// Idle reply slots kept for reuse (publishes in flight at once, typically).
-const REPLY_SLOTS: usize = 4096;
+/// Size of the preallocated command ring (about 32 KiB: many clients in one
+/// process stay cheap); a burst beyond it spills into an overflow queue,
+/// in order.
+const COMMANDS: usize = 256;
 
 /// A live handle on the command queue: the driver runs while one exists
 /// (the client's, and one per subscription stream).
@@ -222,7 +223,7 @@ impl Client {
                 commands: Handle::new(commands),
                 deliver: deliver_rx,
                 deliver_wait: Mutex::new(()),
-                replies: ReplyPool::new(REPLY_SLOTS),
+                replies: ReplyPool::new(),
                 config,
                 codecs,
                 next_route: AtomicU64::new(0),
