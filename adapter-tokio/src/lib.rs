@@ -78,10 +78,8 @@ impl Runtime for TokioRuntime {
     }
 
     fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>> {
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+        // `BrokerUri::host` has no IPv6 brackets (the `Runtime` contract).
+        let host = host.to_owned();
         Box::pin(async move {
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;

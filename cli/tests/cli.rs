@@ -814,6 +814,8 @@ fn credentials_refusals_and_quiet_match_mosquitto() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The Will is published when the connection closes without DISCONNECT
+/// [MQTT-3.1.2-8].
 #[test]
 fn will_is_published_when_the_client_dies() {
     for tool in [Tool::Mosquitto, Tool::Sansmqtt] {
@@ -1235,6 +1237,11 @@ fn scripted(extra: &[&str], connack: &[u8], then: &[u8]) -> Out {
 
 const CONNACK_V5: [u8; 5] = [0x20, 0x03, 0x00, 0x00, 0x00];
 
+/// What the broker does wrong ends the run with its reason: a refused
+/// CONNACK; a server DISCONNECT (MQTT 5, §3.14); a protocol violation, after
+/// which the client closes the connection [MQTT-4.8.0-1]: a malformed packet,
+/// a PUBLISH with both QoS bits set [MQTT-3.3.1-4], a second CONNACK
+/// [MQTT-3.2.0-2] (5.0).
 #[test]
 fn broker_misdeeds_end_the_run_with_their_reason() {
     // Refused CONNACK.
@@ -1273,6 +1280,8 @@ fn broker_misdeeds_end_the_run_with_their_reason() {
     }
 }
 
+/// A SUBACK return code 0x80 (Failure, §3.9.3) refuses the filter: the run
+/// fails.
 #[test]
 fn refused_subscription_fails() {
     let (mut fake, port) = FakeBroker::bind();
@@ -1296,6 +1305,9 @@ fn refused_subscription_fails() {
     );
 }
 
+/// A QoS 1 publish is complete on PUBACK [MQTT-4.3.2-2]; after a reconnect
+/// with a resumed session it is sent again with its packet identifier and
+/// DUP set [MQTT-4.4.0-1] [MQTT-3.3.1-1].
 #[test]
 fn qos1_pub_exits_only_after_the_ack_and_redelivers_after_a_reconnect() {
     let (mut fake, port) = FakeBroker::bind();

@@ -51,13 +51,8 @@ impl<T> Commands<T> {
         })
     }
 
-    /// Queues a command (never waits: a full ring spills into the
-    /// overflow queue). Fails only when the driver is gone.
-    pub(crate) async fn send(&self, command: T) -> Result<(), Closed> {
-        self.send_now(command)
-    }
-
-    /// [`Commands::send`] from synchronous code (`Drop`).
+    /// Queues a command; never waits: a full ring spills into the overflow
+    /// queue. Fails only when the driver is gone.
     pub(crate) fn send_now(&self, command: T) -> Result<(), Closed> {
         let command = if self.has_overflow.load(Ordering::Acquire) {
             command

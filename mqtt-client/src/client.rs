@@ -240,27 +240,27 @@ impl Client {
         while let Some(state) = states.next().await {
             match state {
                 ConnectionState::Connected { .. } => return Ok(client),
-                // The transport failed before CONNACK: its own error says why.
-                ConnectionState::Disconnected {
-                    reason: Some(CloseReason::ConnectionLost),
-                } if client.has_last_error() => {
-                    return Err(ClientError::Io(format!(
-                        "connection lost before CONNACK: {}",
-                        client.last_error()
-                    )));
-                }
                 ConnectionState::Disconnected {
                     reason: Some(reason),
-                } => return Err(ClientError::Connection(reason)),
+                } => {
+                    // A transport that failed before CONNACK: its own error
+                    // says why.
+                    return Err(match (reason, client.last_error()) {
+                        (CloseReason::ConnectionLost, Some(error)) => {
+                            ClientError::Io(format!("connection lost before CONNACK: {error}"))
+                        }
+                        (reason, _) => ClientError::Connection(reason),
+                    });
+                }
                 ConnectionState::Disconnected { reason: None } if !retry_first => {
-                    return Err(ClientError::Io(client.last_error()));
+                    return Err(ClientError::Io(client.refused()));
                 }
                 ConnectionState::Disconnected { reason: None } => attempts += 1,
                 // The retries are spent: say why, not just "closed".
                 ConnectionState::Closed if attempts > 0 => {
                     return Err(ClientError::Io(format!(
                         "{} ({attempts} attempts)",
-                        client.last_error()
+                        client.refused()
                     )));
                 }
                 ConnectionState::Closed => return Err(ClientError::Closed),
@@ -270,30 +270,26 @@ impl Client {
         Err(ClientError::Closed)
     }
 
-    fn has_last_error(&self) -> bool {
+    /// The last transport error, for a failed first connection.
+    fn last_error(&self) -> Option<String> {
         self.shared
             .last_error
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+            .clone()
     }
 
-    /// The last transport error, for a failed first connection.
-    fn last_error(&self) -> String {
-        let last = self
-            .shared
-            .last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        last.unwrap_or_else(|| "connection refused or unreachable".to_owned())
+    /// Why the first connection could not be opened.
+    fn refused(&self) -> String {
+        self.last_error()
+            .unwrap_or_else(|| "connection refused or unreachable".to_owned())
     }
 
-    async fn send(&self, command: Command) -> Result<(), ClientError> {
+    /// Queues a command for the driver (never waits).
+    fn send(&self, command: Command) -> Result<(), ClientError> {
         self.shared
             .commands
-            .send(command)
-            .await
+            .send_now(command)
             .map_err(|_| ClientError::Closed)
     }
 
@@ -304,7 +300,7 @@ impl Client {
         let timeout = self.shared.config.request_timeout;
         self.within(timeout, async {
             let (tx, rx) = oneshot::channel();
-            self.send(make(tx)).await?;
+            self.send(make(tx))?;
             rx.await.map_err(|_| ClientError::Closed)?
         })
         .await
@@ -420,8 +416,7 @@ impl Client {
                 publish,
                 expires,
                 reply: Some(reply),
-            })
-            .await?;
+            })?;
             outcome.await
         })
         .await
@@ -463,7 +458,7 @@ impl Client {
     /// reconnect follows. Unacknowledged publishes stay for [`Client::reconnect`].
     pub async fn disconnect(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.send(Command::Disconnect { reply: tx }).await.is_ok() {
+        if self.send(Command::Disconnect { reply: tx }).is_ok() {
             let _ = rx.await;
         }
     }
@@ -515,10 +510,7 @@ impl Client {
     /// Every change of the connection state, starting with the current one.
     pub fn state_changes(&self) -> impl Stream<Item = ConnectionState> + Send + Unpin + 'static {
         let (tx, rx) = mpsc::unbounded();
-        let _ = self
-            .shared
-            .commands
-            .send_now(Command::WatchState { sender: tx });
+        let _ = self.send(Command::WatchState { sender: tx });
         rx
     }
 }

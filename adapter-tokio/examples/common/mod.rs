@@ -5,14 +5,15 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttd::{ConnectionSettings, RouterConfig, ServerSettings};
 use sansmqtt_tokio::{ClientError, Config, QoS};
+
+/// The embedded rumqttd every example of every crate uses.
+#[path = "../../../mqtt-session/examples/common/broker.rs"]
+mod broker;
 
 /// The examples' command line.
 #[derive(Debug, Default)]
@@ -89,37 +90,14 @@ impl Broker {
         }
     }
 
-    /// Starts rumqttd in this process (its own threads, in the background)
-    /// with an MQTT 3.1.1 listener on a free port of 127.0.0.1, and returns
-    /// once it accepts connections. It stops when the process exits.
+    /// Starts rumqttd in this process (the examples' shared embedded
+    /// broker, `mqtt-session/examples/common/broker.rs`).
     pub(crate) fn embedded() -> Result<Broker, String> {
-        let mut last = String::new();
-        // The free port could be taken before rumqttd binds it: retry.
-        for _ in 0..5 {
-            let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-            let listen = SocketAddr::from(([127, 0, 0, 1], port));
-            let mut broker = rumqttd::Broker::new(rumqttd_config(listen));
-            std::thread::Builder::new()
-                .name("rumqttd".into())
-                .spawn(move || {
-                    if let Err(e) = broker.start() {
-                        eprintln!("embedded rumqttd: {e}");
-                    }
-                })
-                .map_err(|e| format!("cannot start a thread: {e}"))?;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
-                    return Ok(Broker {
-                        uri: format!("mqtt://{listen}"),
-                        embedded: true,
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            last = format!("rumqttd does not accept connections on {listen}");
-        }
-        Err(last)
+        let embedded = broker::Broker::embedded()?;
+        Ok(Broker {
+            uri: embedded.uri().to_owned(),
+            embedded: true,
+        })
     }
 
     /// `mqtt://host:port`.
@@ -157,42 +135,6 @@ impl Broker {
         } else {
             self.uri.clone()
         }
-    }
-}
-
-/// A free TCP port of 127.0.0.1 (bound, then released).
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// One MQTT 3.1.1 (rumqttd's "v4") listener on `listen`, with the limits of
-/// rumqttd's sample `rumqttd.toml`.
-fn rumqttd_config(listen: SocketAddr) -> rumqttd::Config {
-    let server = ServerSettings {
-        name: "v4-1".into(),
-        listen,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections: ConnectionSettings {
-            connection_timeout_ms: 60_000,
-            max_payload_size: 20_480,
-            max_inflight_count: 100,
-            auth: None,
-            external_auth: None,
-            dynamic_filters: true,
-        },
-    };
-    rumqttd::Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections: 10_010,
-            max_outgoing_packet_count: 200,
-            max_segment_size: 104_857_600,
-            max_segment_count: 10,
-            ..RouterConfig::default()
-        },
-        v4: Some(HashMap::from([("1".to_owned(), server)])),
-        ..rumqttd::Config::default()
     }
 }
 

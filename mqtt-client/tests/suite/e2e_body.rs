@@ -460,9 +460,9 @@ async fn qos_round_trip(env: Env) {
 }
 e2e!(qos_round_trip: mosquitto_v311, mosquitto_v5, rumqttd_v311, rumqttd_v5);
 
-// A retained message reaches a later subscriber with the retain flag set; a
-// live subscriber gets it as a normal message; an empty retained payload
-// clears it.
+// A retained message reaches a later subscriber with the retain flag set
+// [MQTT-3.3.1-8]; a live subscriber gets it as a normal message
+// [MQTT-3.3.1-9]; an empty retained payload clears it [MQTT-3.3.1-10].
 async fn retained(env: Env) {
     let broker = env.start("");
     let publisher = env.connect(&broker, "ret-pub").await;
@@ -518,6 +518,8 @@ e2e!(retained: mosquitto_v311, mosquitto_v5, rumqttd_v311, rumqttd_v5);
 // client with the same id is not used: whether it publishes the will differs
 // by broker and version; waiting for the broker's keep-alive expiry would
 // take 1.5 × keep_alive.)
+// The broker publishes the Will when the connection closes without
+// DISCONNECT [MQTT-3.1.2-8].
 async fn will_on_abrupt_loss(env: Env) {
     let broker = env.start("");
     let observer = env.connect(&broker, "will-observer").await;
@@ -617,6 +619,8 @@ async fn overlapping_subscriptions(env: Env) {
 e2e!(overlapping_subscriptions: mosquitto_v311, mosquitto_v5, rumqttd_v5);
 
 // `sport/#` matches `sport` itself (MQTT 3.1.1 §4.7.1.2), not `sports`.
+// `sport/#` also matches `sport`: `#` matches the parent level
+// (§4.7.1.2, non-normative example).
 async fn hash_matches_parent(env: Env) {
     let broker = env.start("");
     let c = env.connect(&broker, "sport").await;
@@ -641,6 +645,8 @@ e2e!(hash_matches_parent: mosquitto_v311, mosquitto_v5, rumqttd_v311, rumqttd_v5
 
 // `$SYS/...` topics are not matched by `#` (MQTT 3.1.1 §4.7.2), neither by
 // the broker's subscription nor by the client's routing.
+// A filter starting with a wildcard does not match topics starting with
+// `$` [MQTT-4.7.2-1].
 async fn sys_not_matched_by_hash(env: Env) {
     let broker = env.start("sys_interval 1");
     let c = env.connect(&broker, "sys").await;
