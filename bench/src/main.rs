@@ -264,7 +264,8 @@ fn child(args: Vec<String>) -> i32 {
     };
     let quick = args.iter().any(|a| a == "--quick");
     let p = w.params(quick);
-    match peer.run(w, &p, port) {
+    let result = peer.run(w, &p, port);
+    match result {
         Ok(o) => match serde_json::to_string(&o) {
             Ok(json) => {
                 println!("RESULT {json}");

@@ -365,6 +365,7 @@ fn throughput(p: &Params, port: u16, ready_topic: &str) -> Result<Outcome, Strin
     outcome.allocations = 0;
     outcome.allocated_bytes = 0;
     outcome.heap_unmeasured = true;
+    outcome.peak_heap_kib = 0;
 
     if !silent {
         match pub_ok {

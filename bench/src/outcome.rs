@@ -20,6 +20,10 @@ pub(crate) struct Outcome {
     pub(crate) switches: u64,
     /// Peak resident memory of the client's process, KiB.
     pub(crate) peak_rss_kib: u64,
+    /// The most heap the client's process held at once, KiB (counting
+    /// allocator; 0 where unobservable).
+    #[serde(default)]
+    pub(crate) peak_heap_kib: u64,
     /// Heap allocations over the interval (counting allocator), and bytes.
     pub(crate) allocations: u64,
     /// Bytes allocated over the interval.

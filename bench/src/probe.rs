@@ -35,6 +35,7 @@ impl Window {
             cpu_us: cpu.as_micros() as u64,
             switches,
             peak_rss_kib: peak_rss_kib(),
+            peak_heap_kib: crate::alloc::peak_heap() / 1024,
             allocations: count - self.allocated.0,
             allocated_bytes: bytes - self.allocated.1,
             latency_us: None,

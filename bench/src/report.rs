@@ -50,6 +50,8 @@ pub(crate) struct Row {
     pub(crate) metric: Option<Stat>,
     pub(crate) cpu_us_per_msg: Option<Stat>,
     pub(crate) peak_rss_mib: Option<Stat>,
+    /// The most heap held at once (counting allocator), MiB.
+    pub(crate) peak_heap_mib: Option<f64>,
     pub(crate) allocations_per_msg: Option<f64>,
     pub(crate) allocated_bytes_per_msg: Option<f64>,
     pub(crate) switches_per_msg: Option<f64>,
@@ -126,6 +128,7 @@ pub(crate) fn summarize(runs: &[Run], workloads: &[Workload], quick: bool) -> Ve
                 metric: stat(per(&|o| metric(w, p.payload, o))),
                 cpu_us_per_msg: stat(per(&|o| o.cpu_per_msg())),
                 peak_rss_mib: stat(per(&|o| o.peak_rss_kib as f64 / 1024.0)),
+                peak_heap_mib: median(heap(&|o| o.peak_heap_kib as f64 / 1024.0)),
                 allocations_per_msg: median(heap(&|o| {
                     o.allocations as f64 / o.received.max(1) as f64
                 })),
@@ -188,6 +191,9 @@ pub(crate) fn one_line(w: Workload, o: &Outcome) -> String {
     if let Some([p50, p99, max]) = o.latency_us {
         let _ = write!(s, ", latency p50 {p50} µs, p99 {p99} µs, max {max} µs");
     }
+    if o.peak_heap_kib > 0 {
+        let _ = write!(s, ", peak heap {:.1} MiB", o.peak_heap_kib as f64 / 1024.0);
+    }
     if w == Workload::W5 {
         let _ = write!(s, ", wall {:.0} ms", o.elapsed_us as f64 / 1000.0);
     }
@@ -212,14 +218,14 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 /// The Markdown table of every row.
 pub(crate) fn markdown(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| workload | client | figure | median (min-max) | vs rumqttc | client CPU µs/msg | CPU vs rumqttc | peak RSS MiB | RSS vs rumqttc | latency p50/p99/max µs | allocs/msg | B alloc/msg | lost | broker CPU µs/msg |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| workload | client | figure | median (min-max) | vs rumqttc | client CPU µs/msg | CPU vs rumqttc | peak RSS MiB | RSS vs rumqttc | peak heap MiB | latency p50/p99/max µs | allocs/msg | B alloc/msg | lost | broker CPU µs/msg |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let digits = if r.metric_name == "MB/s" { 1 } else { 0 };
         let _ = writeln!(
             s,
-            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.title,
             r.peer,
             if r.runs_failed > 0 {
@@ -234,6 +240,7 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
             fmt_ratio(r.cpu_vs_rumqttc),
             fmt_stat(r.peak_rss_mib, 1),
             fmt_ratio(r.rss_vs_rumqttc),
+            fmt_opt(r.peak_heap_mib, 1),
             r.latency_us.map_or("-".into(), |l| format!(
                 "{:.0}/{:.0}/{:.0}",
                 l[0], l[1], l[2]
@@ -278,13 +285,13 @@ pub(crate) fn write_files(dir: &Path, runs: &[Run], rows: &[Row]) -> Result<(), 
     let json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("results.json"), json).map_err(|e| e.to_string())?;
     let mut csv = String::from(
-        "workload,client,figure,median,min,max,vs_rumqttc,cpu_us_per_msg,cpu_vs_rumqttc,peak_rss_mib,rss_vs_rumqttc,p50_us,p99_us,max_us,allocs_per_msg,bytes_per_msg,lost,broker_cpu_us_per_msg,runs_ok,runs_failed\n",
+        "workload,client,figure,median,min,max,vs_rumqttc,cpu_us_per_msg,cpu_vs_rumqttc,peak_rss_mib,rss_vs_rumqttc,peak_heap_mib,p50_us,p99_us,max_us,allocs_per_msg,bytes_per_msg,lost,broker_cpu_us_per_msg,runs_ok,runs_failed\n",
     );
     let n = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
     for r in rows {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.workload.name(),
             r.peer,
             r.metric_name,
@@ -296,6 +303,7 @@ pub(crate) fn write_files(dir: &Path, runs: &[Run], rows: &[Row]) -> Result<(), 
             n(r.cpu_vs_rumqttc),
             n(r.peak_rss_mib.map(|s| s.median)),
             n(r.rss_vs_rumqttc),
+            n(r.peak_heap_mib),
             n(r.latency_us.map(|l| l[0])),
             n(r.latency_us.map(|l| l[1])),
             n(r.latency_us.map(|l| l[2])),

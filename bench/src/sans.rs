@@ -50,7 +50,7 @@ trait Exec: 'static {
     const NAME: &'static str;
     /// The adapter's runtime, for `Client::connect`.
     fn runtime(&self) -> Arc<dyn Runtime>;
-    /// Runs the workload body to completion on the calling thread.
+    /// Waits on the calling thread for `future` (the spawned workload body).
     fn block_on<F: Future>(&self, future: F) -> F::Output;
     /// Runs `future` as a task; the returned future gives its output.
     fn spawn<T: Send + 'static>(
@@ -322,7 +322,10 @@ fn client_id<E: Exec>(w: Workload, role: &str) -> String {
 fn run<E: Exec>(exec: &E, w: Workload, p: &Params, port: u16) -> Result<Outcome, String> {
     let rt = exec.runtime();
     let p = *p;
-    exec.block_on(async move {
+    // Everything runs in a task of the runtime, none on the waiting thread
+    // (as for rumqttc): a body on the `block_on` thread would pay a
+    // cross-thread wake-up for every message the driver hands it.
+    let body = async move {
         match w {
             Workload::W1 | Workload::W2 | Workload::W3 | Workload::W6 => {
                 let pending = if p.qos == 0 {
@@ -336,7 +339,10 @@ fn run<E: Exec>(exec: &E, w: Workload, p: &Params, port: u16) -> Result<Outcome,
             Workload::W4 => latency::<E>(&rt, &p, port).await,
             Workload::W5 => connections::<E>(&rt, &p, port).await,
         }
-    })
+    };
+    // Spawned from inside: tokio's `spawn` needs its runtime's context.
+    exec.block_on(async move { E::spawn(body).await })
+        .and_then(|out| out)
 }
 
 /// What one subscriber saw.

@@ -22,16 +22,24 @@ use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 // ------------------------------------------------------------- commands
 
 /// Commands from every client handle to the driver, in the order they were
-/// sent: a preallocated lock-free ring, and past it (a burst faster than
-/// the driver) an overflow queue that everything goes to, in order, until
-/// the driver has emptied it.
+/// sent: a small preallocated lock-free ring, a larger one allocated the
+/// first time the small one is full (a client that never bursts stays
+/// cheap: a thousand of them in a process), and past that (a burst faster
+/// than the driver) an overflow queue that everything goes to, in order,
+/// until the driver has emptied it.
 pub(crate) struct Commands<T> {
-    queue: ConcurrentQueue<T>,
+    /// `rings[0]` (small, at once) then `rings[1]` (large, on demand);
+    /// senders push to `rings[active]`, and `active` only ever goes from 0
+    /// to 1, so a sender's later command is never in an earlier ring.
+    /// Boxed: a queue's state is 512 bytes even before it holds anything.
+    rings: [std::sync::OnceLock<Box<ConcurrentQueue<T>>>; 2],
+    sizes: [usize; 2],
+    active: AtomicUsize,
     /// The driver, parked on an empty queue.
     driver: AtomicWaker,
     /// Live client handles; the driver ends when it reaches zero.
     handles: AtomicUsize,
-    /// Commands sent while the ring was full, oldest first.
+    /// Commands sent while the rings were full, oldest first.
     overflow: std::sync::Mutex<std::collections::VecDeque<T>>,
     has_overflow: std::sync::atomic::AtomicBool,
 }
@@ -40,10 +48,19 @@ pub(crate) struct Commands<T> {
 #[derive(Debug)]
 pub(crate) struct Closed;
 
+/// Slots of the ring every command queue has from the start.
+const SMALL_RING: usize = 4;
+
 impl<T> Commands<T> {
+    /// A queue whose rings hold up to `capacity` commands (4 at first).
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        let small = SMALL_RING.min(capacity);
+        let rings: [std::sync::OnceLock<Box<ConcurrentQueue<T>>>; 2] = Default::default();
+        let _ = rings[0].set(Box::new(ConcurrentQueue::bounded(small)));
         Arc::new(Self {
-            queue: ConcurrentQueue::bounded(capacity),
+            rings,
+            sizes: [small, capacity],
+            active: AtomicUsize::new(0),
             driver: AtomicWaker::new(),
             handles: AtomicUsize::new(0),
             overflow: std::sync::Mutex::new(std::collections::VecDeque::new()),
@@ -51,13 +68,42 @@ impl<T> Commands<T> {
         })
     }
 
-    /// Queues a command; never waits: a full ring spills into the overflow
+    /// Pushes into the active ring, moving on to the large one when the
+    /// small one is full.
+    fn push_ring(&self, mut command: T) -> Result<(), PushError<T>> {
+        let mut i = self.active.load(Ordering::Acquire);
+        loop {
+            let ring = self.rings[i].get_or_init(|| Box::new(ConcurrentQueue::bounded(self.sizes[i])));
+            match ring.push(command) {
+                Err(PushError::Full(c)) if i == 0 && self.sizes[1] > self.sizes[0] => {
+                    command = c;
+                    i = 1;
+                    self.active.store(1, Ordering::Release);
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Pops from the rings, the small one first (it holds older commands).
+    fn pop_ring(&self) -> Option<T> {
+        self.rings
+            .iter()
+            .filter_map(|r| r.get())
+            .find_map(|r| r.pop().ok())
+    }
+
+    fn is_closed(&self) -> bool {
+        self.rings[0].get().is_none_or(|r| r.is_closed())
+    }
+
+    /// Queues a command; never waits: full rings spill into the overflow
     /// queue. Fails only when the driver is gone.
     pub(crate) fn send_now(&self, command: T) -> Result<(), Closed> {
         let command = if self.has_overflow.load(Ordering::Acquire) {
             command
         } else {
-            match self.queue.push(command) {
+            match self.push_ring(command) {
                 Ok(()) => {
                     self.driver.wake();
                     return Ok(());
@@ -68,13 +114,13 @@ impl<T> Commands<T> {
         };
         {
             let mut overflow = lock(&self.overflow);
-            if self.queue.is_closed() {
+            if self.is_closed() {
                 return Err(Closed);
             }
-            // Behind what already overflowed; into the ring only if the
+            // Behind what already overflowed; into a ring only if the
             // overflow is empty again (the driver took it all).
             let command = if overflow.is_empty() {
-                match self.queue.push(command) {
+                match self.push_ring(command) {
                     Ok(()) => None,
                     Err(PushError::Closed(_)) => return Err(Closed),
                     Err(PushError::Full(command)) => Some(command),
@@ -119,18 +165,18 @@ impl<T> Commands<T> {
         }
     }
 
-    /// The ring first (it holds the older commands), then the overflow.
+    /// The rings first (they hold the older commands), then the overflow.
     fn pop(&self) -> Option<T> {
-        if let Ok(c) = self.queue.pop() {
+        if let Some(c) = self.pop_ring() {
             return Some(c);
         }
         if !self.has_overflow.load(Ordering::Acquire) {
             return None;
         }
         let mut overflow = lock(&self.overflow);
-        // Under the lock no sender can slip into the ring; what is there
+        // Under the lock no sender can slip into a ring; what is there
         // was sent before the overflow began.
-        if let Ok(c) = self.queue.pop() {
+        if let Some(c) = self.pop_ring() {
             return Some(c);
         }
         let c = overflow.pop_front();
@@ -143,9 +189,15 @@ impl<T> Commands<T> {
     /// The driver is gone: queued and future commands are refused (their
     /// replies, dropped, answer `Closed`).
     pub(crate) fn close(&self) {
-        self.queue.close();
-        while self.queue.pop().is_ok() {}
-        lock(&self.overflow).clear();
+        // A ring never allocated gets a closed one-slot ring, so that a
+        // late sender finds it closed.
+        let mut overflow = lock(&self.overflow);
+        for (ring, size) in self.rings.iter().zip(self.sizes) {
+            let ring = ring.get_or_init(|| Box::new(ConcurrentQueue::bounded(size.min(1))));
+            ring.close();
+            while ring.pop().is_ok() {}
+        }
+        overflow.clear();
     }
 }
 
@@ -157,17 +209,33 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 // ------------------------------------------------ driver to one receiver
 
 struct Ring<T> {
-    queue: ConcurrentQueue<T>,
+    /// Allocated by the first message: a receiver that never gets one
+    /// (an unused `deliver_message` queue) costs no ring.
+    queue: std::sync::OnceLock<Box<ConcurrentQueue<T>>>,
+    capacity: usize,
+    /// Closed by either end (also before the ring exists).
+    closed: std::sync::atomic::AtomicBool,
     /// The receiver, parked on an empty ring.
     receiver: AtomicWaker,
     /// The driver, parked on a full ring.
     sender: AtomicWaker,
 }
 
+impl<T> Ring<T> {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(q) = self.queue.get() {
+            q.close();
+        }
+    }
+}
+
 /// A bounded channel from the driver to one receiver.
 pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let ring = Arc::new(Ring {
-        queue: ConcurrentQueue::bounded(capacity),
+        queue: std::sync::OnceLock::new(),
+        capacity,
+        closed: std::sync::atomic::AtomicBool::new(false),
         receiver: AtomicWaker::new(),
         sender: AtomicWaker::new(),
     });
@@ -180,14 +248,17 @@ pub(crate) struct Sender<T> {
 }
 
 impl<T> Sender<T> {
+    fn has_room(&self) -> bool {
+        self.is_closed() || self.ring.queue.get().is_none_or(|q| !q.is_full())
+    }
+
     /// Ready when a message can be sent (or the receiver is gone).
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let q = &self.ring.queue;
-        if !q.is_full() || q.is_closed() {
+        if self.has_room() {
             return Poll::Ready(());
         }
         self.ring.sender.register(cx.waker());
-        if !q.is_full() || q.is_closed() {
+        if self.has_room() {
             return Poll::Ready(());
         }
         Poll::Pending
@@ -195,9 +266,20 @@ impl<T> Sender<T> {
 
     /// Sends; the message comes back if the ring is full or closed.
     pub(crate) fn try_send(&self, message: T) -> Result<(), T> {
-        match self.ring.queue.push(message) {
+        if self.is_closed() {
+            return Err(message);
+        }
+        let ring = &self.ring;
+        let q = ring
+            .queue
+            .get_or_init(|| Box::new(ConcurrentQueue::bounded(ring.capacity)));
+        // The receiver may have closed before the ring existed.
+        if ring.closed.load(Ordering::Acquire) {
+            q.close();
+        }
+        match q.push(message) {
             Ok(()) => {
-                self.ring.receiver.wake();
+                ring.receiver.wake();
                 Ok(())
             }
             Err(e) => Err(e.into_inner()),
@@ -206,12 +288,12 @@ impl<T> Sender<T> {
 
     /// The receiver was dropped.
     pub(crate) fn is_closed(&self) -> bool {
-        self.ring.queue.is_closed()
+        self.ring.closed.load(Ordering::Acquire)
     }
 
     /// Ends the channel: the receiver takes what is queued, then `None`.
     pub(crate) fn close_channel(&self) {
-        self.ring.queue.close();
+        self.ring.close();
         self.ring.receiver.wake();
     }
 }
@@ -244,20 +326,26 @@ impl<T> Receiver<T> {
     /// `Some(Some(m))`: a message; `Some(None)`: closed and empty; `None`:
     /// nothing yet.
     pub(crate) fn try_recv(&self) -> Option<Option<T>> {
-        match self.ring.queue.pop() {
+        // The flag first: once it is seen set, every message sent before
+        // the sender closed is in the ring.
+        let closed = self.ring.closed.load(Ordering::Acquire);
+        let Some(q) = self.ring.queue.get() else {
+            return closed.then_some(None);
+        };
+        match q.pop() {
             Ok(m) => {
                 self.ring.sender.wake();
                 Some(Some(m))
             }
             Err(PopError::Closed) => Some(None),
-            Err(PopError::Empty) => None,
+            Err(PopError::Empty) => closed.then_some(None),
         }
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.ring.queue.close();
+        self.ring.close();
         self.ring.sender.wake();
     }
 }
@@ -276,11 +364,12 @@ struct Slot<T> {
 /// small one (a thousand clients in a process stay cheap), a client with a
 /// thousand concurrent publishes gets room for all of them.
 pub(crate) struct ReplyPool<T> {
-    free: [std::sync::OnceLock<ConcurrentQueue<Arc<Slot<T>>>>; 3],
+    /// Boxed: a queue's state is 512 bytes even before it holds anything.
+    free: [std::sync::OnceLock<Box<ConcurrentQueue<Arc<Slot<T>>>>>; 3],
 }
 
 /// Sizes of the free-list rings.
-const TIERS: [usize; 3] = [16, 256, 4096];
+const TIERS: [usize; 3] = [4, 256, 4096];
 
 impl<T> ReplyPool<T> {
     /// An empty pool.
@@ -300,7 +389,7 @@ impl<T> ReplyPool<T> {
     fn push(&self, mut slot: Arc<Slot<T>>) {
         for (ring, size) in self.free.iter().zip(TIERS) {
             match ring
-                .get_or_init(|| ConcurrentQueue::bounded(size))
+                .get_or_init(|| Box::new(ConcurrentQueue::bounded(size)))
                 .push(slot)
             {
                 Ok(()) => return,
@@ -454,6 +543,61 @@ mod tests {
         assert!(c.poll_next(&mut cx()).is_pending());
         c.close();
         assert!(c.send_now(6).is_err());
+    }
+
+    #[test]
+    fn commands_keep_their_order_from_the_small_ring_to_the_large_one_and_past_it() {
+        let c: Arc<Commands<u32>> = Commands::new(40);
+        c.add_handle();
+        assert!(c.rings[1].get().is_none(), "the large ring waits for a burst");
+        // 4 in the small ring, 40 in the large one, the rest overflows.
+        for i in 0..70 {
+            assert!(c.send_now(i).is_ok());
+        }
+        assert!(c.rings[1].get().is_some());
+        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(0)));
+        // Room in the small ring again: later commands still go behind.
+        for i in 70..80 {
+            assert!(c.send_now(i).is_ok());
+        }
+        let got: Vec<_> = (1..80).map(|_| c.poll_next(&mut cx())).collect();
+        assert_eq!(
+            got,
+            (1..80).map(|i| Poll::Ready(Some(i))).collect::<Vec<_>>()
+        );
+        assert!(c.poll_next(&mut cx()).is_pending());
+        c.close();
+        assert!(c.send_now(80).is_err());
+    }
+
+    #[test]
+    fn a_queue_closed_before_its_large_ring_exists_refuses_commands() {
+        let c: Arc<Commands<u32>> = Commands::new(64);
+        c.close();
+        for i in 0..20 {
+            assert!(c.send_now(i).is_err());
+        }
+    }
+
+    #[test]
+    fn a_channel_allocates_its_ring_with_the_first_message() {
+        let (tx, rx) = channel::<u32>(4);
+        assert!(tx.ring.queue.get().is_none());
+        assert_eq!(rx.poll_recv(&mut cx()), Poll::Pending);
+        assert!(tx.poll_ready(&mut cx()).is_ready());
+        assert!(tx.ring.queue.get().is_none(), "neither end allocated it");
+        assert!(tx.try_send(1).is_ok());
+        assert!(tx.ring.queue.get().is_some());
+        assert_eq!(rx.poll_recv(&mut cx()), Poll::Ready(Some(1)));
+        // Closed before any message: the receiver ends at once.
+        let (tx, rx) = channel::<u32>(4);
+        drop(tx);
+        assert_eq!(rx.poll_recv(&mut cx()), Poll::Ready(None));
+        // A receiver dropped before any message: the sender sees it.
+        let (tx, rx) = channel::<u32>(4);
+        drop(rx);
+        assert!(tx.is_closed());
+        assert_eq!(tx.try_send(1), Err(1));
     }
 
     #[test]

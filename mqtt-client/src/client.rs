@@ -59,9 +59,10 @@ pub enum ConnectionState {
 /// dropped.
 const QUEUE: usize = 128;
 
-/// Size of the preallocated command ring (about 32 KiB: many clients in one
-/// process stay cheap); a burst beyond it spills into an overflow queue,
-/// in order.
+/// Commands the rings hold: 4 in a ring every client has (half a KiB: a
+/// thousand clients in a process stay cheap), 256 in a larger one (32 KiB)
+/// allocated the first time a client has more than 4 waiting; a burst
+/// beyond it spills into an overflow queue, in order.
 const COMMANDS: usize = 256;
 
 /// A live handle on the command queue: the driver runs while one exists
@@ -146,7 +147,8 @@ struct Shared {
     /// One `deliver_message` caller at a time parks on the queue.
     deliver_wait: Mutex<()>,
     replies: ReplyPool<PublishOutcome>,
-    config: Config,
+    /// Shared with the driver.
+    config: Arc<Config>,
     codecs: crate::codec::Codecs,
     next_route: AtomicU64,
     runtime: Arc<dyn Runtime>,
@@ -174,20 +176,34 @@ impl Client {
     /// failure) and returns once the broker accepted the connection. With
     /// `auto_reconnect` (and `reconnect_on_first_connect`) a refused TCP
     /// connection is retried with backoff first.
-    pub async fn connect(
+    ///
+    /// The returned future is boxed: the caller's future (often one task
+    /// per client) holds a pointer, not the whole connect state.
+    pub fn connect(
         runtime: Arc<dyn Runtime>,
         uri: &str,
         config: Config,
-    ) -> Result<Client, ClientError> {
-        config.validate()?;
-        let connector = Arc::new(DefaultConnector::new(runtime.clone(), &config)?);
-        Self::connect_with(runtime, connector, uri, config).await
+    ) -> impl Future<Output = Result<Client, ClientError>> + Send + '_ {
+        Box::pin(async move {
+            config.validate()?;
+            let connector = Arc::new(DefaultConnector::new(runtime.clone(), &config)?);
+            Self::connect_inner(runtime, connector, uri, config).await
+        })
     }
 
     /// [`Client::connect`] over the transports of `connector`: any
     /// `futures-io` byte stream (see [`crate::connector`]). The runtime
     /// gives spawning and timers.
-    pub async fn connect_with(
+    pub fn connect_with(
+        runtime: Arc<dyn Runtime>,
+        connector: Arc<dyn Connector>,
+        uri: &str,
+        config: Config,
+    ) -> impl Future<Output = Result<Client, ClientError>> + Send + '_ {
+        Box::pin(Self::connect_inner(runtime, connector, uri, config))
+    }
+
+    async fn connect_inner(
         runtime: Arc<dyn Runtime>,
         connector: Arc<dyn Connector>,
         uri: &str,
@@ -205,6 +221,7 @@ impl Client {
         let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let last_error = Arc::new(std::sync::Mutex::new(None));
+        let config = Arc::new(config);
         let driver = Driver::new(
             &*runtime,
             connector,

@@ -991,7 +991,25 @@ pub fn builtin(builtin: &str, params: Option<&CodecParams>) -> Result<Arc<dyn Co
 
 struct Registry {
     default: String,
-    codecs: HashMap<String, Arc<dyn Codec>>,
+    /// Shared until written to: every client of a process built without
+    /// `codec_params` shares one map of the built-in codecs.
+    codecs: Arc<HashMap<String, Arc<dyn Codec>>>,
+}
+
+/// The built-in codecs without parameters, built once per process.
+fn builtins() -> Arc<HashMap<String, Arc<dyn Codec>>> {
+    static BUILTINS: std::sync::OnceLock<Arc<HashMap<String, Arc<dyn Codec>>>> =
+        std::sync::OnceLock::new();
+    BUILTINS
+        .get_or_init(|| {
+            Arc::new(
+                BUILTIN_CODECS
+                    .iter()
+                    .filter_map(|&name| builtin(name, None).ok().map(|c| (name.to_owned(), c)))
+                    .collect(),
+            )
+        })
+        .clone()
 }
 
 /// The codecs of a client, by name, and its default codec.
@@ -1008,14 +1026,10 @@ pub struct Codecs {
 impl Codecs {
     /// The built-in codecs without parameters; the default codec is `noop`.
     pub fn new() -> Self {
-        let codecs = BUILTIN_CODECS
-            .iter()
-            .filter_map(|&name| builtin(name, None).ok().map(|c| (name.to_owned(), c)))
-            .collect();
         Self {
             inner: RwLock::new(Registry {
                 default: NoopCodec::NAME.to_owned(),
-                codecs,
+                codecs: builtins(),
             }),
         }
     }
@@ -1030,6 +1044,18 @@ impl Codecs {
     /// unknown or ill-typed parameters ([`ConfigError::Codec`], keyed by
     /// `codec_params.<name>`).
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        if config.codec_params.is_empty() {
+            let codecs = builtins();
+            if !codecs.contains_key(&config.codec) {
+                return Err(ConfigError::UnknownCodec(config.codec.clone()));
+            }
+            return Ok(Self {
+                inner: RwLock::new(Registry {
+                    default: config.codec.clone(),
+                    codecs,
+                }),
+            });
+        }
         let mut codecs = HashMap::new();
         let build = |name: &str| -> Result<Option<Arc<dyn Codec>>, ConfigError> {
             let wrap = |source| ConfigError::Codec {
@@ -1064,7 +1090,7 @@ impl Codecs {
         Ok(Self {
             inner: RwLock::new(Registry {
                 default: config.codec.clone(),
-                codecs,
+                codecs: Arc::new(codecs),
             }),
         })
     }
@@ -1086,7 +1112,7 @@ impl Codecs {
         name: impl Into<String>,
         codec: Arc<dyn Codec>,
     ) -> Option<Arc<dyn Codec>> {
-        self.write().codecs.insert(name.into(), codec)
+        Arc::make_mut(&mut self.write().codecs).insert(name.into(), codec)
     }
 
     /// The codec named `name`.

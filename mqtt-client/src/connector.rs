@@ -55,7 +55,9 @@ where
 ///
 /// The TLS settings of the [`Config`] (`cafile`, `capath`, `cadata`,
 /// `certfile`, `keyfile`, `check_hostname`, `alpn`; see
-/// [`crate::transport::tls`]) are read once, by [`DefaultConnector::new`];
+/// [`crate::transport::tls`]) are read once, by [`DefaultConnector::new`]
+/// (with none of them set, the default configuration, shared by the
+/// process, is built by the first TLS connection instead);
 /// [`DefaultConnector::with_tls_config`] replaces them with a rustls
 /// configuration of your own. WebSocket requests the URI's path with
 /// subprotocol `mqtt` and the config's `extra_headers` (see
@@ -64,8 +66,10 @@ where
 #[derive(Clone)]
 pub struct DefaultConnector {
     runtime: Arc<dyn Runtime>,
+    /// Set by `new` for a config with TLS keys, by `with_tls_config`, or
+    /// else by the first TLS connection (the shared default).
     #[cfg(feature = "tls")]
-    tls: Arc<crate::transport::tls::rustls::ClientConfig>,
+    tls: std::sync::OnceLock<Arc<crate::transport::tls::rustls::ClientConfig>>,
     #[cfg(feature = "websocket")]
     extra_headers: Arc<std::collections::BTreeMap<String, String>>,
 }
@@ -84,10 +88,16 @@ impl DefaultConnector {
     /// [`ConfigError::Tls`] here, not a failure at connect time.
     pub fn new(runtime: Arc<dyn Runtime>, config: &Config) -> Result<Self, ConfigError> {
         config.validate()?;
+        #[cfg(feature = "tls")]
+        let tls = std::sync::OnceLock::new();
+        #[cfg(feature = "tls")]
+        if !crate::transport::tls::uses_defaults(config) {
+            let _ = tls.set(crate::transport::tls::client_config(config)?);
+        }
         Ok(Self {
             runtime,
             #[cfg(feature = "tls")]
-            tls: crate::transport::tls::client_config(config)?,
+            tls,
             #[cfg(feature = "websocket")]
             extra_headers: Arc::new(config.extra_headers.clone()),
         })
@@ -104,14 +114,21 @@ impl DefaultConnector {
         mut self,
         tls: Arc<crate::transport::tls::rustls::ClientConfig>,
     ) -> Self {
-        self.tls = tls;
+        self.tls = std::sync::OnceLock::from(tls);
         self
     }
 
-    /// The rustls configuration used for `mqtts://` and `wss://`.
+    /// The rustls configuration used for `mqtts://` and `wss://` (the
+    /// shared default one is built now if it was not yet).
     #[cfg(feature = "tls")]
-    pub fn tls_config(&self) -> &Arc<crate::transport::tls::rustls::ClientConfig> {
-        &self.tls
+    pub fn tls_config(
+        &self,
+    ) -> Result<Arc<crate::transport::tls::rustls::ClientConfig>, ConfigError> {
+        if let Some(tls) = self.tls.get() {
+            return Ok(tls.clone());
+        }
+        let tls = crate::transport::tls::client_config(&Config::default())?;
+        Ok(self.tls.get_or_init(|| tls).clone())
     }
 
     /// TCP, then TLS and/or WebSocket as the scheme says.
@@ -121,7 +138,8 @@ impl DefaultConnector {
             Scheme::Mqtt => Ok(tcp),
             #[cfg(feature = "tls")]
             Scheme::Mqtts => {
-                let tls = crate::transport::tls::connect(self.tls, &uri.host, tcp).await?;
+                let config = self.tls_config().map_err(io::Error::other)?;
+                let tls = crate::transport::tls::connect(config, &uri.host, tcp).await?;
                 Ok(Box::new(tls))
             }
             #[cfg(feature = "websocket")]
@@ -131,7 +149,8 @@ impl DefaultConnector {
             }
             #[cfg(all(feature = "tls", feature = "websocket"))]
             Scheme::Wss => {
-                let tls = crate::transport::tls::connect(self.tls, &uri.host, tcp).await?;
+                let config = self.tls_config().map_err(io::Error::other)?;
+                let tls = crate::transport::tls::connect(config, &uri.host, tcp).await?;
                 let ws = crate::transport::ws::connect(tls, &uri, &self.extra_headers).await?;
                 Ok(Box::new(ws))
             }

@@ -134,7 +134,8 @@ pub(crate) struct Links {
 
 pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
-    config: Config,
+    /// Shared with the client handles.
+    config: Arc<Config>,
     uris: Vec<BrokerUri>,
     next_uri: usize,
     session: Session,
@@ -191,13 +192,15 @@ const COMMAND_BATCH: usize = 256;
 const OUT_LIMIT: usize = 256 * 1024;
 /// Messages decoded but not yet delivered beyond which reading stops.
 const INBOX_MAX: usize = 1024;
-const MIN_READ: usize = 4 * 1024;
+/// The first read size: a quiet connection (one of many) holds 512 bytes
+/// of read buffer; a full read doubles the next, up to [`MAX_READ`].
+const MIN_READ: usize = 512;
 
 impl Driver {
     pub(crate) fn new(
         runtime: &dyn Runtime,
         connector: Arc<dyn Connector>,
-        config: Config,
+        config: Arc<Config>,
         uris: Vec<BrokerUri>,
         mut session_options: sansmqtt_session::SessionOptions,
         links: Links,
@@ -888,10 +891,12 @@ impl Driver {
             if buf.capacity() - start < self.read_hint {
                 // Messages keep slices of the buffer they were read into,
                 // so a full buffer is replaced, not reused. Three reads'
-                // worth at the current read size: a quiet connection holds
-                // 12 KiB, a busy one (64 KiB reads) gets 192 KiB per
-                // allocation, rather than one allocation per read.
-                buf.reserve(self.read_hint * 3);
+                // worth at the current read size once reads have grown: a
+                // busy connection (64 KiB reads) gets 192 KiB per
+                // allocation, rather than one allocation per read; a quiet
+                // one holds one 512-byte read's worth.
+                let reads = if self.read_hint > MIN_READ { 3 } else { 1 };
+                buf.reserve(self.read_hint * reads);
             }
             self.read_hint
         };

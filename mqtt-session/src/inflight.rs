@@ -63,6 +63,12 @@ impl Slots {
         if self.used >= usize::from(self.window) {
             return None;
         }
+        // Nothing in flight: start again from 1, so that a client with one
+        // request at a time keeps one slot, not a window's worth of them
+        // (an identifier is free again once acknowledged, MQTT-2.2.1-3).
+        if self.used == 0 {
+            self.cursor = 0;
+        }
         loop {
             self.cursor = if self.cursor >= self.window {
                 1

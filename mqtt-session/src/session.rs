@@ -19,8 +19,14 @@ use crate::{
     PublishError, RequestError, SessionLossPolicy, SessionOptions, SessionStore, StateError, Token,
 };
 
-/// Transmit buffer growth step.
+/// Transmit buffer growth step, at most.
 const TX_CHUNK: usize = 16 * 1024;
+/// The smallest growth step: a session that sends little at a time (one
+/// of many in a process) holds 512 bytes, reused once written; one with a
+/// batch of output waiting gets steps twice its size, up to [`TX_CHUNK`].
+const TX_FIRST_CHUNK: usize = 512;
+/// Room below which the transmit buffer takes its next step.
+const TX_ROOM: usize = 256;
 
 /// Connection state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1360,10 +1366,13 @@ impl<S: SessionStore> Session<S> {
     // ----------------------------------------------------------------- output
 
     /// Keeps room in the transmit buffer so that encoding does not allocate
-    /// per packet.
+    /// per packet, in steps that follow the output waiting to be taken.
     fn tx_room(&mut self) {
-        if self.tx.capacity() - self.tx.len() < 512 {
-            self.tx.reserve(TX_CHUNK);
+        if self.tx.capacity() - self.tx.len() < TX_ROOM {
+            let step = (self.tx.len() * 2)
+                .next_power_of_two()
+                .clamp(TX_FIRST_CHUNK, TX_CHUNK);
+            self.tx.reserve(step);
         }
     }
 

@@ -336,6 +336,27 @@ fn packet_ids_never_reused_while_in_flight() {
     }
 }
 
+/// An identifier is free again once its flow is acknowledged
+/// [MQTT-2.3.1-2] (3.1.1) / [MQTT-2.2.1-3] (5.0): with nothing in flight the
+/// session starts again from 1, so a client that publishes one message at a
+/// time keeps one in-flight slot (memory per connection stays small).
+#[test]
+fn packet_ids_start_again_from_one_when_nothing_is_in_flight() {
+    for version in BOTH {
+        let mut h = connected(version);
+        for _ in 0..3 {
+            publish(&mut h, "a", b"", QoS::AtLeastOnce);
+            let id = one_publish(&h.sent()).packet_id.unwrap();
+            assert_eq!(id, pid(1));
+            h.receive(PubAck::new(id));
+        }
+        // One in flight: the next one takes another identifier.
+        publish(&mut h, "a", b"", QoS::ExactlyOnce);
+        publish(&mut h, "a", b"", QoS::AtLeastOnce);
+        assert_eq!(publish_ids(&h.sent()), [1, 2]);
+    }
+}
+
 /// At most `max_inflight` QoS > 0 publishes await acknowledgement; the next
 /// ones wait in a FIFO queue and go out, in order, as acknowledgements free
 /// slots. A QoS 0 publish behind them waits its turn too (FIFO).
@@ -1750,7 +1771,8 @@ fn store_receives_every_change_in_order() {
     h.sent();
     lose_and_reconnect(&mut h, true); // resent: no new records
     lose_and_reconnect(&mut h, false); // requeued: cleared, sent anew
-    h.receive(PubAck::new(pid(4)));
+    // Nothing was in flight: identifiers start again from 1.
+    h.receive(PubAck::new(pid(1)));
     h.session.abandon();
     assert_eq!(
         h.session.store().0,
@@ -1765,8 +1787,8 @@ fn store_receives_every_change_in_order() {
             "in-released 9",
             "cleared",
             // 2 was past PUBREC: the broker has it, it completes; only 1 is sent anew.
-            "sent 4 1",
-            "completed 4",
+            "sent 1 1",
+            "completed 1",
         ]
     );
 }

@@ -43,8 +43,35 @@ use crate::config::{Config, ConfigError};
 
 /// The rustls client configuration of `config`'s TLS keys (see the module
 /// documentation): trusted roots, client certificate, host-name check and
-/// ALPN. Built once per client; reuse it for every connection.
+/// ALPN. Built once per client; reuse it for every connection. A config
+/// with none of these keys set gets one configuration shared by the whole
+/// process (the webpki roots and a session cache cost ~25 KiB, too much to
+/// repeat for each of a thousand clients that may never use TLS).
 pub fn client_config(config: &Config) -> Result<Arc<ClientConfig>, ConfigError> {
+    static DEFAULT: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
+    if !uses_defaults(config) {
+        return build_client_config(config);
+    }
+    if let Some(tls) = DEFAULT.get() {
+        return Ok(tls.clone());
+    }
+    let tls = build_client_config(config)?;
+    Ok(DEFAULT.get_or_init(|| tls).clone())
+}
+
+/// None of the TLS keys of `config` is set: its rustls configuration is
+/// the shared default one.
+pub(crate) fn uses_defaults(config: &Config) -> bool {
+    config.cafile.is_none()
+        && config.capath.is_none()
+        && config.cadata.is_none()
+        && config.certfile.is_none()
+        && config.keyfile.is_none()
+        && config.check_hostname
+        && config.alpn.is_empty()
+}
+
+fn build_client_config(config: &Config) -> Result<Arc<ClientConfig>, ConfigError> {
     let provider = crypto_provider();
     let roots = Arc::new(root_store(config)?);
     let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
