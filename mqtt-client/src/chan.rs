@@ -73,7 +73,8 @@ impl<T> Commands<T> {
     fn push_ring(&self, mut command: T) -> Result<(), PushError<T>> {
         let mut i = self.active.load(Ordering::Acquire);
         loop {
-            let ring = self.rings[i].get_or_init(|| Box::new(ConcurrentQueue::bounded(self.sizes[i])));
+            let ring =
+                self.rings[i].get_or_init(|| Box::new(ConcurrentQueue::bounded(self.sizes[i])));
             match ring.push(command) {
                 Err(PushError::Full(c)) if i == 0 && self.sizes[1] > self.sizes[0] => {
                     command = c;
@@ -365,8 +366,11 @@ struct Slot<T> {
 /// thousand concurrent publishes gets room for all of them.
 pub(crate) struct ReplyPool<T> {
     /// Boxed: a queue's state is 512 bytes even before it holds anything.
-    free: [std::sync::OnceLock<Box<ConcurrentQueue<Arc<Slot<T>>>>>; 3],
+    free: [std::sync::OnceLock<Box<FreeList<T>>>; 3],
 }
+
+/// One free-list ring of reply slots.
+type FreeList<T> = ConcurrentQueue<Arc<Slot<T>>>;
 
 /// Sizes of the free-list rings.
 const TIERS: [usize; 3] = [4, 256, 4096];
@@ -549,7 +553,10 @@ mod tests {
     fn commands_keep_their_order_from_the_small_ring_to_the_large_one_and_past_it() {
         let c: Arc<Commands<u32>> = Commands::new(40);
         c.add_handle();
-        assert!(c.rings[1].get().is_none(), "the large ring waits for a burst");
+        assert!(
+            c.rings[1].get().is_none(),
+            "the large ring waits for a burst"
+        );
         // 4 in the small ring, 40 in the large one, the rest overflows.
         for i in 0..70 {
             assert!(c.send_now(i).is_ok());
