@@ -195,6 +195,8 @@ const INBOX_MAX: usize = 1024;
 /// The first read size: a quiet connection (one of many) holds 512 bytes
 /// of read buffer; a full read doubles the next, up to [`MAX_READ`].
 const MIN_READ: usize = 512;
+/// The smallest replacement for a read buffer that messages still hold.
+const HELD_READ_BUFFER: usize = 12 * 1024;
 
 impl Driver {
     pub(crate) fn new(
@@ -888,15 +890,21 @@ impl Driver {
             // rather than grow (and copy) a buffer holding a large payload.
             packet
         } else {
-            if buf.capacity() - start < self.read_hint {
-                // Messages keep slices of the buffer they were read into,
-                // so a full buffer is replaced, not reused. Three reads'
-                // worth at the current read size once reads have grown: a
-                // busy connection (64 KiB reads) gets 192 KiB per
-                // allocation, rather than one allocation per read; a quiet
-                // one holds one 512-byte read's worth.
-                let reads = if self.read_hint > MIN_READ { 3 } else { 1 };
-                buf.reserve(self.read_hint * reads);
+            if buf.capacity() - start < self.read_hint && !buf.try_reclaim(self.read_hint) {
+                // Messages keep slices of the buffer they were read into:
+                // a buffer that nothing holds any more is reused in place
+                // (a connection that only reads acknowledgements keeps its
+                // first 512 bytes); one that is still held is replaced.
+                // The new one has room for three reads at the current size
+                // and at least 12 KiB, so that messages held a while cost
+                // an allocation per dozens of them, not one each; a busy
+                // connection (64 KiB reads) gets 192 KiB at a time.
+                let size = if buf.capacity() == 0 {
+                    self.read_hint
+                } else {
+                    (self.read_hint * 3).max(HELD_READ_BUFFER)
+                };
+                buf.reserve(size);
             }
             self.read_hint
         };
