@@ -6,6 +6,9 @@
 //! read, decode, routing, stream) allocates nearly nothing per message: the
 //! only allocations left are the amortised growth of the read and write
 //! buffers (one per 64 KiB read, whose payload slices the messages keep).
+//!
+//! Issue #7 (W5, many connections): a quiet connection holds little heap,
+//! because everything per connection starts small and grows with traffic.
 
 // The counting allocator needs `unsafe impl GlobalAlloc`; the crate itself forbids unsafe.
 #![allow(unsafe_code)]
@@ -24,20 +27,26 @@ use support::Mosquitto;
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// Bytes allocated and not yet freed.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -133,5 +142,58 @@ fn qos0_round_trip_allocates_nothing_per_message() {
             "{allocations} allocations for {n} messages ({per_message:.4} per message)"
         );
         client.disconnect().await;
+    });
+}
+
+#[test]
+fn a_quiet_connection_holds_little_heap() {
+    let broker = Mosquitto::start("");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = |i: usize| Config {
+            client_id: Some(format!("mem-{}-{i}", std::process::id())),
+            ..Config::default()
+        };
+        // The first client builds what the process shares (codecs, the
+        // runtime's I/O driver state).
+        let first = sansmqtt_tokio::connect(&broker.uri(), config(0))
+            .await
+            .expect("connect");
+        let n = 50;
+        let before = LIVE.load(Ordering::Relaxed);
+        let mut clients = Vec::new();
+        for i in 1..=n {
+            let client = sansmqtt_tokio::connect(&broker.uri(), config(i))
+                .await
+                .expect("connect");
+            // A little traffic, one call at a time, as most clients do.
+            for _ in 0..5 {
+                client
+                    .publish(
+                        format!("mem/{i}").as_str(),
+                        PAYLOAD.to_vec(),
+                        QoS::AtLeastOnce,
+                        false,
+                    )
+                    .await
+                    .expect("published");
+            }
+            clients.push(client);
+        }
+        let per_client = (LIVE.load(Ordering::Relaxed) - before) / n;
+        println!("{per_client} bytes of heap per connected, quiet client");
+        // About 8 KiB today; it was about 110 KiB when every connection
+        // preallocated its rings and buffers at their largest.
+        assert!(
+            per_client < 16 * 1024,
+            "{per_client} bytes of heap per quiet client"
+        );
+        for c in clients {
+            c.disconnect().await;
+        }
+        first.disconnect().await;
     });
 }
