@@ -3,10 +3,12 @@
 //! preallocated rings (`concurrent-queue`) and single-slot wakers
 //! (`atomic-waker`).
 //!
-//! - [`Commands`]: many client handles to the driver, in order (a
-//!   preallocated ring; a burst past it spills into an overflow queue).
+//! - [`Commands`]: many client handles to the driver, in order (a small
+//!   preallocated ring, a large one allocated on the first burst, and past
+//!   it an overflow queue).
 //! - [`channel`]: the driver to one receiver (a subscription stream or the
-//!   `deliver_message` queue), bounded.
+//!   `deliver_message` queue), bounded; its ring is allocated by the first
+//!   message.
 //! - [`ReplyPool`]: where the outcome of a publish comes back; slots are
 //!   recycled, so a publish allocates nothing once the pool is warm.
 
