@@ -2034,3 +2034,144 @@ async fn the_offline_queue_is_bounded() {
     })
     .await;
 }
+
+// ------------------------------------------------------- session expiry (v5)
+
+/// MQTT 5 `session_expiry`: a clean first connection whose session outlives
+/// it. Another connection takes the session over (mosquitto closes ours
+/// with DISCONNECT 0x8E) and leaves; the client reconnects with Clean
+/// Start 0 [MQTT-3.1.2-6] and resumes the session (CONNACK: session
+/// present), where Clean Start 1 would have discarded it [MQTT-3.1.2-4].
+/// (A broker restart cannot show it: mosquitto 2.0 saves only the sessions
+/// of clients whose connection did not start clean.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_session_expiry_resumes_a_clean_first_session_after_a_reconnect() {
+    bounded(Duration::from_secs(60), async {
+        let broker = Mosquitto::start("");
+        let uri = broker.uri();
+        let v5 = |clean: bool| Config {
+            protocol_version: "5".into(),
+            session_expiry: Some(Duration::from_secs(600)),
+            cleansession: clean,
+            ..forever("expiry-resume")
+        };
+        let client = connect(&uri, v5(true)).await;
+        let mut states = changes(&client);
+        let mut sub = client
+            .subscription("expiry/t", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        // Another connection resumes the session (taking it over), then
+        // ends without ending it.
+        let other = connect(
+            &uri,
+            Config {
+                auto_reconnect: false,
+                ..v5(false)
+            },
+        )
+        .await;
+        assert_eq!(
+            other.state_changes().next().await,
+            Some(ConnectionState::Connected {
+                session_present: true
+            })
+        );
+        other.disconnect().await;
+        let seen = wait_state(&mut states, T, is_connected).await;
+        assert!(
+            seen.iter().any(|s| !is_connected(s)),
+            "the client was disconnected first: {seen:?}"
+        );
+        assert_eq!(
+            seen.last(),
+            Some(&ConnectionState::Connected {
+                session_present: true
+            }),
+            "the reconnection resumed the session: {seen:?}\n{}",
+            broker.log()
+        );
+        // The first connection started clean; the other one and the
+        // reconnection did not.
+        let log = broker.log();
+        assert_eq!(log.matches("as expiry-resume (p5, c1").count(), 1, "{log}");
+        assert_eq!(log.matches("as expiry-resume (p5, c0").count(), 2, "{log}");
+        let publisher = connect(
+            &uri,
+            Config {
+                client_id: Some("expiry-pub".into()),
+                ..Config::default()
+            },
+        )
+        .await;
+        publisher
+            .publish("expiry/t", "kept", QoS::AtLeastOnce, false)
+            .await
+            .unwrap();
+        assert_eq!(payload_str(&next_within(&mut sub, T).await), "kept");
+        publisher.disconnect().await;
+        client.disconnect().await;
+    })
+    .await;
+}
+
+/// MQTT 5 `session_expiry` with `cleansession = false`: the broker ends the
+/// session once the interval has passed after the connection ended; a
+/// message published after that is not kept for it, and the next
+/// connection finds no session. With a long expiry, the same steps find
+/// the session and its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_session_expiry_ends_the_session_after_the_interval() {
+    bounded(Duration::from_secs(60), async {
+        let broker = Mosquitto::start("");
+        let uri = broker.uri();
+        for (expiry, kept) in [(1, false), (600, true)] {
+            let id = format!("expiry-{expiry}");
+            let config = Config {
+                protocol_version: "5".into(),
+                session_expiry: Some(Duration::from_secs(expiry)),
+                ..persistent(&id)
+            };
+            let client = connect(&uri, config.clone()).await;
+            client
+                .subscribe(&[("expiry/ends", QoS::AtLeastOnce)])
+                .await
+                .unwrap();
+            client.disconnect().await;
+            // mosquitto checks expiries once a second.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            let publisher = connect(
+                &uri,
+                Config {
+                    client_id: Some(format!("{id}-pub")),
+                    ..Config::default()
+                },
+            )
+            .await;
+            publisher
+                .publish("expiry/ends", "later", QoS::AtLeastOnce, false)
+                .await
+                .unwrap();
+            publisher.disconnect().await;
+            let client = connect(&uri, config).await;
+            let state = client.state_changes().next().await;
+            assert_eq!(
+                state,
+                Some(ConnectionState::Connected {
+                    session_present: kept
+                }),
+                "expiry {expiry} s"
+            );
+            let message =
+                tokio::time::timeout(Duration::from_secs(1), client.deliver_message()).await;
+            assert_eq!(
+                message.is_ok(),
+                kept,
+                "expiry {expiry} s: the message was {}kept",
+                if kept { "" } else { "not " }
+            );
+            client.disconnect().await;
+        }
+    })
+    .await;
+}

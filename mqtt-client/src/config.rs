@@ -121,6 +121,17 @@ pub struct Config {
     /// 5, `false` also asks for a session that never expires (Session
     /// Expiry Interval 0xFFFFFFFF), as a 3.1.1 persistent session.
     pub cleansession: bool,
+    /// MQTT 5 Session Expiry Interval: how long the broker keeps the session
+    /// once the connection ends, in whole seconds (`0`: it ends with the
+    /// connection; 4,294,967,295 s: it never expires). Default: none with
+    /// `cleansession = true` (the session ends with the connection), never
+    /// expiring with `cleansession = false`. With an expiry above zero only
+    /// the client's first connection starts clean: reconnections resume
+    /// the session. MQTT 3.1.1 has no such property: setting it there is a
+    /// configuration error.
+    #[serde(default, with = "option_duration_serde")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_expiry: Option<Duration>,
     /// Client Identifier. When absent, a random `sansmqtt-XXXXXXXX` is
     /// generated (see [`Config::ensure_client_id`]); empty lets the broker
     /// assign one (3.1.1 requires `cleansession` then).
@@ -247,6 +258,7 @@ impl Default for Config {
             reconnect_on_first_connect: true,
             request_timeout: None,
             publish_expiry: None,
+            session_expiry: None,
             qos0_overflow: Qos0Overflow::Wait,
             certfile: None,
             keyfile: None,
@@ -275,6 +287,7 @@ impl fmt::Debug for Config {
             .field("topics", &self.topics)
             .field("will", &self.will)
             .field("cleansession", &self.cleansession)
+            .field("session_expiry", &self.session_expiry)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
@@ -378,6 +391,15 @@ impl Config {
             let len = will.message.as_bytes().len();
             if len > MAX_BINARY_LEN {
                 return Err(ConfigError::WillMessageTooLong(len));
+            }
+        }
+
+        if let Some(expiry) = self.session_expiry {
+            if !version.is_v5() {
+                return Err(ConfigError::SessionExpiryNeedsV5);
+            }
+            if expiry.as_secs() > u64::from(u32::MAX) {
+                return Err(ConfigError::SessionExpiryOutOfRange(expiry));
             }
         }
 
@@ -584,11 +606,16 @@ impl Config {
         let mut options = SessionOptions::new(client_id);
         options.version = version;
         options.clean_start = self.cleansession;
-        if version.is_v5() && !self.cleansession {
+        if version.is_v5() {
             // MQTT 5 ends a session with its connection unless CONNECT sets
             // a Session Expiry Interval: `cleansession = false` keeps it
-            // like MQTT 3.1.1 does (0xFFFFFFFF: it does not expire).
-            options.properties.session_expiry_interval = Some(u32::MAX);
+            // like MQTT 3.1.1 does (0xFFFFFFFF: it does not expire), unless
+            // `session_expiry` says how long.
+            options.properties.session_expiry_interval = match self.session_expiry {
+                Some(expiry) => Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX)),
+                None if !self.cleansession => Some(u32::MAX),
+                None => None,
+            };
         }
         options.keep_alive = self.keep_alive;
         options.ping_margin = self.ping_delay;
@@ -975,6 +1002,12 @@ pub enum ConfigError {
         "unknown protocol_version {0:?}: expected \"3.1.1\" (or 4, \"mqttv311\"), \"5\" (or 5, \"mqttv5\"), or \"3.1\""
     )]
     InvalidProtocolVersion(String),
+    /// `session_expiry` with a protocol version other than MQTT 5.
+    #[error("session_expiry is an MQTT 5 property: it needs protocol_version 5")]
+    SessionExpiryNeedsV5,
+    /// `session_expiry` above 4,294,967,295 s.
+    #[error("session_expiry ({0:?}) must be at most 4,294,967,295 s (never expires)")]
+    SessionExpiryOutOfRange(Duration),
     /// `max_inflight` is 0: no QoS 1 or 2 publish could ever be sent.
     #[error("max_inflight must be at least 1")]
     ZeroMaxInflight,
@@ -2567,6 +2600,54 @@ mod tests {
         };
         let o = clean.session_options(&uri("mqtt://h")).unwrap();
         assert_eq!(o.properties.session_expiry_interval, None);
+    }
+
+    #[test]
+    fn session_expiry_is_the_v5_session_expiry_interval() {
+        let v5 = |toml: &str| -> Config {
+            let c: Config = toml::from_str(&format!("protocol_version = 5\n{toml}")).unwrap();
+            c.validate().unwrap();
+            c
+        };
+        let expiry = |c: &Config| {
+            c.session_options(&uri("mqtt://h"))
+                .unwrap()
+                .properties
+                .session_expiry_interval
+        };
+        assert_eq!(expiry(&v5("session_expiry = 90")), Some(90));
+        assert_eq!(expiry(&v5("session_expiry = 0")), Some(0));
+        assert_eq!(
+            expiry(&v5("session_expiry = 4294967295")),
+            Some(u32::MAX),
+            "never expires"
+        );
+        // It wins over the never-expiring default of cleansession = false.
+        assert_eq!(
+            expiry(&v5("cleansession = false\nsession_expiry = 5")),
+            Some(5)
+        );
+        assert_eq!(expiry(&v5("cleansession = false")), Some(u32::MAX));
+        assert_eq!(expiry(&v5("")), None);
+
+        let too_long = Config {
+            protocol_version: "5".into(),
+            session_expiry: Some(Duration::from_secs(u64::from(u32::MAX) + 1)),
+            ..Config::default()
+        };
+        assert!(matches!(
+            too_long.validate(),
+            Err(ConfigError::SessionExpiryOutOfRange(_))
+        ));
+        // 3.1.1 has no Session Expiry Interval: refused, not ignored.
+        let v311 = Config {
+            session_expiry: Some(Duration::from_secs(60)),
+            ..Config::default()
+        };
+        assert!(matches!(
+            v311.validate(),
+            Err(ConfigError::SessionExpiryNeedsV5)
+        ));
     }
 
     #[test]

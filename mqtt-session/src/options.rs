@@ -27,7 +27,11 @@ pub struct SessionOptions {
     pub version: ProtocolVersion,
     /// Client Identifier; empty lets the broker assign one (requires clean start in 3.1.1).
     pub client_id: MqttString,
-    /// Clean Session (3.1.1) / Clean Start (5).
+    /// Clean Session (3.1.1) / Clean Start (5). With MQTT 5 and a Session
+    /// Expiry Interval above zero in `properties`, only the first
+    /// connection of the session starts clean: the session is meant to
+    /// outlive a connection, so a reconnection resumes it (paho's "clean
+    /// start first only").
     pub clean_start: bool,
     /// Keep Alive; zero disables keep-alive pings (a ping the application
     /// asks for with [`crate::Session::ping`] still has its PINGRESP deadline).

@@ -162,6 +162,10 @@ pub struct Session<S: SessionStore = InMemory> {
     /// Effective keep-alive (the server's overrides ours).
     keep_alive: Duration,
     assigned_client_id: Option<MqttString>,
+    /// The Clean Start flag of the CONNECT in flight.
+    sent_clean_start: bool,
+    /// A CONNACK accepted a connection of this session.
+    established: bool,
     store: S,
 }
 
@@ -208,6 +212,8 @@ impl<S: SessionStore> Session<S> {
             ping_deadline: None,
             ping_requested: false,
             assigned_client_id: None,
+            sent_clean_start: true,
+            established: false,
             store,
         }
     }
@@ -278,9 +284,15 @@ impl<S: SessionStore> Session<S> {
         }
         self.reset_connection();
         let o = &self.options;
+        // MQTT 5: a session that outlives its connections (Session Expiry
+        // Interval > 0) starts clean once; later connections resume it.
+        let resume = self.version.is_v5()
+            && self.established
+            && o.properties.session_expiry_interval.is_some_and(|e| e > 0);
+        self.sent_clean_start = o.clean_start && !resume;
         let connect = Connect {
             protocol: self.version,
-            clean_start: o.clean_start,
+            clean_start: self.sent_clean_start,
             keep_alive: o.keep_alive_secs(),
             // A client identifier the broker assigned (MQTT 5) names the
             // session from then on: reconnecting with an empty one would
@@ -412,7 +424,7 @@ impl<S: SessionStore> Session<S> {
             return;
         }
         // [MQTT-3.2.2-2]: clean start means the server has no session for us.
-        if ack.session_present && self.options.clean_start {
+        if ack.session_present && self.sent_clean_start {
             self.violation(ProtocolError::SessionPresentOnCleanStart);
             return;
         }
@@ -439,6 +451,7 @@ impl<S: SessionStore> Session<S> {
             self.assigned_client_id = Some(id.clone());
         }
         self.conn = Conn::Connected;
+        self.established = true;
         // Connected first: the outcomes of a lost session follow it.
         self.events.push_back(Event::Connected(Connected {
             session_present: ack.session_present,

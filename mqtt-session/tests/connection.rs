@@ -2336,3 +2336,67 @@ fn every_close_fails_sent_requests() {
         ));
     }
 }
+
+/// The CONNECT that `h` sends next, decoded.
+fn next_connect(h: &mut Harness) -> Connect {
+    h.session.connect(h.now).expect("connect");
+    match h.sent().as_slice() {
+        [Packet::Connect(c)] => (**c).clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// MQTT 5: Clean Start discards the broker's session [MQTT-3.1.2-4], Clean
+/// Start 0 resumes it [MQTT-3.1.2-6]. A session with a Session Expiry
+/// Interval above zero is meant to outlive its connection, so only its
+/// first connection starts clean and a reconnection resumes it (a session
+/// present in that CONNACK is no violation of MQTT-3.2.2-2). Without an
+/// expiry (or 0), and in 3.1.1, every connection starts as configured.
+#[test]
+fn v5_clean_start_only_on_the_first_connection_of_a_session_that_outlives_it() {
+    let mut o = options(V5);
+    o.clean_start = true;
+    o.properties.session_expiry_interval = Some(60);
+    let mut h = Harness::new(o.clone());
+    assert!(next_connect(&mut h).clean_start);
+    h.receive(accepted(ConnAckProperties::default()));
+    h.events();
+    h.session.connection_lost(h.now);
+    h.events();
+    assert!(
+        !next_connect(&mut h).clean_start,
+        "the reconnection resumes"
+    );
+    h.receive(ConnAck {
+        session_present: true,
+        ..accepted(ConnAckProperties::default())
+    });
+    let events = h.events();
+    assert!(
+        matches!(&events[..], [Event::Connected(c)] if c.session_present),
+        "{events:?}"
+    );
+
+    // No CONNACK accepted yet: a retry still starts clean.
+    let mut h = Harness::new(o.clone());
+    assert!(next_connect(&mut h).clean_start);
+    h.session.connection_lost(h.now);
+    h.events();
+    assert!(next_connect(&mut h).clean_start);
+
+    for (version, expiry) in [(V5, None), (V5, Some(0)), (V3, None)] {
+        let mut o = options(version);
+        o.clean_start = true;
+        o.properties.session_expiry_interval = expiry;
+        let mut h = Harness::new(o);
+        assert!(next_connect(&mut h).clean_start);
+        h.receive(accepted(ConnAckProperties::default()));
+        h.events();
+        h.session.connection_lost(h.now);
+        h.events();
+        assert!(
+            next_connect(&mut h).clean_start,
+            "{version:?} with expiry {expiry:?} starts clean every time"
+        );
+    }
+}
