@@ -53,7 +53,7 @@ pub enum ConnectionState {
 }
 
 /// Capacity of each subscription stream and of the `deliver_message` queue
-/// (preallocated rings, about 11 KiB each). When one is full, messages
+/// (rings of about 11 KiB, each allocated by its first message). When one is full, messages
 /// wait in the driver (up to 1,024), then the client stops reading from the
 /// socket and withholds acknowledgements: the broker slows down, nothing is
 /// dropped.

@@ -269,9 +269,49 @@ impl Driver {
         if self.state == state {
             return;
         }
+        self.log_state(&state);
         self.state = state.clone();
         self.watchers
             .retain(|w| w.unbounded_send(state.clone()).is_ok());
+    }
+
+    /// The broker URI of the current (or last) connection attempt.
+    fn current_uri(&self) -> &BrokerUri {
+        let n = self.uris.len();
+        &self.uris[(self.next_uri + n - 1) % n]
+    }
+
+    /// The connection's life in the log (`log` crate, target
+    /// `sansmqtt::driver`): client identifier, broker URI (never its
+    /// password: `BrokerUri`'s `Display`), state and cause.
+    fn log_state(&self, state: &ConnectionState) {
+        let id = self.session.options().client_id.as_str();
+        let uri = self.current_uri();
+        match state {
+            // Logged by `poll_link` at each attempt (the first included).
+            ConnectionState::Connecting { .. } => {}
+            ConnectionState::Connected { session_present } => {
+                log::info!("{id}: connected to {uri} (session present: {session_present})");
+            }
+            // Logged with its delay by `schedule_reconnect`.
+            ConnectionState::Reconnecting { .. } => {}
+            ConnectionState::Disconnected {
+                reason: Some(CloseReason::ClientDisconnect),
+            } => log::info!("{id}: disconnected from {uri}"),
+            ConnectionState::Disconnected {
+                reason: Some(reason),
+            } => log::warn!("{id}: connection to {uri} ended: {reason}"),
+            ConnectionState::Disconnected { reason: None } => {
+                let cause = self
+                    .last_io_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| "unknown cause".to_owned());
+                log::warn!("{id}: could not connect to {uri}: {cause}");
+            }
+            ConnectionState::Closed => log::info!("{id}: closed"),
+        }
     }
 
     // -------------------------------------------------------------- commands
@@ -660,6 +700,11 @@ impl Driver {
         match self.backoff.next_delay() {
             Some(delay) => {
                 let at = now + delay;
+                log::info!(
+                    "{}: reconnecting in {delay:.1?} (retry {})",
+                    self.session.options().client_id.as_str(),
+                    self.backoff.attempt()
+                );
                 if let Link::Down(_) = self.link {
                     self.link = Link::Down(Some(at));
                 }
@@ -814,9 +859,12 @@ impl Driver {
             Link::Down(Some(at)) if *at <= now && !self.stay_down => {
                 let uri = self.uris[self.next_uri % self.uris.len()].clone();
                 self.next_uri += 1;
-                self.set_state(ConnectionState::Connecting {
-                    attempt: self.backoff.attempt().max(1),
-                });
+                let attempt = self.backoff.attempt().max(1);
+                log::debug!(
+                    "{}: connecting to {uri} (attempt {attempt})",
+                    self.session.options().client_id.as_str()
+                );
+                self.set_state(ConnectionState::Connecting { attempt });
                 self.link = Link::Opening(self.connector.connect(&uri));
                 self.opening_deadline = now + self.config.connect_timeout;
                 progress = true;
