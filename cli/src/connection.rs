@@ -308,7 +308,7 @@ async fn open(
 pub(crate) async fn connect(
     common: &Common,
     target: &Target,
-    config: Config,
+    mut config: Config,
 ) -> Result<Client, Exit> {
     let bind = common.bind.as_deref().map(bind_address).transpose()?;
     let uri = BrokerUri::parse(&target.uri).map_err(|e| Exit::general(format!("Error: {e}")))?;
@@ -320,12 +320,17 @@ pub(crate) async fn connect(
     } else {
         None
     };
-    // Without -x the library's own: none (0), or never with -c.
-    let session_expiry = common.session_expiry;
+    // -x: the Session Expiry Interval (MQTT 5 only, ignored otherwise as
+    // mosquitto does). Without it the library's own: none (0), or never
+    // with -c.
+    if target.version == ProtocolVersion::V5 {
+        config.session_expiry = common
+            .session_expiry
+            .map(|s| Duration::from_secs(u64::from(s)));
+    }
     let watch = Arc::new(Watch::new(
         common.debug,
         target.version,
-        session_expiry,
         config.client_id.as_deref().unwrap_or(""),
     ));
     let connector = move |uri: &BrokerUri| -> BoxFuture<io::Result<Box<dyn Transport>>> {

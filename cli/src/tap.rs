@@ -1,14 +1,11 @@
 //! A transport wrapper that watches the MQTT packets going both ways: `-d`
-//! logs each one in mosquitto's `Client X sending CONNECT` style, and `-x`
-//! sets the Session Expiry Interval of the outgoing CONNECT (the library's
-//! config has no key for it).
+//! logs each one in mosquitto's `Client X sending CONNECT` style.
 
 use std::io::{self, IoSlice, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::{Buf, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 use sansmqtt_proto::{Decoder, Packet, ProtocolVersion, RetainHandling};
 
@@ -18,7 +15,6 @@ use sansmqtt_proto::{Decoder, Packet, ProtocolVersion, RetainHandling};
 pub(crate) struct Watch {
     debug: bool,
     version: ProtocolVersion,
-    session_expiry: Option<u32>,
     client_id: Mutex<String>,
     /// The last message id shown for an outgoing packet: libmosquitto
     /// numbers QoS 0 publishes too, and `-d` shows those numbers.
@@ -26,18 +22,11 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// What to watch: log packets when `debug`, set the CONNECT's Session
-    /// Expiry Interval to `session_expiry` (MQTT 5 only).
-    pub(crate) fn new(
-        debug: bool,
-        version: ProtocolVersion,
-        session_expiry: Option<u32>,
-        client_id: &str,
-    ) -> Self {
+    /// What to watch: log packets when `debug`.
+    pub(crate) fn new(debug: bool, version: ProtocolVersion, client_id: &str) -> Self {
         Self {
             debug,
             version,
-            session_expiry: session_expiry.filter(|_| version == ProtocolVersion::V5),
             client_id: Mutex::new(client_id.to_owned()),
             last_mid: Mutex::new(0),
         }
@@ -45,7 +34,7 @@ impl Watch {
 
     /// Whether a transport needs wrapping at all.
     pub(crate) fn is_needed(&self) -> bool {
-        self.debug || self.session_expiry.is_some()
+        self.debug
     }
 
     fn id(&self) -> String {
@@ -246,93 +235,18 @@ pub(crate) struct Tap<T> {
     watch: Arc<Watch>,
     sent: Side,
     received: Side,
-    /// Bytes of the first packet (CONNECT) held until complete, while its
-    /// Session Expiry Interval is to be set.
-    connect: Option<BytesMut>,
-    /// Rewritten bytes not yet taken by `inner`.
-    out: BytesMut,
 }
 
 impl<T> Tap<T> {
     /// Watches `inner`.
     pub(crate) fn new(inner: T, watch: Arc<Watch>) -> Self {
         let version = watch.version;
-        let connect = watch.session_expiry.map(|_| BytesMut::new());
         Self {
             inner,
             watch,
             sent: Side::new(version),
             received: Side::new(version),
-            connect,
-            out: BytesMut::new(),
         }
-    }
-}
-
-/// `bytes` with the Session Expiry Interval of the CONNECT packet at its
-/// front set to `expiry`, once the packet is complete (`None` before). A
-/// first packet that is not a CONNECT passes unchanged.
-fn rewrite_connect(held: &mut BytesMut, expiry: u32) -> Option<BytesMut> {
-    let mut decoder = Decoder::new(ProtocolVersion::V5);
-    decoder.feed(held);
-    let mut out = BytesMut::new();
-    match decoder.decode() {
-        Ok(None) => return None,
-        Ok(Some(Packet::Connect(mut connect))) => {
-            connect.properties.session_expiry_interval = Some(expiry);
-            let rest = held.len() - packet_len(held).unwrap_or(held.len());
-            if connect.encode(connect.protocol, &mut out).is_err() {
-                return Some(std::mem::take(held));
-            }
-            out.extend_from_slice(&held[held.len() - rest..]);
-        }
-        Ok(Some(_)) | Err(_) => out = std::mem::take(held),
-    }
-    held.clear();
-    Some(out)
-}
-
-/// Length of the packet at the front of `buf` from its fixed header.
-fn packet_len(buf: &[u8]) -> Option<usize> {
-    let mut remaining = 0usize;
-    for (i, b) in buf.iter().skip(1).take(4).enumerate() {
-        remaining |= usize::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some(1 + i + 1 + remaining);
-        }
-    }
-    None
-}
-
-impl<T: AsyncWrite + Unpin> Tap<T> {
-    /// Writes the rewritten bytes still waiting; `Ready` once none wait.
-    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.out.is_empty() {
-            match Pin::new(&mut self.inner).poll_write(cx, &self.out) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.out.advance(n),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// Holds `bufs` while the CONNECT is being rewritten; `None` once done.
-    fn hold(&mut self, bufs: &[IoSlice<'_>]) -> Option<usize> {
-        let expiry = self.watch.session_expiry?;
-        let held = self.connect.as_mut()?;
-        let mut n = 0;
-        for b in bufs {
-            held.extend_from_slice(b);
-            n += b.len();
-        }
-        if let Some(out) = rewrite_connect(held, expiry) {
-            self.connect = None;
-            self.sent.feed(&self.watch, true, &out);
-            self.out = out;
-        }
-        Some(n)
     }
 }
 
@@ -368,19 +282,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tap<T> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if let Poll::Ready(Err(e)) = this.drain(cx) {
-            return Poll::Ready(Err(e));
-        }
-        if !this.out.is_empty() {
-            return Poll::Pending;
-        }
-        if let Some(n) = this.hold(bufs) {
-            // Start sending at once; what is left goes with the next call.
-            if let Poll::Ready(Err(e)) = this.drain(cx) {
-                return Poll::Ready(Err(e));
-            }
-            return Poll::Ready(Ok(n));
-        }
         match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
             Poll::Ready(Ok(n)) => {
                 let mut left = n;
@@ -399,51 +300,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tap<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        match this.drain(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_flush(cx),
-            other => other,
-        }
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        match this.drain(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_close(cx),
-            other => other,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sansmqtt_proto::{Connect, MqttString};
-
-    #[test]
-    fn connect_gets_the_session_expiry_and_keeps_what_follows() {
-        let c = Connect::new(ProtocolVersion::V5, MqttString::try_from("id").unwrap());
-        let mut bytes = BytesMut::new();
-        c.encode(ProtocolVersion::V5, &mut bytes).unwrap();
-        bytes.extend_from_slice(&[0xc0, 0x00]);
-        let mut held = BytesMut::from(&bytes[..3]);
-        assert!(rewrite_connect(&mut held, 30).is_none());
-        held.extend_from_slice(&bytes[3..]);
-        let out = rewrite_connect(&mut held, 30).unwrap();
-        assert_eq!(&out[out.len() - 2..], &[0xc0, 0x00]);
-        let mut decoder = Decoder::new(ProtocolVersion::V5);
-        decoder.feed(&out);
-        let Ok(Some(Packet::Connect(back))) = decoder.decode() else {
-            panic!("not a CONNECT")
-        };
-        assert_eq!(back.properties.session_expiry_interval, Some(30));
-        assert_eq!(back.client_id.as_str(), "id");
-    }
-
-    #[test]
-    fn packet_len_reads_the_remaining_length() {
-        assert_eq!(packet_len(&[0x10, 0x02, 0, 0]), Some(4));
-        assert_eq!(packet_len(&[0x30, 0x80, 0x01]), Some(131));
-        assert_eq!(packet_len(&[0x30]), None);
+        Pin::new(&mut self.inner).poll_close(cx)
     }
 }
