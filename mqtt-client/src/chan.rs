@@ -44,6 +44,10 @@ pub(crate) struct Commands<T> {
     /// Commands sent while the rings were full, oldest first.
     overflow: std::sync::Mutex<std::collections::VecDeque<T>>,
     has_overflow: std::sync::atomic::AtomicBool,
+    /// A command the driver took from the large ring while the small one
+    /// still held older ones; delivered once the small ring is empty.
+    stash: std::sync::Mutex<Option<T>>,
+    has_stash: std::sync::atomic::AtomicBool,
 }
 
 /// The queue is closed: the driver is gone.
@@ -67,6 +71,8 @@ impl<T> Commands<T> {
             handles: AtomicUsize::new(0),
             overflow: std::sync::Mutex::new(std::collections::VecDeque::new()),
             has_overflow: std::sync::atomic::AtomicBool::new(false),
+            stash: std::sync::Mutex::new(None),
+            has_stash: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -88,12 +94,36 @@ impl<T> Commands<T> {
         }
     }
 
-    /// Pops from the rings, the small one first (it holds older commands).
+    /// Pops from the rings: the small one first (a sender's commands there
+    /// are older than its commands in the large one), then the stash, then
+    /// the large one.
     fn pop_ring(&self) -> Option<T> {
-        self.rings
-            .iter()
-            .filter_map(|r| r.get())
-            .find_map(|r| r.pop().ok())
+        let small = self.rings[0].get()?;
+        if let Ok(c) = small.pop() {
+            return Some(c);
+        }
+        if self.has_stash.load(Ordering::Acquire) {
+            let mut stash = lock(&self.stash);
+            if let Some(c) = stash.take() {
+                self.has_stash.store(false, Ordering::Release);
+                return Some(c);
+            }
+        }
+        let large = self.rings[1].get()?;
+        let c = large.pop().ok()?;
+        // The small ring was empty a moment ago, but its sender may have
+        // put an older command there since (then filled it, and moved on
+        // to the large ring): having taken `c`, every command its sender
+        // sent before it is visible, so the small ring is looked at again
+        // and what it holds goes first.
+        match small.pop() {
+            Ok(older) => {
+                *lock(&self.stash) = Some(c);
+                self.has_stash.store(true, Ordering::Release);
+                Some(older)
+            }
+            Err(_) => Some(c),
+        }
     }
 
     fn is_closed(&self) -> bool {
@@ -201,6 +231,8 @@ impl<T> Commands<T> {
             while ring.pop().is_ok() {}
         }
         overflow.clear();
+        lock(&self.stash).take();
+        self.has_stash.store(false, Ordering::Release);
     }
 }
 
@@ -577,6 +609,51 @@ mod tests {
         assert!(c.poll_next(&mut cx()).is_pending());
         c.close();
         assert!(c.send_now(80).is_err());
+    }
+
+    /// Senders on several threads, racing through the small ring, the
+    /// large one and the overflow queue while the driver takes commands:
+    /// nothing is lost, and each sender's commands arrive in its order.
+    #[test]
+    fn concurrent_senders_keep_their_own_order_across_every_tier() {
+        const SENDERS: u32 = 4;
+        const EACH: u32 = 20_000;
+        for _ in 0..3 {
+            let c: Arc<Commands<(u32, u32)>> = Commands::new(64);
+            for _ in 0..SENDERS {
+                c.add_handle();
+            }
+            let senders: Vec<_> = (0..SENDERS)
+                .map(|t| {
+                    let c = c.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..EACH {
+                            c.send_now((t, i)).expect("open");
+                            if i % 1000 == 0 {
+                                std::thread::yield_now();
+                            }
+                        }
+                        c.drop_handle();
+                    })
+                })
+                .collect();
+            let mut next = vec![0u32; SENDERS as usize];
+            let mut cx = cx();
+            loop {
+                match c.poll_next(&mut cx) {
+                    Poll::Ready(Some((t, i))) => {
+                        assert_eq!(i, next[t as usize], "sender {t} out of order");
+                        next[t as usize] += 1;
+                    }
+                    Poll::Ready(None) => break,
+                    Poll::Pending => std::thread::yield_now(),
+                }
+            }
+            for s in senders {
+                s.join().unwrap();
+            }
+            assert_eq!(next, vec![EACH; SENDERS as usize], "every command arrived");
+        }
     }
 
     #[test]
