@@ -8,7 +8,13 @@
 //! cargo run --release -p sansmqtt-bench -- --all          # everything, 3 runs each
 //! cargo run --release -p sansmqtt-bench -- --quick        # only checks every workload runs
 //! cargo run --release -p sansmqtt-bench -- --only w1,w4 --peers sansmqtt-tokio,rumqttc --runs 5
+//! cargo run --release -p sansmqtt-bench -- --only w4 --awake  # vCPUs kept awake (see below)
 //! ```
+//!
+//! `--awake` runs a spinning process at the lowest priority (`nice -n 19`)
+//! for the whole run, so that no vCPU goes idle: on a virtual machine,
+//! waking an idle vCPU costs tens of microseconds, which is most of a W4
+//! round trip. The clients and the broker still run at normal priority.
 //!
 //! Every run of a client is its own child process (this binary with
 //! `child PEER WORKLOAD PORT`), so that its CPU time, context switches,
@@ -58,11 +64,12 @@ struct Args {
     quick: bool,
     out: PathBuf,
     timeout: Duration,
+    awake: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sansmqtt-bench [--all] [--quick] [--only w1,w2,...] [--peers a,b,...] [--runs N] [--out DIR] [--timeout SECS]\n\
+        "usage: sansmqtt-bench [--all] [--quick] [--only w1,w2,...] [--peers a,b,...] [--runs N] [--out DIR] [--timeout SECS] [--awake]\n\
          peers: {}",
         Peer::ALL.map(Peer::name).join(", ")
     );
@@ -77,6 +84,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
         quick: false,
         out: PathBuf::from("target/bench-report"),
         timeout: Duration::from_secs(600),
+        awake: false,
     };
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -100,6 +108,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
             "--timeout" => {
                 a.timeout = Duration::from_secs(value().parse().unwrap_or_else(|_| usage()))
             }
+            "--awake" => a.awake = true,
             "--bench" => {} // passed by `cargo bench`
             _ => usage(),
         }
@@ -115,6 +124,17 @@ fn main() {
     if args.peek().map(String::as_str) == Some("child") {
         args.next();
         std::process::exit(child(args.collect()));
+    }
+    if args.peek().map(String::as_str) == Some("spin") {
+        // `--awake`: keep a vCPU busy, at the lowest priority, until killed
+        // or until the benchmark that started it is gone.
+        let parent = std::os::unix::process::parent_id();
+        while std::os::unix::process::parent_id() == parent {
+            for _ in 0..1_000_000 {
+                std::hint::spin_loop();
+            }
+        }
+        std::process::exit(0);
     }
     let args = parse_args(args);
     let broker = match broker::Broker::start() {
@@ -140,6 +160,21 @@ fn main() {
             "full sizes"
         }
     );
+    // Killed (by its PID) once the runs are done.
+    let spinner = if args.awake {
+        match Spinner::start() {
+            Ok(s) => {
+                println!("--awake: spinning process pid {} at nice 19", s.0.id());
+                Some(s)
+            }
+            Err(e) => {
+                eprintln!("--awake: cannot start the spinning process: {e}");
+                std::process::exit(1)
+            }
+        }
+    } else {
+        None
+    };
     let mut runs = Vec::new();
     for &w in &args.workloads {
         let p = w.params(args.quick);
@@ -163,6 +198,8 @@ fn main() {
             }
         }
     }
+    // Before anything below can exit the process.
+    drop(spinner);
     let summary = report::summarize(&runs, &args.workloads, args.quick);
     println!("\n{}", report::markdown(&summary));
     if let Err(e) = std::fs::create_dir_all(&args.out)
@@ -182,6 +219,32 @@ fn main() {
         if args.quick {
             std::process::exit(1);
         }
+    }
+}
+
+/// The `--awake` process: this binary's `spin`, under `nice -n 19`.
+struct Spinner(std::process::Child);
+
+impl Spinner {
+    fn start() -> std::io::Result<Self> {
+        let exe = std::env::current_exe()?;
+        Command::new("nice")
+            .arg("-n")
+            .arg("19")
+            .arg(exe)
+            .arg("spin")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(Spinner)
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        // `nice` execs the binary: the PID is the spinning process's own.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
