@@ -2042,6 +2042,8 @@ async fn the_offline_queue_is_bounded() {
 /// with DISCONNECT 0x8E) and leaves; the client reconnects with Clean
 /// Start 0 [MQTT-3.1.2-6] and resumes the session (CONNACK: session
 /// present), where Clean Start 1 would have discarded it [MQTT-3.1.2-4].
+/// The broker closes the first connection with DISCONNECT 0x8E when the
+/// other one takes the session [MQTT-3.1.4-3].
 /// (A broker restart cannot show it: mosquitto 2.0 saves only the sessions
 /// of clients whose connection did not start clean.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2096,14 +2098,7 @@ async fn v5_session_expiry_resumes_a_clean_first_session_after_a_reconnect() {
         let log = broker.log();
         assert_eq!(log.matches("as expiry-resume (p5, c1").count(), 1, "{log}");
         assert_eq!(log.matches("as expiry-resume (p5, c0").count(), 2, "{log}");
-        let publisher = connect(
-            &uri,
-            Config {
-                client_id: Some("expiry-pub".into()),
-                ..Config::default()
-            },
-        )
-        .await;
+        let publisher = connect(&uri, forever("expiry-pub")).await;
         publisher
             .publish("expiry/t", "kept", QoS::AtLeastOnce, false)
             .await
@@ -2115,8 +2110,9 @@ async fn v5_session_expiry_resumes_a_clean_first_session_after_a_reconnect() {
     .await;
 }
 
-/// MQTT 5 `session_expiry` with `cleansession = false`: the broker ends the
-/// session once the interval has passed after the connection ended; a
+/// MQTT 5 `session_expiry` with `cleansession = false`: the broker keeps
+/// the session while the interval runs after the connection ended
+/// [MQTT-3.1.2-23] and ends it once it has passed; a
 /// message published after that is not kept for it, and the next
 /// connection finds no session. With a long expiry, the same steps find
 /// the session and its message.
@@ -2140,14 +2136,7 @@ async fn v5_session_expiry_ends_the_session_after_the_interval() {
             client.disconnect().await;
             // mosquitto checks expiries once a second.
             tokio::time::sleep(Duration::from_millis(2500)).await;
-            let publisher = connect(
-                &uri,
-                Config {
-                    client_id: Some(format!("{id}-pub")),
-                    ..Config::default()
-                },
-            )
-            .await;
+            let publisher = connect(&uri, forever(&format!("{id}-pub"))).await;
             publisher
                 .publish("expiry/ends", "later", QoS::AtLeastOnce, false)
                 .await

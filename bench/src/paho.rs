@@ -61,15 +61,19 @@ fn client(port: u16, role: &str) -> Result<AsyncClient, String> {
         .map_err(|e| format!("paho {role}: create: {e}"))
 }
 
-/// Connects with a clean session and Paho's in-flight window `INFLIGHT`.
-fn connect(cli: &AsyncClient, role: &str) -> Result<(), String> {
-    let opts = ConnectOptionsBuilder::new_v3()
+/// A clean session with Paho's in-flight window `INFLIGHT`.
+fn connect_options() -> paho_mqtt::ConnectOptions {
+    ConnectOptionsBuilder::new_v3()
         .clean_session(true)
         .keep_alive_interval(Duration::from_secs(60))
         .connect_timeout(OP_TIMEOUT)
         .max_inflight(i32::from(INFLIGHT))
-        .finalize();
-    cli.connect(opts)
+        .finalize()
+}
+
+/// Connects with [`connect_options`].
+fn connect(cli: &AsyncClient, role: &str) -> Result<(), String> {
+    cli.connect(connect_options())
         .wait_for(OP_TIMEOUT)
         .map(|_| ())
         .map_err(|e| format!("paho {role}: connect: {e}"))
@@ -280,12 +284,7 @@ fn connections(p: &Params, port: u16) -> Result<Outcome, String> {
     for i in 0..p.clients {
         clients.push(client(port, &format!("c{i}"))?);
     }
-    let opts = ConnectOptionsBuilder::new_v3()
-        .clean_session(true)
-        .keep_alive_interval(Duration::from_secs(60))
-        .connect_timeout(OP_TIMEOUT)
-        .max_inflight(i32::from(INFLIGHT))
-        .finalize();
+    let opts = connect_options();
     let connecting: Vec<_> = clients.iter().map(|c| c.connect(opts.clone())).collect();
     for (i, tok) in connecting.into_iter().enumerate() {
         tok.wait_for(OP_TIMEOUT)

@@ -78,3 +78,13 @@ impl Peer {
         }
     }
 }
+
+/// The runtime of every tokio client (sansmqtt-tokio and rumqttc alike):
+/// multi-thread, two workers.
+pub(crate) fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))
+}

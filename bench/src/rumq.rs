@@ -44,11 +44,7 @@ const TEARDOWN: Duration = Duration::from_secs(2);
 
 /// Runs workload `w` with rumqttc against the broker on `port`.
 pub(crate) fn run(w: Workload, p: &Params, port: u16) -> Result<Outcome, String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let rt = crate::peers::tokio_runtime()?;
     let p = *p;
     // Everything runs in tasks of the runtime, none on the waiting thread.
     let out = rt.block_on(async move {

@@ -143,11 +143,7 @@ impl Exec for Smol {
 }
 
 pub(crate) fn run_tokio(w: Workload, p: &Params, port: u16) -> Result<Outcome, String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let rt = crate::peers::tokio_runtime()?;
     let exec = Tokio(rt);
     let out = run(&exec, w, p, port);
     exec.0.shutdown_timeout(Duration::from_secs(1));

@@ -21,6 +21,41 @@ use std::task::{Context, Poll};
 use atomic_waker::AtomicWaker;
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
+/// A bounded lock-free ring allocated on first use, so that a queue that is
+/// never used costs nothing (boxed: a `ConcurrentQueue` is 512 bytes even
+/// empty). Closing one that was never allocated gives it a closed one-slot
+/// ring, so a late sender finds it closed without allocating it in full.
+struct LazyRing<T> {
+    queue: std::sync::OnceLock<Box<ConcurrentQueue<T>>>,
+    capacity: usize,
+}
+
+impl<T> LazyRing<T> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            queue: std::sync::OnceLock::new(),
+            capacity,
+        }
+    }
+
+    /// The ring, if allocated.
+    fn get(&self) -> Option<&ConcurrentQueue<T>> {
+        self.queue.get().map(|q| &**q)
+    }
+
+    /// The ring, allocated now if it was not yet.
+    fn ring(&self) -> &ConcurrentQueue<T> {
+        self.queue
+            .get_or_init(|| Box::new(ConcurrentQueue::bounded(self.capacity)))
+    }
+
+    fn close(&self) {
+        self.queue
+            .get_or_init(|| Box::new(ConcurrentQueue::bounded(1)))
+            .close();
+    }
+}
+
 // ------------------------------------------------------------- commands
 
 /// Commands from every client handle to the driver, in the order they were
@@ -33,9 +68,7 @@ pub(crate) struct Commands<T> {
     /// `rings[0]` (small, at once) then `rings[1]` (large, on demand);
     /// senders push to `rings[active]`, and `active` only ever goes from 0
     /// to 1, so a sender's later command is never in an earlier ring.
-    /// Boxed: a queue's state is 512 bytes even before it holds anything.
-    rings: [std::sync::OnceLock<Box<ConcurrentQueue<T>>>; 2],
-    sizes: [usize; 2],
+    rings: [LazyRing<T>; 2],
     active: AtomicUsize,
     /// The driver, parked on an empty queue.
     driver: AtomicWaker,
@@ -60,12 +93,10 @@ const SMALL_RING: usize = 4;
 impl<T> Commands<T> {
     /// A queue whose rings hold up to `capacity` commands (4 at first).
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
-        let small = SMALL_RING.min(capacity);
-        let rings: [std::sync::OnceLock<Box<ConcurrentQueue<T>>>; 2] = Default::default();
-        let _ = rings[0].set(Box::new(ConcurrentQueue::bounded(small)));
+        let small = LazyRing::new(SMALL_RING.min(capacity));
+        small.ring();
         Arc::new(Self {
-            rings,
-            sizes: [small, capacity],
+            rings: [small, LazyRing::new(capacity)],
             active: AtomicUsize::new(0),
             driver: AtomicWaker::new(),
             handles: AtomicUsize::new(0),
@@ -81,10 +112,10 @@ impl<T> Commands<T> {
     fn push_ring(&self, mut command: T) -> Result<(), PushError<T>> {
         let mut i = self.active.load(Ordering::Acquire);
         loop {
-            let ring =
-                self.rings[i].get_or_init(|| Box::new(ConcurrentQueue::bounded(self.sizes[i])));
-            match ring.push(command) {
-                Err(PushError::Full(c)) if i == 0 && self.sizes[1] > self.sizes[0] => {
+            match self.rings[i].ring().push(command) {
+                Err(PushError::Full(c))
+                    if i == 0 && self.rings[1].capacity > self.rings[0].capacity =>
+                {
                     command = c;
                     i = 1;
                     self.active.store(1, Ordering::Release);
@@ -127,7 +158,7 @@ impl<T> Commands<T> {
     }
 
     fn is_closed(&self) -> bool {
-        self.rings[0].get().is_none_or(|r| r.is_closed())
+        self.rings[0].ring().is_closed()
     }
 
     /// Queues a command; never waits: full rings spill into the overflow
@@ -222,13 +253,10 @@ impl<T> Commands<T> {
     /// The driver is gone: queued and future commands are refused (their
     /// replies, dropped, answer `Closed`).
     pub(crate) fn close(&self) {
-        // A ring never allocated gets a closed one-slot ring, so that a
-        // late sender finds it closed.
         let mut overflow = lock(&self.overflow);
-        for (ring, size) in self.rings.iter().zip(self.sizes) {
-            let ring = ring.get_or_init(|| Box::new(ConcurrentQueue::bounded(size.min(1))));
+        for ring in &self.rings {
             ring.close();
-            while ring.pop().is_ok() {}
+            while ring.ring().pop().is_ok() {}
         }
         overflow.clear();
         lock(&self.stash).take();
@@ -237,7 +265,7 @@ impl<T> Commands<T> {
 }
 
 /// A lock that a panic elsewhere does not poison for good.
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -246,31 +274,17 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Ring<T> {
     /// Allocated by the first message: a receiver that never gets one
     /// (an unused `deliver_message` queue) costs no ring.
-    queue: std::sync::OnceLock<Box<ConcurrentQueue<T>>>,
-    capacity: usize,
-    /// Closed by either end (also before the ring exists).
-    closed: std::sync::atomic::AtomicBool,
+    queue: LazyRing<T>,
     /// The receiver, parked on an empty ring.
     receiver: AtomicWaker,
     /// The driver, parked on a full ring.
     sender: AtomicWaker,
 }
 
-impl<T> Ring<T> {
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if let Some(q) = self.queue.get() {
-            q.close();
-        }
-    }
-}
-
 /// A bounded channel from the driver to one receiver.
 pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let ring = Arc::new(Ring {
-        queue: std::sync::OnceLock::new(),
-        capacity,
-        closed: std::sync::atomic::AtomicBool::new(false),
+        queue: LazyRing::new(capacity),
         receiver: AtomicWaker::new(),
         sender: AtomicWaker::new(),
     });
@@ -284,7 +298,10 @@ pub(crate) struct Sender<T> {
 
 impl<T> Sender<T> {
     fn has_room(&self) -> bool {
-        self.is_closed() || self.ring.queue.get().is_none_or(|q| !q.is_full())
+        self.ring
+            .queue
+            .get()
+            .is_none_or(|q| !q.is_full() || q.is_closed())
     }
 
     /// Ready when a message can be sent (or the receiver is gone).
@@ -301,20 +318,9 @@ impl<T> Sender<T> {
 
     /// Sends; the message comes back if the ring is full or closed.
     pub(crate) fn try_send(&self, message: T) -> Result<(), T> {
-        if self.is_closed() {
-            return Err(message);
-        }
-        let ring = &self.ring;
-        let q = ring
-            .queue
-            .get_or_init(|| Box::new(ConcurrentQueue::bounded(ring.capacity)));
-        // The receiver may have closed before the ring existed.
-        if ring.closed.load(Ordering::Acquire) {
-            q.close();
-        }
-        match q.push(message) {
+        match self.ring.queue.ring().push(message) {
             Ok(()) => {
-                ring.receiver.wake();
+                self.ring.receiver.wake();
                 Ok(())
             }
             Err(e) => Err(e.into_inner()),
@@ -323,12 +329,15 @@ impl<T> Sender<T> {
 
     /// The receiver was dropped.
     pub(crate) fn is_closed(&self) -> bool {
-        self.ring.closed.load(Ordering::Acquire)
+        self.ring
+            .queue
+            .get()
+            .is_some_and(ConcurrentQueue::is_closed)
     }
 
     /// Ends the channel: the receiver takes what is queued, then `None`.
     pub(crate) fn close_channel(&self) {
-        self.ring.close();
+        self.ring.queue.close();
         self.ring.receiver.wake();
     }
 }
@@ -361,26 +370,22 @@ impl<T> Receiver<T> {
     /// `Some(Some(m))`: a message; `Some(None)`: closed and empty; `None`:
     /// nothing yet.
     pub(crate) fn try_recv(&self) -> Option<Option<T>> {
-        // The flag first: once it is seen set, every message sent before
-        // the sender closed is in the ring.
-        let closed = self.ring.closed.load(Ordering::Acquire);
-        let Some(q) = self.ring.queue.get() else {
-            return closed.then_some(None);
-        };
-        match q.pop() {
+        // No ring yet: nothing was sent, and the channel is open (closing
+        // it allocates a closed one).
+        match self.ring.queue.get()?.pop() {
             Ok(m) => {
                 self.ring.sender.wake();
                 Some(Some(m))
             }
             Err(PopError::Closed) => Some(None),
-            Err(PopError::Empty) => closed.then_some(None),
+            Err(PopError::Empty) => None,
         }
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.ring.close();
+        self.ring.queue.close();
         self.ring.sender.wake();
     }
 }
@@ -399,12 +404,8 @@ struct Slot<T> {
 /// small one (a thousand clients in a process stay cheap), a client with a
 /// thousand concurrent publishes gets room for all of them.
 pub(crate) struct ReplyPool<T> {
-    /// Boxed: a queue's state is 512 bytes even before it holds anything.
-    free: [std::sync::OnceLock<Box<FreeList<T>>>; 3],
+    free: [LazyRing<Arc<Slot<T>>>; 3],
 }
-
-/// One free-list ring of reply slots.
-type FreeList<T> = ConcurrentQueue<Arc<Slot<T>>>;
 
 /// Sizes of the free-list rings.
 const TIERS: [usize; 3] = [4, 256, 4096];
@@ -413,7 +414,7 @@ impl<T> ReplyPool<T> {
     /// An empty pool.
     pub(crate) fn new() -> Self {
         Self {
-            free: Default::default(),
+            free: TIERS.map(LazyRing::new),
         }
     }
 
@@ -425,11 +426,8 @@ impl<T> ReplyPool<T> {
     }
 
     fn push(&self, mut slot: Arc<Slot<T>>) {
-        for (ring, size) in self.free.iter().zip(TIERS) {
-            match ring
-                .get_or_init(|| Box::new(ConcurrentQueue::bounded(size)))
-                .push(slot)
-            {
+        for ring in &self.free {
+            match ring.ring().push(slot) {
                 Ok(()) => return,
                 Err(e) => slot = e.into_inner(),
             }
@@ -537,6 +535,16 @@ mod tests {
         Context::from_waker(Waker::noop())
     }
 
+    /// The next `n` polls of the driver's side.
+    fn take<T>(c: &Commands<T>, n: usize) -> Vec<Poll<Option<T>>> {
+        (0..n).map(|_| c.poll_next(&mut cx())).collect()
+    }
+
+    /// `Ready(Some(i))` for each of `range`.
+    fn ready(range: std::ops::Range<u32>) -> Vec<Poll<Option<u32>>> {
+        range.map(|i| Poll::Ready(Some(i))).collect()
+    }
+
     #[test]
     fn commands_end_when_every_handle_is_gone() {
         let c: Arc<Commands<u32>> = Commands::new(4);
@@ -554,7 +562,7 @@ mod tests {
         assert!(c.send_now(1).is_ok());
         assert!(c.send_now(2).is_ok());
         assert!(c.send_now(3).is_ok());
-        let got: Vec<_> = (0..3).map(|_| c.poll_next(&mut cx())).collect();
+        let got = take(&c, 3);
         assert_eq!(got.len(), 3);
         assert!(got.contains(&Poll::Ready(Some(1))));
         assert!(got.contains(&Poll::Ready(Some(2))) && got.contains(&Poll::Ready(Some(3))));
@@ -573,11 +581,7 @@ mod tests {
         assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(0)));
         // The ring has room again, but 2, 3, 4 overflowed: 5 goes behind.
         assert!(c.send_now(5).is_ok());
-        let got: Vec<_> = (0..5).map(|_| c.poll_next(&mut cx())).collect();
-        assert_eq!(
-            got,
-            (1..=5).map(|i| Poll::Ready(Some(i))).collect::<Vec<_>>()
-        );
+        assert_eq!(take(&c, 5), ready(1..6));
         assert!(c.poll_next(&mut cx()).is_pending());
         c.close();
         assert!(c.send_now(6).is_err());
@@ -601,11 +605,7 @@ mod tests {
         for i in 70..80 {
             assert!(c.send_now(i).is_ok());
         }
-        let got: Vec<_> = (1..80).map(|_| c.poll_next(&mut cx())).collect();
-        assert_eq!(
-            got,
-            (1..80).map(|i| Poll::Ready(Some(i))).collect::<Vec<_>>()
-        );
+        assert_eq!(take(&c, 79), ready(1..80));
         assert!(c.poll_next(&mut cx()).is_pending());
         c.close();
         assert!(c.send_now(80).is_err());

@@ -289,11 +289,7 @@ impl Client {
 
     /// The last transport error, for a failed first connection.
     fn last_error(&self) -> Option<String> {
-        self.shared
-            .last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        chan::lock(&self.shared.last_error).clone()
     }
 
     /// Why the first connection could not be opened.

@@ -1012,6 +1012,40 @@ fn builtins() -> Arc<HashMap<String, Arc<dyn Codec>>> {
         .clone()
 }
 
+/// Every built-in codec with the parameters `codec_params` gives for its
+/// name, and every alias with its own (see [`Codecs::from_config`]).
+fn with_params(config: &Config) -> Result<HashMap<String, Arc<dyn Codec>>, ConfigError> {
+    let mut codecs = HashMap::new();
+    let build = |name: &str| -> Result<Option<Arc<dyn Codec>>, ConfigError> {
+        let wrap = |source| ConfigError::Codec {
+            key: format!("codec_params.{name}"),
+            source,
+        };
+        match config.resolve_codec(name) {
+            Some((base, params)) => builtin(base, params).map(Some).map_err(wrap),
+            None => match config.codec_params.get(name).and_then(|p| p.get("name")) {
+                // An alias of something that is not a built-in codec.
+                Some(target) => Err(ConfigError::InvalidCodecAlias {
+                    alias: name.to_owned(),
+                    target: target.to_string(),
+                }),
+                // Parameters of a codec the application registers.
+                None => Ok(None),
+            },
+        }
+    };
+    for name in BUILTIN_CODECS
+        .iter()
+        .copied()
+        .chain(config.codec_params.keys().map(String::as_str))
+    {
+        if let Some(codec) = build(name)? {
+            codecs.insert(name.to_owned(), codec);
+        }
+    }
+    Ok(codecs)
+}
+
 /// The codecs of a client, by name, and its default codec.
 ///
 /// Built from a [`Config`] ([`Codecs::from_config`]): the built-in codecs
@@ -1044,53 +1078,19 @@ impl Codecs {
     /// unknown or ill-typed parameters ([`ConfigError::Codec`], keyed by
     /// `codec_params.<name>`).
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        if config.codec_params.is_empty() {
-            let codecs = builtins();
-            if !codecs.contains_key(&config.codec) {
-                return Err(ConfigError::UnknownCodec(config.codec.clone()));
-            }
-            return Ok(Self {
-                inner: RwLock::new(Registry {
-                    default: config.codec.clone(),
-                    codecs,
-                }),
-            });
-        }
-        let mut codecs = HashMap::new();
-        let build = |name: &str| -> Result<Option<Arc<dyn Codec>>, ConfigError> {
-            let wrap = |source| ConfigError::Codec {
-                key: format!("codec_params.{name}"),
-                source,
-            };
-            match config.resolve_codec(name) {
-                Some((base, params)) => builtin(base, params).map(Some).map_err(wrap),
-                None => match config.codec_params.get(name).and_then(|p| p.get("name")) {
-                    // An alias of something that is not a built-in codec.
-                    Some(target) => Err(ConfigError::InvalidCodecAlias {
-                        alias: name.to_owned(),
-                        target: target.to_string(),
-                    }),
-                    // Parameters of a codec the application registers.
-                    None => Ok(None),
-                },
-            }
+        // Without parameters the built-in codecs are the process's shared ones.
+        let codecs = if config.codec_params.is_empty() {
+            builtins()
+        } else {
+            Arc::new(with_params(config)?)
         };
-        for name in BUILTIN_CODECS
-            .iter()
-            .copied()
-            .chain(config.codec_params.keys().map(String::as_str))
-        {
-            if let Some(codec) = build(name)? {
-                codecs.insert(name.to_owned(), codec);
-            }
-        }
         if !codecs.contains_key(&config.codec) {
             return Err(ConfigError::UnknownCodec(config.codec.clone()));
         }
         Ok(Self {
             inner: RwLock::new(Registry {
                 default: config.codec.clone(),
-                codecs: Arc::new(codecs),
+                codecs,
             }),
         })
     }

@@ -66,10 +66,10 @@ where
 #[derive(Clone)]
 pub struct DefaultConnector {
     runtime: Arc<dyn Runtime>,
-    /// Set by `new` for a config with TLS keys, by `with_tls_config`, or
-    /// else by the first TLS connection (the shared default).
+    /// Set by `new` for a config with TLS keys and by `with_tls_config`;
+    /// `None`: the process's shared default, built by its first use.
     #[cfg(feature = "tls")]
-    tls: std::sync::OnceLock<Arc<crate::transport::tls::rustls::ClientConfig>>,
+    tls: Option<Arc<crate::transport::tls::rustls::ClientConfig>>,
     #[cfg(feature = "websocket")]
     extra_headers: Arc<std::collections::BTreeMap<String, String>>,
 }
@@ -89,11 +89,11 @@ impl DefaultConnector {
     pub fn new(runtime: Arc<dyn Runtime>, config: &Config) -> Result<Self, ConfigError> {
         config.validate()?;
         #[cfg(feature = "tls")]
-        let tls = std::sync::OnceLock::new();
-        #[cfg(feature = "tls")]
-        if !crate::transport::tls::uses_defaults(config) {
-            let _ = tls.set(crate::transport::tls::client_config(config)?);
-        }
+        let tls = if crate::transport::tls::uses_defaults(config) {
+            None
+        } else {
+            Some(crate::transport::tls::client_config(config)?)
+        };
         Ok(Self {
             runtime,
             #[cfg(feature = "tls")]
@@ -114,7 +114,7 @@ impl DefaultConnector {
         mut self,
         tls: Arc<crate::transport::tls::rustls::ClientConfig>,
     ) -> Self {
-        self.tls = std::sync::OnceLock::from(tls);
+        self.tls = Some(tls);
         self
     }
 
@@ -124,11 +124,10 @@ impl DefaultConnector {
     pub fn tls_config(
         &self,
     ) -> Result<Arc<crate::transport::tls::rustls::ClientConfig>, ConfigError> {
-        if let Some(tls) = self.tls.get() {
-            return Ok(tls.clone());
+        match &self.tls {
+            Some(tls) => Ok(tls.clone()),
+            None => crate::transport::tls::shared_default(),
         }
-        let tls = crate::transport::tls::client_config(&Config::default())?;
-        Ok(self.tls.get_or_init(|| tls).clone())
     }
 
     /// TCP, then TLS and/or WebSocket as the scheme says.

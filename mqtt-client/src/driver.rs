@@ -275,6 +275,11 @@ impl Driver {
             .retain(|w| w.unbounded_send(state.clone()).is_ok());
     }
 
+    /// The client identifier, for the log.
+    fn client_id(&self) -> &str {
+        self.session.options().client_id.as_str()
+    }
+
     /// The broker URI of the current (or last) connection attempt.
     fn current_uri(&self) -> &BrokerUri {
         let n = self.uris.len();
@@ -285,7 +290,7 @@ impl Driver {
     /// `sansmqtt::driver`): client identifier, broker URI (never its
     /// password: `BrokerUri`'s `Display`), state and cause.
     fn log_state(&self, state: &ConnectionState) {
-        let id = self.session.options().client_id.as_str();
+        let id = self.client_id();
         let uri = self.current_uri();
         match state {
             // Logged by `poll_link` at each attempt (the first included).
@@ -302,10 +307,7 @@ impl Driver {
                 reason: Some(reason),
             } => log::warn!("{id}: connection to {uri} ended: {reason}"),
             ConnectionState::Disconnected { reason: None } => {
-                let cause = self
-                    .last_io_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                let cause = chan::lock(&self.last_io_error)
                     .clone()
                     .unwrap_or_else(|| "unknown cause".to_owned());
                 log::warn!("{id}: could not connect to {uri}: {cause}");
@@ -702,7 +704,7 @@ impl Driver {
                 let at = now + delay;
                 log::info!(
                     "{}: reconnecting in {delay:.1?} (retry {})",
-                    self.session.options().client_id.as_str(),
+                    self.client_id(),
                     self.backoff.attempt()
                 );
                 if let Link::Down(_) = self.link {
@@ -862,7 +864,7 @@ impl Driver {
                 let attempt = self.backoff.attempt().max(1);
                 log::debug!(
                     "{}: connecting to {uri} (attempt {attempt})",
-                    self.session.options().client_id.as_str()
+                    self.client_id()
                 );
                 self.set_state(ConnectionState::Connecting { attempt });
                 self.link = Link::Opening(self.connector.connect(&uri));
@@ -873,7 +875,7 @@ impl Driver {
                 match timed_out(fut.as_mut().poll(cx), now >= self.opening_deadline) {
                     Poll::Ready(Ok(transport)) => {
                         self.drop_out();
-                        *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                        *chan::lock(&self.last_io_error) = None;
                         match self.session.connect(now) {
                             Ok(()) => self.link = Link::Up(transport),
                             Err(e) => {
@@ -890,8 +892,7 @@ impl Driver {
                         self.link = Link::Down(None);
                         // Stored before the state changes: the first
                         // connect's caller reads it on that change.
-                        *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(e.to_string());
+                        *chan::lock(&self.last_io_error) = Some(e.to_string());
                         self.set_state(ConnectionState::Disconnected { reason: None });
                         if self.config.auto_reconnect || !self.reconnects.is_empty() {
                             self.schedule_reconnect(now);
@@ -921,24 +922,23 @@ impl Driver {
             Ok(Some(h)) if h.total > start => h.total - start,
             _ => 0,
         };
+        let room = buf.capacity() - start;
         let read_len = if packet > self.read_hint * 3 {
             // A large packet in progress: a buffer of exactly its size
             // (`BytesMut::reserve` may double and copy), filled by reads
             // that stop at its end, so it never has to grow.
-            if packet > buf.capacity() - start {
+            if packet > room {
                 let mut fresh = bytes::BytesMut::with_capacity(start + packet);
                 fresh.extend_from_slice(&buf[..]);
                 *buf = fresh;
             }
             packet.min(self.read_hint)
-        } else if packet > 0 && packet <= buf.capacity() - start && {
-            buf.capacity() - start < self.read_hint
-        } {
+        } else if packet > 0 && packet <= room && room < self.read_hint {
             // The end of a packet that fits where it is: read just that
             // rather than grow (and copy) a buffer holding a large payload.
             packet
         } else {
-            if buf.capacity() - start < self.read_hint && !buf.try_reclaim(self.read_hint) {
+            if room < self.read_hint && !buf.try_reclaim(self.read_hint) {
                 // Messages keep slices of the buffer they were read into:
                 // a buffer that nothing holds any more is reused in place
                 // (a connection that only reads acknowledgements keeps its
@@ -969,8 +969,7 @@ impl Driver {
                 // Before CONNACK, the transport's error is the first
                 // connect's answer (e.g. a TLS alert: certificate required).
                 if !self.session.is_connected() {
-                    *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(e.to_string());
+                    *chan::lock(&self.last_io_error) = Some(e.to_string());
                 }
                 self.session.connection_lost(now);
                 self.link = Link::Down(None);

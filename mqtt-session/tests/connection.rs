@@ -87,14 +87,18 @@ fn connected_v5(o: SessionOptions, properties: ConnAckProperties) -> Harness {
     h
 }
 
-/// The CONNECT the session sends for `o`, decoded.
-fn connect_of(o: SessionOptions) -> Connect {
-    let mut h = Harness::new(o);
+/// The CONNECT that `h` sends next, decoded.
+fn next_connect(h: &mut Harness) -> Connect {
     h.session.connect(h.now).expect("connect");
     match h.sent().as_slice() {
         [Packet::Connect(c)] => (**c).clone(),
         other => panic!("{other:?}"),
     }
+}
+
+/// The CONNECT the session sends for `o`, decoded.
+fn connect_of(o: SessionOptions) -> Connect {
+    next_connect(&mut Harness::new(o))
 }
 
 /// The broker broke the protocol: the last event is the typed close; in
@@ -2337,13 +2341,18 @@ fn every_close_fails_sent_requests() {
     }
 }
 
-/// The CONNECT that `h` sends next, decoded.
-fn next_connect(h: &mut Harness) -> Connect {
-    h.session.connect(h.now).expect("connect");
-    match h.sent().as_slice() {
-        [Packet::Connect(c)] => (**c).clone(),
-        other => panic!("{other:?}"),
-    }
+/// The Clean Start flags of the first CONNECT of a session for `o` and of
+/// the next one, after the first connection was accepted and then lost;
+/// and the harness, waiting for the second CONNACK.
+fn clean_starts_around_a_loss(o: SessionOptions) -> (bool, bool, Harness) {
+    let mut h = Harness::new(o);
+    let first = next_connect(&mut h).clean_start;
+    h.receive(accepted(ConnAckProperties::default()));
+    h.events();
+    h.session.connection_lost(h.now);
+    h.events();
+    let second = next_connect(&mut h).clean_start;
+    (first, second, h)
 }
 
 /// MQTT 5: Clean Start discards the broker's session [MQTT-3.1.2-4], Clean
@@ -2357,16 +2366,9 @@ fn v5_clean_start_only_on_the_first_connection_of_a_session_that_outlives_it() {
     let mut o = options(V5);
     o.clean_start = true;
     o.properties.session_expiry_interval = Some(60);
-    let mut h = Harness::new(o.clone());
-    assert!(next_connect(&mut h).clean_start);
-    h.receive(accepted(ConnAckProperties::default()));
-    h.events();
-    h.session.connection_lost(h.now);
-    h.events();
-    assert!(
-        !next_connect(&mut h).clean_start,
-        "the reconnection resumes"
-    );
+    let (first, second, mut h) = clean_starts_around_a_loss(o.clone());
+    assert!(first);
+    assert!(!second, "the reconnection resumes");
     h.receive(ConnAck {
         session_present: true,
         ..accepted(ConnAckProperties::default())
@@ -2388,14 +2390,10 @@ fn v5_clean_start_only_on_the_first_connection_of_a_session_that_outlives_it() {
         let mut o = options(version);
         o.clean_start = true;
         o.properties.session_expiry_interval = expiry;
-        let mut h = Harness::new(o);
-        assert!(next_connect(&mut h).clean_start);
-        h.receive(accepted(ConnAckProperties::default()));
-        h.events();
-        h.session.connection_lost(h.now);
-        h.events();
+        let (first, second, _) = clean_starts_around_a_loss(o);
+        assert!(first);
         assert!(
-            next_connect(&mut h).clean_start,
+            second,
             "{version:?} with expiry {expiry:?} starts clean every time"
         );
     }

@@ -48,14 +48,21 @@ use crate::config::{Config, ConfigError};
 /// process (the webpki roots and a session cache cost ~25 KiB, too much to
 /// repeat for each of a thousand clients that may never use TLS).
 pub fn client_config(config: &Config) -> Result<Arc<ClientConfig>, ConfigError> {
-    static DEFAULT: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
-    if !uses_defaults(config) {
-        return build_client_config(config);
+    if uses_defaults(config) {
+        shared_default()
+    } else {
+        build_client_config(config)
     }
+}
+
+/// The configuration of a config without TLS keys, built by its first
+/// user and shared by the process.
+pub(crate) fn shared_default() -> Result<Arc<ClientConfig>, ConfigError> {
+    static DEFAULT: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
     if let Some(tls) = DEFAULT.get() {
         return Ok(tls.clone());
     }
-    let tls = build_client_config(config)?;
+    let tls = build_client_config(&Config::default())?;
     Ok(DEFAULT.get_or_init(|| tls).clone())
 }
 
