@@ -270,3 +270,25 @@ pub enum StateError {
     #[error("invalid CONNECT: {0}")]
     InvalidConnect(EncodeError),
 }
+
+/// Why [`Session::restore`](crate::Session::restore) refused a saved session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The session has connected, or holds publishes or requests already:
+    /// a saved session goes into a new one, before its first `connect`.
+    #[error("a saved session can only be restored into a new session")]
+    NotNew,
+    /// The options start every connection with a new session (3.1.1 clean
+    /// session, or MQTT 5 without a Session Expiry Interval): the broker
+    /// would discard what is restored.
+    #[error("the options do not resume sessions (clean session, or no session expiry)")]
+    NotResumable,
+    /// An outgoing publish without a packet identifier, at QoS 0, or
+    /// released at QoS 1.
+    #[error("saved publish {0}: not an in-flight QoS 1 or 2 publish")]
+    InvalidPublish(usize),
+    /// A packet identifier saved twice in the same direction.
+    #[error("packet identifier {0} saved twice")]
+    DuplicateId(u16),
+}

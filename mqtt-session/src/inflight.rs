@@ -87,6 +87,26 @@ impl Slots {
         }
     }
 
+    /// Nothing in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
+    /// Puts a slot under a given identifier (a restored session); false if
+    /// the identifier is taken.
+    pub(crate) fn insert_at(&mut self, id: PacketId, slot: Slot) -> bool {
+        let i = usize::from(id.get());
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].is_some() {
+            return false;
+        }
+        self.slots[i] = Some(slot);
+        self.used += 1;
+        true
+    }
+
     /// The slot under an identifier.
     pub(crate) fn get_mut(&mut self, id: PacketId) -> Option<&mut Slot> {
         self.slots.get_mut(usize::from(id.get()))?.as_mut()

@@ -59,8 +59,8 @@ mod store;
 
 pub use event::{
     AckError, AckId, CloseReason, Connected, Event, Message, ProtocolError, PublishDone,
-    PublishError, RequestError, StateError, Token,
+    PublishError, RequestError, RestoreError, StateError, Token,
 };
 pub use options::{SessionLossPolicy, SessionOptions};
 pub use session::Session;
-pub use store::{InMemory, MemoryStore, SessionStore};
+pub use store::{InMemory, MemoryStore, SavedSession, SessionStore};

@@ -16,7 +16,8 @@ use sansmqtt_proto::{
 use crate::inflight::{IdSet, OutFlight, Slot, Slots, Stage};
 use crate::{
     AckError, AckId, CloseReason, Connected, Event, InMemory, Message, ProtocolError, PublishDone,
-    PublishError, RequestError, SessionLossPolicy, SessionOptions, SessionStore, StateError, Token,
+    PublishError, RequestError, RestoreError, SavedSession, SessionLossPolicy, SessionOptions,
+    SessionStore, StateError, Token,
 };
 
 /// Transmit buffer growth step, at most.
@@ -164,7 +165,8 @@ pub struct Session<S: SessionStore = InMemory> {
     assigned_client_id: Option<MqttString>,
     /// The Clean Start flag of the CONNECT in flight.
     sent_clean_start: bool,
-    /// A CONNACK accepted a connection of this session.
+    /// A CONNACK accepted a connection of this session, or the session was
+    /// restored: a session exists at the broker to be resumed.
     established: bool,
     store: S,
 }
@@ -263,6 +265,93 @@ impl<S: SessionStore> Session<S> {
         Token(self.next_token)
     }
 
+    /// Resumes a session saved by a previous process (what its
+    /// [`SessionStore`] recorded): the outgoing publishes go back in flight
+    /// under their packet identifiers, in their original order, and the
+    /// incoming QoS 2 identifiers are awaiting PUBREL again. The first
+    /// connection then resumes the broker's session (Clean Start 0, also in
+    /// MQTT 5), and with the session present resends the publishes with DUP
+    /// and the releases [MQTT-4.4.0-1]; a redelivered incoming QoS 2
+    /// PUBLISH under a restored identifier is not delivered twice
+    /// [MQTT-4.3.3-9]. Without the session, the session-loss policy applies.
+    ///
+    /// Returns the token of each restored publish, in the order given: its
+    /// [`Event::Published`] carries it. Only a new session can be restored
+    /// into, before its first `connect`, and only one whose options resume
+    /// sessions (3.1.1: clean session off; MQTT 5: a Session Expiry Interval
+    /// above 0). The store is not told: it is where the state came from.
+    pub fn restore(&mut self, saved: SavedSession) -> Result<Vec<Token>, RestoreError> {
+        if self.established
+            || self.conn != Conn::Disconnected
+            || !self.slots.is_empty()
+            || !self.queue.is_empty()
+            || !self.requests.is_empty()
+            || self.incoming_qos2.len() != 0
+        {
+            return Err(RestoreError::NotNew);
+        }
+        let resumable = if self.version.is_v5() {
+            self.options
+                .properties
+                .session_expiry_interval
+                .is_some_and(|e| e > 0)
+        } else {
+            !self.options.clean_start
+        };
+        if !resumable {
+            return Err(RestoreError::NotResumable);
+        }
+        // Checked whole before anything changes.
+        let mut seen = IdSet::default();
+        for (i, (p, released)) in saved.outgoing.iter().enumerate() {
+            let Some(id) = p.packet_id else {
+                return Err(RestoreError::InvalidPublish(i));
+            };
+            if p.qos == QoS::AtMostOnce || (*released && p.qos != QoS::ExactlyOnce) {
+                return Err(RestoreError::InvalidPublish(i));
+            }
+            if !seen.insert(id) {
+                return Err(RestoreError::DuplicateId(id.get()));
+            }
+        }
+        seen.clear();
+        for &id in &saved.incoming {
+            if !seen.insert(id) {
+                return Err(RestoreError::DuplicateId(id.get()));
+            }
+        }
+        let mut tokens = Vec::with_capacity(saved.outgoing.len());
+        for (mut publish, released) in saved.outgoing {
+            let Some(id) = publish.packet_id else {
+                continue;
+            };
+            publish.dup = false;
+            let token = self.token();
+            self.next_seq += 1;
+            let stage = match (publish.qos, released) {
+                (QoS::ExactlyOnce, true) => Stage::Released,
+                (QoS::ExactlyOnce, false) => Stage::Qos2Sent,
+                _ => Stage::Qos1Sent,
+            };
+            self.slots.insert_at(
+                id,
+                Slot::Publish(OutFlight {
+                    token,
+                    seq: self.next_seq,
+                    stage,
+                    publish,
+                }),
+            );
+            self.inflight += 1;
+            tokens.push(token);
+        }
+        for id in saved.incoming {
+            self.incoming_qos2.insert(id);
+        }
+        self.established = true;
+        Ok(tokens)
+    }
+
     // ---------------------------------------------------------------- connect
 
     /// Starts a connection on a fresh transport: queues CONNECT and arms the
@@ -285,7 +374,8 @@ impl<S: SessionStore> Session<S> {
         self.reset_connection();
         let o = &self.options;
         // MQTT 5: a session that outlives its connections (Session Expiry
-        // Interval > 0) starts clean once; later connections resume it.
+        // Interval > 0) starts clean once; later connections (and the first
+        // of a restored session) resume it.
         let resume = self.version.is_v5()
             && self.established
             && o.properties.session_expiry_interval.is_some_and(|e| e > 0);
@@ -1309,6 +1399,8 @@ impl<S: SessionStore> Session<S> {
 
     /// Gives up the session: every queued and in-flight publish and every
     /// request fails with `Abandoned`. For a client that stops reconnecting.
+    /// The store keeps what was in flight (no `publish_completed`): a
+    /// persistent store resumes it in the next process.
     pub fn abandon(&mut self) {
         // Taken before `close`, which would fail the requests in flight with
         // `ConnectionLost` instead of `Abandoned`.
@@ -1324,10 +1416,9 @@ impl<S: SessionStore> Session<S> {
             }
         }
         flights.sort_by_key(|f| f.seq);
+        // The store is not told: what was in flight stays recorded, for a
+        // later process to resume (`restore`).
         for f in flights {
-            if let Some(id) = f.publish.packet_id {
-                self.store.publish_completed(id);
-            }
             self.events.push_back(Event::Published {
                 token: f.token,
                 result: Err(PublishError::Abandoned),
