@@ -216,6 +216,7 @@ impl Client {
             uris.push(BrokerUri::parse(u)?);
         }
         let options = config.session_options(&first)?;
+        let session = crate::driver::new_session(options, config.persistence.as_deref())?;
         let codecs = crate::codec::Codecs::from_config(&config)?;
         let commands = Commands::new(COMMANDS);
         let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
@@ -227,7 +228,7 @@ impl Client {
             connector,
             config.clone(),
             uris,
-            options,
+            session,
             Links {
                 commands: commands.clone(),
                 deliver: deliver_tx,

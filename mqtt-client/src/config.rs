@@ -132,6 +132,15 @@ pub struct Config {
     #[serde(default, with = "option_duration_serde")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_expiry: Option<Duration>,
+    /// A directory where the client keeps the in-flight state of its session
+    /// (QoS 1 and 2 publishes sent and not yet acknowledged, incoming QoS 2
+    /// awaiting release), one file per client identifier, so that a process
+    /// that stops or crashes resumes them when it starts again (see
+    /// [`crate::persist`]). Default: none, the state lives in memory. Needs
+    /// a fixed, non-empty `client_id` and a session the broker keeps:
+    /// `cleansession = false`, or with MQTT 5 a `session_expiry` above 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<std::path::PathBuf>,
     /// Client Identifier. When absent, a random `sansmqtt-XXXXXXXX` is
     /// generated (see [`Config::ensure_client_id`]); empty lets the broker
     /// assign one (3.1.1 requires `cleansession` then).
@@ -259,6 +268,7 @@ impl Default for Config {
             request_timeout: None,
             publish_expiry: None,
             session_expiry: None,
+            persistence: None,
             qos0_overflow: Qos0Overflow::Wait,
             certfile: None,
             keyfile: None,
@@ -288,6 +298,7 @@ impl fmt::Debug for Config {
             .field("will", &self.will)
             .field("cleansession", &self.cleansession)
             .field("session_expiry", &self.session_expiry)
+            .field("persistence", &self.persistence)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
@@ -400,6 +411,23 @@ impl Config {
             }
             if expiry.as_secs() > u64::from(u32::MAX) {
                 return Err(ConfigError::SessionExpiryOutOfRange(expiry));
+            }
+        }
+
+        if self.persistence.is_some() {
+            if self.client_id.as_deref().is_none_or(str::is_empty) {
+                return Err(ConfigError::PersistenceNeedsClientId);
+            }
+            let kept = if version.is_v5() {
+                match self.session_expiry {
+                    Some(expiry) => !expiry.is_zero(),
+                    None => !self.cleansession,
+                }
+            } else {
+                !self.cleansession
+            };
+            if !kept {
+                return Err(ConfigError::PersistenceNeedsLastingSession);
             }
         }
 
@@ -1008,6 +1036,16 @@ pub enum ConfigError {
     /// `session_expiry` above 4,294,967,295 s.
     #[error("session_expiry ({0:?}) must be at most 4,294,967,295 s (never expires)")]
     SessionExpiryOutOfRange(Duration),
+    /// `persistence` without a fixed, non-empty `client_id`: the file is the
+    /// session of one client identifier.
+    #[error("persistence needs a client_id (the saved session is that client's)")]
+    PersistenceNeedsClientId,
+    /// `persistence` with a session that ends with its connection: the
+    /// broker would discard what is resumed.
+    #[error(
+        "persistence needs a session the broker keeps: cleansession = false, or with MQTT 5 a session_expiry above 0"
+    )]
+    PersistenceNeedsLastingSession,
     /// `max_inflight` is 0: no QoS 1 or 2 publish could ever be sent.
     #[error("max_inflight must be at least 1")]
     ZeroMaxInflight,
@@ -2600,6 +2638,45 @@ mod tests {
         };
         let o = clean.session_options(&uri("mqtt://h")).unwrap();
         assert_eq!(o.properties.session_expiry_interval, None);
+    }
+
+    /// `persistence` needs the session of one fixed client identifier, and
+    /// one the broker keeps (else what is resumed would be discarded).
+    #[test]
+    fn persistence_needs_a_client_id_and_a_lasting_session() {
+        let check = |toml: &str| -> Result<(), ConfigError> {
+            let c: Config =
+                toml::from_str(&format!("persistence = \"/var/lib/app\"\n{toml}")).unwrap();
+            c.validate()
+        };
+        assert_eq!(check("client_id = \"a\"\ncleansession = false"), Ok(()));
+        let c: Config =
+            toml::from_str("persistence = \"/d\"\nclient_id = \"a\"\ncleansession = false")
+                .unwrap();
+        assert_eq!(c.persistence.as_deref(), Some(std::path::Path::new("/d")));
+        assert_eq!(
+            check("cleansession = false"),
+            Err(ConfigError::PersistenceNeedsClientId)
+        );
+        assert_eq!(
+            check("client_id = \"\"\ncleansession = false\nprotocol_version = 5"),
+            Err(ConfigError::PersistenceNeedsClientId)
+        );
+        assert_eq!(
+            check("client_id = \"a\""),
+            Err(ConfigError::PersistenceNeedsLastingSession)
+        );
+        // MQTT 5: an expiry above 0 (cleansession then only starts the
+        // first connection clean), or cleansession = false (never expires).
+        for (v5, ok) in [
+            ("session_expiry = 60", true),
+            ("cleansession = false", true),
+            ("cleansession = false\nsession_expiry = 0", false),
+            ("", false),
+        ] {
+            let r = check(&format!("client_id = \"a\"\nprotocol_version = 5\n{v5}"));
+            assert_eq!(r.is_ok(), ok, "{v5}: {r:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,11 @@ use sansmqtt_proto::{
     Publish, QoS, SubAckReason, SubscribeProperties, SubscriptionId, SubscriptionOptions,
     TopicFilter,
 };
-use sansmqtt_session::{CloseReason, Event, PublishDone, RequestError, Session, Token};
+use sansmqtt_session::{
+    CloseReason, Event, PublishDone, RequestError, SavedSession, Session, SessionOptions, Token,
+};
+
+use crate::persist::FileStore;
 
 use crate::backoff::Backoff;
 use crate::chan::{self, Commands, ReplySender};
@@ -132,13 +136,48 @@ pub(crate) struct Links {
     pub(crate) last_io_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
+/// The session of a client: with its file store when the config has
+/// `persistence` (what the file holds restored), else in memory only.
+pub(crate) fn new_session(
+    mut options: SessionOptions,
+    persistence: Option<&std::path::Path>,
+) -> Result<Session<Option<FileStore>>, ClientError> {
+    // Acknowledgements go out once a message is handed to its receivers.
+    options.manual_ack = true;
+    let Some(dir) = persistence else {
+        return Ok(Session::with_store(options, None));
+    };
+    let path = FileStore::file_in(dir, options.client_id.as_str());
+    let (store, saved): (FileStore, Option<SavedSession>) = FileStore::open(&path, options.version)
+        .map_err(|e| ClientError::Persistence(format!("{}: {e}", path.display())))?;
+    let mut session = Session::with_store(options, Some(store));
+    // No file: a new session, whose first connection starts as configured.
+    // A file, even with nothing in flight: the session of an earlier
+    // process, resumed (its subscriptions live at the broker).
+    let Some(saved) = saved else {
+        return Ok(session);
+    };
+    let resumed = saved.outgoing.len() + saved.incoming.len();
+    session
+        .restore(saved)
+        .map_err(|e| ClientError::Persistence(format!("{}: {e}", path.display())))?;
+    if resumed > 0 {
+        log::info!(
+            "{}: resuming {resumed} messages in flight from {}",
+            session.options().client_id.as_str(),
+            path.display()
+        );
+    }
+    Ok(session)
+}
+
 pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
     /// Shared with the client handles.
     config: Arc<Config>,
     uris: Vec<BrokerUri>,
     next_uri: usize,
-    session: Session,
+    session: Session<Option<FileStore>>,
     link: Link,
     commands: Arc<Commands<Command>>,
     commands_done: bool,
@@ -204,7 +243,7 @@ impl Driver {
         connector: Arc<dyn Connector>,
         config: Arc<Config>,
         uris: Vec<BrokerUri>,
-        mut session_options: sansmqtt_session::SessionOptions,
+        session: Session<Option<FileStore>>,
         links: Links,
     ) -> Self {
         let Links {
@@ -213,9 +252,7 @@ impl Driver {
             counters,
             last_io_error,
         } = links;
-        // Acknowledgements go out once a message is handed to its receivers.
-        session_options.manual_ack = true;
-        let use_sids = session_options.version.is_v5();
+        let use_sids = session.options().version.is_v5();
         let now = Instant::now();
         // The first delay is a fifth of the cap, doubling up to it: with the
         // seed's defaults (10 s, 2 retries) that is 1-2 s then 2-4 s, the
@@ -231,7 +268,7 @@ impl Driver {
             config,
             uris,
             next_uri: 0,
-            session: Session::new(session_options),
+            session,
             link: Link::Down(Some(now)),
             commands,
             commands_done: false,
@@ -1152,6 +1189,14 @@ impl Future for Driver {
                 progress |= this.poll_read(cx, now);
                 this.handle_events(now);
                 this.drain_inbox(cx, now);
+            }
+            // A session file that could not be written no longer describes
+            // the session: stop before what it missed goes out.
+            if !matches!(this.link, Link::Stopped)
+                && let Some(failure) = this.session.store().as_ref().and_then(FileStore::failure)
+            {
+                log::error!("{}: stopping: {failure}", this.client_id());
+                this.give_up();
             }
             progress |= this.poll_write(cx, now);
             this.handle_events(now);

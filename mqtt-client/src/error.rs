@@ -36,6 +36,10 @@ pub enum ClientError {
     /// No answer within the deadline.
     #[error("timed out")]
     Timeout,
+    /// The session file (config key `persistence`) cannot be read, written
+    /// or restored.
+    #[error("session persistence: {0}")]
+    Persistence(String),
     /// A malformed packet.
     #[error("malformed packet: {0}")]
     Decode(#[from] DecodeError),

@@ -25,6 +25,7 @@ pub mod connector;
 mod driver;
 mod error;
 mod message;
+pub mod persist;
 pub mod runtime;
 pub mod transport;
 
@@ -36,6 +37,7 @@ pub use config::{BrokerUri, Config, ConfigError, Qos0Overflow};
 pub use connector::{Connector, DefaultConnector};
 pub use error::ClientError;
 pub use message::Message;
+pub use persist::FileStore;
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
 pub use sansmqtt_proto::{Publish, QoS, SubAckReason, TopicFilter, TopicName};
 pub use sansmqtt_session::{CloseReason, PublishDone, PublishError, RequestError};

@@ -34,7 +34,7 @@ fn lasting(version: ProtocolVersion) -> SessionOptions {
 }
 
 fn sent_publish(t: &str, payload: &'static [u8], qos: QoS, id: u16) -> Publish {
-    Publish::with_qos(topic(t), &payload[..], qos, pid(id))
+    Publish::with_qos(topic(t), payload, qos, pid(id))
 }
 
 /// QoS 1 under 7, QoS 2 released under 3, QoS 2 not released under 9, in
