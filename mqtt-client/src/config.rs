@@ -141,6 +141,12 @@ pub struct Config {
     /// `cleansession = false`, or with MQTT 5 a `session_expiry` above 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence: Option<std::path::PathBuf>,
+    /// A proxy to reach the broker through: `http://[user:password@]host[:port]`
+    /// (HTTP `CONNECT`) or `socks5://[user:password@]host[:port]` (SOCKS5),
+    /// for every scheme of broker URI (see [`crate::transport::proxy`]).
+    /// Default: none, a direct connection. `Debug` never shows its password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     /// Client Identifier. When absent, a random `sansmqtt-XXXXXXXX` is
     /// generated (see [`Config::ensure_client_id`]); empty lets the broker
     /// assign one (3.1.1 requires `cleansession` then).
@@ -269,6 +275,7 @@ impl Default for Config {
             publish_expiry: None,
             session_expiry: None,
             persistence: None,
+            proxy: None,
             qos0_overflow: Qos0Overflow::Wait,
             certfile: None,
             keyfile: None,
@@ -299,6 +306,7 @@ impl fmt::Debug for Config {
             .field("cleansession", &self.cleansession)
             .field("session_expiry", &self.session_expiry)
             .field("persistence", &self.persistence)
+            .field("proxy", &self.proxy.as_deref().map(redact_uri))
             .field("client_id", &self.client_id)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
@@ -412,6 +420,10 @@ impl Config {
             if expiry.as_secs() > u64::from(u32::MAX) {
                 return Err(ConfigError::SessionExpiryOutOfRange(expiry));
             }
+        }
+
+        if let Some(proxy) = &self.proxy {
+            crate::transport::proxy::Proxy::parse(proxy)?;
         }
 
         if self.persistence.is_some() {
@@ -1036,6 +1048,10 @@ pub enum ConfigError {
     /// `session_expiry` above 4,294,967,295 s.
     #[error("session_expiry ({0:?}) must be at most 4,294,967,295 s (never expires)")]
     SessionExpiryOutOfRange(Duration),
+    /// `proxy` is not an `http://`, `socks5://` or `socks5h://` URI with a
+    /// host (the message never shows its password).
+    #[error("invalid proxy: {0}")]
+    InvalidProxy(String),
     /// `persistence` without a fixed, non-empty `client_id`: the file is the
     /// session of one client identifier.
     #[error("persistence needs a client_id (the saved session is that client's)")]
@@ -1358,7 +1374,7 @@ const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 
 /// The URI with the password of its user information masked, by text (it
 /// may not even parse).
-fn redact_uri(uri: &str) -> String {
+pub(crate) fn redact_uri(uri: &str) -> String {
     let Some(start) = uri.find("://").map(|i| i + 3) else {
         return uri.to_owned();
     };

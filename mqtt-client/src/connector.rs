@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use crate::config::{BrokerUri, Config, ConfigError, Scheme};
 use crate::runtime::{BoxFuture, Runtime, Transport};
+use crate::transport::proxy::Proxy;
 
 /// Opens transports to brokers. Called once per connection attempt, so a
 /// connector may return a fresh stream each time (reconnects, failover).
@@ -61,8 +62,9 @@ where
 /// [`DefaultConnector::with_tls_config`] replaces them with a rustls
 /// configuration of your own. WebSocket requests the URI's path with
 /// subprotocol `mqtt` and the config's `extra_headers` (see
-/// [`crate::transport::ws`]). A scheme whose feature is off fails to
-/// connect with `ErrorKind::Unsupported`.
+/// [`crate::transport::ws`]). With the config's `proxy`, the TCP connection
+/// goes through it ([`crate::transport::proxy`]). A scheme whose feature is
+/// off fails to connect with `ErrorKind::Unsupported`.
 #[derive(Clone)]
 pub struct DefaultConnector {
     runtime: Arc<dyn Runtime>,
@@ -72,6 +74,8 @@ pub struct DefaultConnector {
     tls: Option<Arc<crate::transport::tls::rustls::ClientConfig>>,
     #[cfg(feature = "websocket")]
     extra_headers: Arc<std::collections::BTreeMap<String, String>>,
+    /// The config's `proxy`, parsed.
+    proxy: Option<Arc<Proxy>>,
 }
 
 impl std::fmt::Debug for DefaultConnector {
@@ -94,8 +98,13 @@ impl DefaultConnector {
         } else {
             Some(crate::transport::tls::client_config(config)?)
         };
+        let proxy = match &config.proxy {
+            Some(uri) => Some(Arc::new(Proxy::parse(uri)?)),
+            None => None,
+        };
         Ok(Self {
             runtime,
+            proxy,
             #[cfg(feature = "tls")]
             tls,
             #[cfg(feature = "websocket")]
@@ -130,9 +139,16 @@ impl DefaultConnector {
         }
     }
 
-    /// TCP, then TLS and/or WebSocket as the scheme says.
+    /// TCP (to the broker, or through the proxy), then TLS and/or
+    /// WebSocket as the scheme says.
     async fn open(self, uri: BrokerUri) -> io::Result<Box<dyn Transport>> {
-        let tcp = self.runtime.connect_tcp(&uri.host, uri.port).await?;
+        let tcp = match &self.proxy {
+            None => self.runtime.connect_tcp(&uri.host, uri.port).await?,
+            Some(proxy) => {
+                let to_proxy = self.runtime.connect_tcp(&proxy.host, proxy.port).await?;
+                proxy.tunnel(to_proxy, &uri.host, uri.port).await?
+            }
+        };
         match uri.scheme {
             Scheme::Mqtt => Ok(tcp),
             #[cfg(feature = "tls")]
@@ -184,7 +200,7 @@ fn unsupported(scheme: Scheme) -> io::Error {
 
 impl Connector for DefaultConnector {
     fn connect(&self, uri: &BrokerUri) -> BoxFuture<io::Result<Box<dyn Transport>>> {
-        if uri.scheme == Scheme::Mqtt {
+        if uri.scheme == Scheme::Mqtt && self.proxy.is_none() {
             return self.runtime.connect_tcp(&uri.host, uri.port);
         }
         let scheme = uri.scheme;
