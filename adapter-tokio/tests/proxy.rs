@@ -1,7 +1,7 @@
 //! Config key `proxy`: the session with mosquitto through an HTTP `CONNECT`
-//! proxy and a SOCKS5 proxy, each written here (a few lines of tokio) so
-//! that the tests see exactly what the client asked of them, and their
-//! refusals as typed, named errors.
+//! proxy (written here, a few lines of tokio) and a SOCKS5 proxy (the
+//! support module's `Socks5Relay`), so that the tests see exactly what the
+//! client asked of them, and their refusals as named errors.
 
 #[path = "../../mqtt-client/tests/support/mod.rs"]
 mod support;
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sansmqtt_tokio::{ClientError, Config, QoS};
-use support::Mosquitto;
+use support::{Mosquitto, Socks5Relay};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -63,80 +63,6 @@ async fn http_proxy(credentials: Option<&'static str>) -> (u16, Seen) {
                     .await
                     .unwrap();
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-            });
-        }
-    });
-    (port, seen)
-}
-
-/// A SOCKS5 proxy on a free loopback port (RFC 1928): with `credentials`
-/// it requires user name and password (RFC 1929) and refuses others.
-/// Records each CONNECT as `atyp address:port`.
-async fn socks5_proxy(credentials: Option<(&'static str, &'static str)>) -> (u16, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Seen::default();
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = listener.accept().await {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut head = [0u8; 2];
-                c.read_exact(&mut head).await?;
-                let mut methods = vec![0u8; usize::from(head[1])];
-                c.read_exact(&mut methods).await?;
-                let want = if credentials.is_some() { 2 } else { 0 };
-                if !methods.contains(&want) {
-                    c.write_all(&[5, 0xff]).await?;
-                    return Ok::<(), std::io::Error>(());
-                }
-                c.write_all(&[5, want]).await?;
-                if let Some((user, password)) = credentials {
-                    let mut v = [0u8; 2];
-                    c.read_exact(&mut v).await?;
-                    let mut u = vec![0u8; usize::from(v[1])];
-                    c.read_exact(&mut u).await?;
-                    let mut plen = [0u8; 1];
-                    c.read_exact(&mut plen).await?;
-                    let mut p = vec![0u8; usize::from(plen[0])];
-                    c.read_exact(&mut p).await?;
-                    if u != user.as_bytes() || p != password.as_bytes() {
-                        c.write_all(&[1, 1]).await?;
-                        return Ok(());
-                    }
-                    c.write_all(&[1, 0]).await?;
-                }
-                let mut req = [0u8; 4];
-                c.read_exact(&mut req).await?;
-                let host = match req[3] {
-                    1 => {
-                        let mut a = [0u8; 4];
-                        c.read_exact(&mut a).await?;
-                        format!("ipv4 {}", std::net::Ipv4Addr::from(a))
-                    }
-                    3 => {
-                        let mut n = [0u8; 1];
-                        c.read_exact(&mut n).await?;
-                        let mut name = vec![0u8; usize::from(n[0])];
-                        c.read_exact(&mut name).await?;
-                        format!("domain {}", String::from_utf8_lossy(&name))
-                    }
-                    _ => return Ok(()),
-                };
-                let mut port = [0u8; 2];
-                c.read_exact(&mut port).await?;
-                let port = u16::from_be_bytes(port);
-                log.lock().unwrap().push(format!("{host}:{port}"));
-                let name = host.split(' ').nth(1).unwrap_or("").to_owned();
-                let Ok(mut upstream) = TcpStream::connect((name.as_str(), port)).await else {
-                    c.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
-                    return Ok(());
-                };
-                // Bound address: a domain name, to exercise that reply form.
-                c.write_all(&[5, 0, 0, 3, 4, b'p', b'r', b'x', b'y', 0x1f, 0x90])
-                    .await?;
-                let _ = tokio::io::copy_bidirectional(&mut c, &mut upstream).await;
-                Ok(())
             });
         }
     });
@@ -217,8 +143,10 @@ async fn http_proxy_refusal_is_an_error_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socks5_proxy_carries_the_session_and_resolves_the_name() {
     let broker = Mosquitto::start("");
-    let (port, seen) = socks5_proxy(Some(("user", "secret"))).await;
-    let proxy = format!("socks5://user:secret@127.0.0.1:{port}");
+    // The bound address in the proxy's reply as a domain name: the form
+    // that has a length to read through.
+    let relay = Socks5Relay::with_domain_reply(Some(("user", "secret")));
+    let proxy = format!("socks5://user:secret@127.0.0.1:{}", relay.port());
     for uri in [format!("mqtt://localhost:{}", broker.port()), broker.uri()] {
         tokio::time::timeout(T, round_trip(&uri, config(proxy.clone())))
             .await
@@ -226,7 +154,7 @@ async fn socks5_proxy_carries_the_session_and_resolves_the_name() {
             .expect("the session goes through the proxy");
     }
     assert_eq!(
-        *seen.lock().unwrap(),
+        relay.seen(),
         [
             format!("domain localhost:{}", broker.port()),
             format!("ipv4 127.0.0.1:{}", broker.port())
@@ -238,7 +166,8 @@ async fn socks5_proxy_carries_the_session_and_resolves_the_name() {
 /// CONNECT the proxy cannot make (its reply named).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socks5_refusals_are_errors_naming_them() {
-    let (port, _) = socks5_proxy(Some(("user", "secret"))).await;
+    let relay = Socks5Relay::start(Some(("user", "secret")));
+    let port = relay.port();
     let cases = [
         (
             format!("socks5://user:nope@127.0.0.1:{port}"),
@@ -260,13 +189,13 @@ async fn socks5_refusals_are_errors_naming_them() {
         assert!(e.to_string().contains(why), "{e}");
     }
     // Nothing listens on the broker's port: the proxy's reply 5.
-    let (open, _) = socks5_proxy(None).await;
+    let open = Socks5Relay::start(None);
     let closed = support::free_port();
     let e = tokio::time::timeout(
         T,
         sansmqtt_tokio::connect(
             &format!("mqtt://127.0.0.1:{closed}"),
-            config(format!("socks5://127.0.0.1:{open}")),
+            config(format!("socks5://127.0.0.1:{}", open.port())),
         ),
     )
     .await

@@ -114,6 +114,10 @@ pub(crate) struct Common {
     /// Do not check that the broker's certificate names the host.
     #[arg(long = "insecure")]
     pub(crate) insecure: bool,
+    /// SOCKS5 proxy: socks5h://[username[:password]@]hostname[:port]
+    /// (also socks5:// and http:// for an HTTP CONNECT proxy).
+    #[arg(long = "proxy", value_name = "SOCKS-URL")]
+    pub(crate) proxy: Option<String>,
     /// Bind the outgoing socket to this address.
     #[arg(short = 'A', value_name = "ADDRESS")]
     pub(crate) bind: Option<String>,

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use sansmqtt_proto::ProtocolVersion;
 use sansmqtt_tokio::config::{Scheme, TextOrBytes, WillConfig};
+use sansmqtt_tokio::transport::proxy::Proxy;
 use sansmqtt_tokio::{
     BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectionState, TokioRuntime,
     Transport,
@@ -270,18 +272,35 @@ async fn open_tcp(host: &str, port: u16, bind: Option<IpAddr>) -> io::Result<Tcp
     }))
 }
 
-/// Opens one transport: TCP (bound to `-A`), then TLS and/or WebSocket as
-/// the scheme says, seen through the tap when `-d` or `-x` asks.
+/// Opens one transport: TCP (bound to `-A`; through `--proxy`), then TLS
+/// and/or WebSocket as the scheme says, seen through the tap when `-d` or
+/// `-x` asks.
 async fn open(
     uri: BrokerUri,
     bind: Option<IpAddr>,
+    proxy: Option<Arc<Proxy>>,
+    proxy_failed: Arc<AtomicBool>,
     tls: Option<Arc<sansmqtt_tokio::transport::tls::rustls::ClientConfig>>,
     watch: Arc<Watch>,
 ) -> io::Result<Box<dyn Transport>> {
     use sansmqtt_tokio::transport::{tls as t, ws};
-    let tcp = open_tcp(&uri.host, uri.port, bind).await?;
-    tcp.set_nodelay(true)?;
-    let tcp = sansmqtt_tokio::Tcp(tcp);
+    let tcp: Box<dyn Transport> = match &proxy {
+        None => {
+            let tcp = open_tcp(&uri.host, uri.port, bind).await?;
+            tcp.set_nodelay(true)?;
+            Box::new(sansmqtt_tokio::Tcp(tcp))
+        }
+        // --proxy: TCP (bound to -A) to the proxy, then its tunnel.
+        Some(proxy) => {
+            let tcp = open_tcp(&proxy.host, proxy.port, bind).await?;
+            tcp.set_nodelay(true)?;
+            let tunnel = proxy
+                .tunnel(Box::new(sansmqtt_tokio::Tcp(tcp)), &uri.host, uri.port)
+                .await;
+            proxy_failed.store(tunnel.is_err(), Ordering::Relaxed);
+            tunnel?
+        }
+    };
     let no_headers = BTreeMap::new();
     let tls_config = || {
         tls.clone()
@@ -311,6 +330,12 @@ pub(crate) async fn connect(
     mut config: Config,
 ) -> Result<Client, Exit> {
     let bind = common.bind.as_deref().map(bind_address).transpose()?;
+    let proxy = match &common.proxy {
+        Some(url) => Some(Arc::new(
+            Proxy::parse(url).map_err(|e| Exit::general(format!("Error: {e}")))?,
+        )),
+        None => None,
+    };
     let uri = BrokerUri::parse(&target.uri).map_err(|e| Exit::general(format!("Error: {e}")))?;
     let tls = if uri.scheme.is_tls() {
         Some(
@@ -333,13 +358,26 @@ pub(crate) async fn connect(
         target.version,
         config.client_id.as_deref().unwrap_or(""),
     ));
+    // libmosquitto's MOSQ_ERR_PROXY (16) when the proxy refused the tunnel.
+    let proxy_failed = Arc::new(AtomicBool::new(false));
+    let failed = proxy_failed.clone();
     let connector = move |uri: &BrokerUri| -> BoxFuture<io::Result<Box<dyn Transport>>> {
-        Box::pin(open(uri.clone(), bind, tls.clone(), watch.clone()))
+        Box::pin(open(
+            uri.clone(),
+            bind,
+            proxy.clone(),
+            failed.clone(),
+            tls.clone(),
+            watch.clone(),
+        ))
     };
     let runtime = Arc::new(TokioRuntime::current());
     Client::connect_with(runtime, Arc::new(connector), &target.uri, config)
         .await
-        .map_err(|e| connect_error(e, target.version))
+        .map_err(|e| match connect_error(e, target.version) {
+            exit if proxy_failed.load(Ordering::Relaxed) => Exit::new(16, exit.message),
+            exit => exit,
+        })
 }
 
 /// mosquitto's words for the MQTT 3.1.1 CONNACK return codes.

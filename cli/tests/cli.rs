@@ -1384,3 +1384,40 @@ fn sub_resubscribes_after_the_broker_restarts() {
         "{out:?}"
     );
 }
+
+/// `--proxy socks5h://user:password@host:port`: pub goes through the SOCKS5
+/// proxy as mosquitto_pub does (the same CONNECT request to the proxy, the
+/// message delivered); a wrong password fails both.
+#[test]
+fn proxy_flag_goes_through_socks5_as_mosquitto_pub_does() {
+    let b = broker();
+    let relay = support::Socks5Relay::start(Some(("user", "pw")));
+    let port = port_args(&b);
+    for tool in [Tool::Mosquitto, Tool::Sansmqtt] {
+        let proxy = format!("socks5h://user:pw@127.0.0.1:{}", relay.port());
+        let message = format!("via-{tool:?}");
+        let out = received(&b, 1, || {
+            let all = with_port(
+                &port,
+                &[
+                    "--proxy", &proxy, "-t", "t/proxy", "-m", &message, "-q", "1",
+                ],
+            );
+            let r = tool.run("pub", &all, None);
+            assert_eq!(r.code, Some(0), "{tool:?}: {r:?}");
+        });
+        let hex: String = message.bytes().map(|b| format!("{b:02x}")).collect();
+        assert!(out.stdout.contains(&hex), "{tool:?}: {out:?}");
+    }
+    let seen = relay.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], seen[1], "the same request as mosquitto_pub's");
+
+    let wrong = format!("socks5h://user:nope@127.0.0.1:{}", relay.port());
+    let all = with_port(&port, &["--proxy", &wrong, "-t", "t/proxy", "-m", "x"]);
+    let m = Tool::Mosquitto.run("pub", &all, None);
+    let s = sans("pub", &all);
+    assert_ne!(m.code, Some(0), "{m:?}");
+    assert_eq!(s.code, m.code, "{s:?} against {m:?}");
+    assert!(s.stderr.contains("refused"), "{s:?}");
+}

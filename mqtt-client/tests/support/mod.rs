@@ -8,6 +8,8 @@
 //! - [`FakeBroker`]: a scripted broker: the test reads what the client sent
 //!   and writes whatever bytes it likes, or nothing (withheld CONNACK,
 //!   PINGRESP or acks, malformed packets, dropped connections).
+//! - [`Socks5Relay`]: a SOCKS5 proxy (RFC 1928, user name and password by
+//!   RFC 1929) that records what it was asked and relays.
 //! - A few hand-encoded packets ([`connect_v311`], [`CONNACK_ACCEPTED`], ...).
 //!
 //! Only processes this module started are ever killed, by their own
@@ -603,6 +605,156 @@ impl Drop for FakeBroker {
         self.drop_connection();
         self.stop_listening();
     }
+}
+
+/// A SOCKS5 proxy on a free loopback port: with `credentials` it requires
+/// user name and password and refuses others, else no authentication. Each
+/// CONNECT is recorded as `ipv4 ADDRESS:PORT`, `ipv6 ...` or `domain
+/// NAME:PORT`, then relayed (the name resolved here), or answered with
+/// reply 5 (connection refused) when nothing listens there. Its success
+/// reply gives the bound address as IPv4 0.0.0.0:0, or with
+/// [`Socks5Relay::with_domain_reply`] as a domain name (a form mosquitto
+/// 2.0.11's client misreads: it leaves the port bytes in the stream).
+/// Stops accepting when dropped.
+pub struct Socks5Relay {
+    port: u16,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Socks5Relay {
+    /// Starts the proxy.
+    pub fn start(credentials: Option<(&'static str, &'static str)>) -> Socks5Relay {
+        Self::start_with(credentials, false)
+    }
+
+    /// Starts the proxy, its success reply naming the bound address as a
+    /// domain name.
+    pub fn with_domain_reply(credentials: Option<(&'static str, &'static str)>) -> Socks5Relay {
+        Self::start_with(credentials, true)
+    }
+
+    fn start_with(
+        credentials: Option<(&'static str, &'static str)>,
+        domain_reply: bool,
+    ) -> Socks5Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (log, stopped) = (seen.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let log = log.clone();
+                        thread::spawn(move || {
+                            let _ = client.set_nonblocking(false);
+                            let _ = socks5_serve(client, credentials, domain_reply, &log);
+                        });
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Socks5Relay { port, seen, stop }
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The CONNECT requests so far.
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Socks5Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn socks5_serve(
+    mut c: TcpStream,
+    credentials: Option<(&str, &str)>,
+    domain_reply: bool,
+    log: &std::sync::Mutex<Vec<String>>,
+) -> io::Result<()> {
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = [0u8; 2];
+    c.read_exact(&mut head)?;
+    let mut methods = vec![0u8; usize::from(head[1])];
+    c.read_exact(&mut methods)?;
+    let want = if credentials.is_some() { 2 } else { 0 };
+    if head[0] != 5 || !methods.contains(&want) {
+        return c.write_all(&[5, 0xff]);
+    }
+    c.write_all(&[5, want])?;
+    if let Some((user, password)) = credentials {
+        let mut v = [0u8; 2];
+        c.read_exact(&mut v)?;
+        let mut u = vec![0u8; usize::from(v[1])];
+        c.read_exact(&mut u)?;
+        let mut n = [0u8; 1];
+        c.read_exact(&mut n)?;
+        let mut p = vec![0u8; usize::from(n[0])];
+        c.read_exact(&mut p)?;
+        if u != user.as_bytes() || p != password.as_bytes() {
+            return c.write_all(&[1, 1]);
+        }
+        c.write_all(&[1, 0])?;
+    }
+    let mut req = [0u8; 4];
+    c.read_exact(&mut req)?;
+    let (kind, host) = match req[3] {
+        1 => {
+            let mut a = [0u8; 4];
+            c.read_exact(&mut a)?;
+            ("ipv4", std::net::Ipv4Addr::from(a).to_string())
+        }
+        4 => {
+            let mut a = [0u8; 16];
+            c.read_exact(&mut a)?;
+            ("ipv6", std::net::Ipv6Addr::from(a).to_string())
+        }
+        3 => {
+            let mut n = [0u8; 1];
+            c.read_exact(&mut n)?;
+            let mut name = vec![0u8; usize::from(n[0])];
+            c.read_exact(&mut name)?;
+            ("domain", String::from_utf8_lossy(&name).into_owned())
+        }
+        _ => return c.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0]),
+    };
+    let mut port = [0u8; 2];
+    c.read_exact(&mut port)?;
+    let port = u16::from_be_bytes(port);
+    log.lock().unwrap().push(format!("{kind} {host}:{port}"));
+    let Ok(upstream) = TcpStream::connect((host.as_str(), port)) else {
+        return c.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
+    };
+    if domain_reply {
+        c.write_all(&[5, 0, 0, 3, 4, b'p', b'r', b'x', b'y', 0x1f, 0x90])?;
+    } else {
+        c.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])?;
+    }
+    c.set_read_timeout(None)?;
+    let (mut c2, mut up2) = (c.try_clone()?, upstream.try_clone()?);
+    let mut up = upstream;
+    let to_broker = thread::spawn(move || {
+        let _ = io::copy(&mut c2, &mut up);
+        let _ = up.shutdown(Shutdown::Write);
+    });
+    let _ = io::copy(&mut up2, &mut c);
+    let _ = c.shutdown(Shutdown::Write);
+    let _ = to_broker.join();
+    Ok(())
 }
 
 /// The whole length of the packet at the start of `buf`, once its fixed
