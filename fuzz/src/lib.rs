@@ -1,6 +1,7 @@
 //! The checks behind the fuzz targets of `sansmqtt-proto`, and the seed
 //! corpus they start from. The `session` target's check, on
-//! `sansmqtt-session`, is [`session::check_session`].
+//! `sansmqtt-session`, is [`session::check_session`]; the `session_file`
+//! target's, on the client's session files, [`session_file::check_session_file`].
 //!
 //! The targets in `fuzz_targets/` are one-liners calling [`check_stream`] or
 //! [`check_roundtrip_input`]; keeping the checks here lets `cargo test` (in
@@ -24,6 +25,7 @@
 
 pub mod seeds;
 pub mod session;
+pub mod session_file;
 
 use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{

@@ -1,5 +1,6 @@
 //! The seed corpus in `fuzz/seeds/<target>/`: valid packets of every type,
-//! built with the encoder, so that fuzzing starts from packets that decode.
+//! built with the encoder, so that fuzzing starts from packets that decode;
+//! and session files written by the client's writer (`session_file`).
 //!
 //! `cargo test` (in `fuzz/`) checks that the files match what the encoder
 //! produces and that every seed passes the target's checks; after changing
@@ -512,6 +513,15 @@ pub fn seeds() -> Vec<Seed> {
             data: publish_v5_alias_only(),
         },
     ]);
+    out.extend(
+        crate::session_file::seed_files()
+            .into_iter()
+            .map(|(name, data)| Seed {
+                target: "session_file",
+                name,
+                data,
+            }),
+    );
     out
 }
 
@@ -525,7 +535,7 @@ mod tests {
 
     /// The targets whose seeds this module generates (other targets may
     /// keep their own seeds in `fuzz/seeds/`: left alone).
-    const TARGETS: [&str; 3] = ["decode_v311", "decode_v5", "roundtrip"];
+    const TARGETS: [&str; 4] = ["decode_v311", "decode_v5", "roundtrip", "session_file"];
 
     fn dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds")
@@ -601,6 +611,7 @@ mod tests {
                     assert!(decodes, "{}", seed.name);
                     check_roundtrip_input(&seed.data);
                 }
+                "session_file" => crate::session_file::check_session_file(&seed.data),
                 other => panic!("unknown target {other}"),
             }
         }

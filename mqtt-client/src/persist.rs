@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use sansmqtt_proto::{Packet, PacketId, ProtocolVersion, Publish};
+use sansmqtt_proto::{Packet, PacketId, ProtocolVersion, Publish, QoS};
 use sansmqtt_session::{SavedSession, SessionStore};
 
 const MAGIC: &[u8; 16] = b"SANSMQTT-SESSION";
@@ -132,9 +132,12 @@ impl Live {
                 self.outgoing.insert(self.next, (publish, false, len));
                 self.bytes += ID_RECORD + len;
             }
+            // Only a QoS 2 publish is released (a record saying otherwise
+            // cannot come from a session, and is ignored).
             Record::Released(id) => {
                 if let Some(entry) = self.order.get(&id).and_then(|n| self.outgoing.get_mut(n))
                     && !entry.1
+                    && entry.0.qos == QoS::ExactlyOnce
                 {
                     entry.1 = true;
                     self.bytes += ID_RECORD;
@@ -383,6 +386,19 @@ fn write_snapshot(path: &Path, version: ProtocolVersion, live: &Live) -> io::Res
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
+    let out = snapshot(live, version)?;
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&out)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    let file = OpenOptions::new().append(true).open(path)?;
+    Ok((file, out.len() as u64))
+}
+
+/// The bytes of a file holding only what is in flight.
+fn snapshot(live: &Live, version: ProtocolVersion) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     out.extend_from_slice(&header(version));
     for (p, released, _) in live.outgoing.values() {
@@ -395,14 +411,43 @@ fn write_snapshot(path: &Path, version: ProtocolVersion, live: &Live) -> io::Res
     for &id in &live.incoming {
         put_record(&mut out, TAG_IN_RECEIVED, Some(id), &[]);
     }
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&out)?;
-        f.sync_all()?;
+    Ok(out)
+}
+
+/// What the bytes of a session file of `version` hold in flight: its
+/// records replayed, up to the first one cut short or damaged. The reading
+/// half of [`FileStore::open`], without the file (to inspect one, or to
+/// fuzz the reader). An `InvalidData` error for bytes that are not a
+/// session file of this version.
+pub fn read(data: &[u8], version: ProtocolVersion) -> io::Result<SavedSession> {
+    read_records(data, version)
+        .map(|live| live.saved())
+        .map_err(invalid)
+}
+
+/// The bytes of a session file of `version` holding `saved` alone: what
+/// [`read`] reads back as `saved` (a `released` flag on a QoS 1 publish
+/// aside: it is not a state a session can be in, and is dropped). An
+/// `InvalidInput` error for a publish without a packet identifier.
+pub fn write(saved: &SavedSession, version: ProtocolVersion) -> io::Result<Vec<u8>> {
+    let mut live = Live::default();
+    for (p, released) in &saved.outgoing {
+        let id = p.packet_id.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a saved publish without a packet identifier",
+            )
+        })?;
+        let len = encode_publish(p, version)?.len() as u64;
+        live.apply(Record::Sent(id, p.clone(), len));
+        if *released {
+            live.apply(Record::Released(id));
+        }
     }
-    fs::rename(&tmp, path)?;
-    let file = OpenOptions::new().append(true).open(path)?;
-    Ok((file, out.len() as u64))
+    for &id in &saved.incoming {
+        live.apply(Record::InReceived(id));
+    }
+    snapshot(&live, version)
 }
 
 /// Replays the records of a file (after its header); stops at the first
@@ -677,6 +722,42 @@ mod tests {
         assert_eq!(store.file_len(), len);
     }
 
+    /// `read` and `write` are the file's two halves: what one writes the
+    /// other reads, and `read` of the file a store wrote is what `open`
+    /// restores.
+    #[test]
+    fn read_and_write_are_the_two_halves_of_the_file() {
+        let saved = SavedSession {
+            outgoing: vec![
+                (publish("a", QoS::ExactlyOnce, 4), true),
+                (publish("b", QoS::AtLeastOnce, 2), false),
+            ],
+            incoming: vec![pid(9), pid(3)],
+        };
+        let bytes = write(&saved, V5).unwrap();
+        let back = read(&bytes, V5).unwrap();
+        assert_eq!(back.outgoing, saved.outgoing, "order of transmission kept");
+        assert_eq!(back.incoming, [pid(3), pid(9)]);
+        let dir = Dir::new();
+        fs::write(dir.file(), &bytes).unwrap();
+        assert_eq!(reopen(&dir), back);
+        assert_eq!(
+            read(&bytes, ProtocolVersion::V3_1_1).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        let no_id = SavedSession {
+            outgoing: vec![(
+                Publish::at_most_once(TopicName::try_from("t").unwrap(), &b""[..]),
+                false,
+            )],
+            incoming: vec![],
+        };
+        assert_eq!(
+            write(&no_id, V5).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
     #[test]
     fn file_names_keep_letters_digits_dash_underscore_only() {
         let dir = Path::new("/var/lib/app");
@@ -751,7 +832,8 @@ mod tests {
                     }
                     Op::Released(id) => {
                         store.publish_released(pid(id));
-                        if let Some(o) = out.iter_mut().find(|o| o.0 == id) {
+                        // Only QoS 2 is released.
+                        if let Some(o) = out.iter_mut().find(|o| o.0 == id && o.2) {
                             o.3 = true;
                         }
                     }
