@@ -34,10 +34,11 @@ const FONTS: [&str; 5] = [
 ];
 
 /// Clients in a fixed order, so that each keeps its colour in every panel.
-const CLIENTS: [&str; 6] = [
+const CLIENTS: [&str; 7] = [
     "sansmqtt-tokio",
     "sansmqtt-async-std",
     "sansmqtt-smol",
+    "sansmqtt-tokio+file",
     "rumqttc",
     "paho",
     "mosquitto-c",
@@ -48,9 +49,10 @@ fn colour(peer: &str) -> RGBColor {
         Some(0) => RGBColor(31, 119, 180),
         Some(1) => RGBColor(86, 160, 211),
         Some(2) => RGBColor(150, 196, 230),
-        Some(3) => RGBColor(255, 127, 14),
-        Some(4) => RGBColor(44, 160, 44),
-        Some(5) => RGBColor(148, 103, 189),
+        Some(3) => RGBColor(23, 190, 207),
+        Some(4) => RGBColor(255, 127, 14),
+        Some(5) => RGBColor(44, 160, 44),
+        Some(6) => RGBColor(148, 103, 189),
         _ => RGBColor(127, 127, 127),
     }
 }

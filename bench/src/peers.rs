@@ -12,6 +12,9 @@ pub(crate) enum Peer {
     SansAsyncStd,
     /// sansmqtt on smol.
     SansSmol,
+    /// sansmqtt on tokio with its session in a file (`persistence`): what
+    /// session persistence costs the publisher, on the QoS 1/2 workloads.
+    SansTokioFile,
     /// rumqttc (tokio), the reference of every ratio.
     Rumqttc,
     /// paho-mqtt (Rust over the Paho C library), with the `paho` feature.
@@ -22,10 +25,11 @@ pub(crate) enum Peer {
 
 impl Peer {
     /// Every peer, in report order.
-    pub(crate) const ALL: [Peer; 6] = [
+    pub(crate) const ALL: [Peer; 7] = [
         Peer::SansTokio,
         Peer::SansAsyncStd,
         Peer::SansSmol,
+        Peer::SansTokioFile,
         Peer::Rumqttc,
         Peer::Paho,
         Peer::MosquittoC,
@@ -37,6 +41,7 @@ impl Peer {
             Peer::SansTokio => "sansmqtt-tokio",
             Peer::SansAsyncStd => "sansmqtt-async-std",
             Peer::SansSmol => "sansmqtt-smol",
+            Peer::SansTokioFile => "sansmqtt-tokio+file",
             Peer::Rumqttc => "rumqttc",
             Peer::Paho => "paho",
             Peer::MosquittoC => "mosquitto-c",
@@ -55,6 +60,10 @@ impl Peer {
             // process (connects hang after ~250 of 400; docs/benchmarks.md),
             // so W5's 500 are not run for it.
             Peer::Paho => cfg!(feature = "paho") && w != Workload::W5,
+            // Persistence is of QoS 1 and 2 publishes.
+            Peer::SansTokioFile => {
+                matches!(w, Workload::W2 | Workload::W3 | Workload::W6 | Workload::W7)
+            }
             // The C clients measure throughput only.
             Peer::MosquittoC => {
                 matches!(w, Workload::W1 | Workload::W2 | Workload::W3 | Workload::W6)
@@ -69,6 +78,7 @@ impl Peer {
             Peer::SansTokio => crate::sans::run_tokio(workload, p, port),
             Peer::SansAsyncStd => crate::sans::run_async_std(workload, p, port),
             Peer::SansSmol => crate::sans::run_smol(workload, p, port),
+            Peer::SansTokioFile => crate::sans::run_tokio_file(workload, p, port),
             Peer::Rumqttc => crate::rumq::run(workload, p, port),
             #[cfg(feature = "paho")]
             Peer::Paho => crate::paho::run(workload, p, port),

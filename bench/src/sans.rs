@@ -150,6 +150,22 @@ pub(crate) fn run_tokio(w: Workload, p: &Params, port: u16) -> Result<Outcome, S
     out
 }
 
+/// The session files of `sansmqtt-tokio+file`: set once in its (child)
+/// process; the publisher of the throughput workloads then keeps its
+/// session there.
+static SESSION_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// sansmqtt on tokio, its publisher's session in a file: a new directory
+/// under the temporary one, removed afterwards.
+pub(crate) fn run_tokio_file(w: Workload, p: &Params, port: u16) -> Result<Outcome, String> {
+    let dir = std::env::temp_dir().join(format!("sansmqtt-bench-session-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let _ = SESSION_DIR.set(dir.clone());
+    let out = run_tokio(w, p, port);
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
 pub(crate) fn run_async_std(w: Workload, p: &Params, port: u16) -> Result<Outcome, String> {
     run(&AsyncStd, w, p, port)
 }
@@ -265,8 +281,11 @@ fn qos(q: u8) -> Result<QoS, String> {
     }
 }
 
-/// What every client of the benchmark is connected with.
-fn config(client_id: String, max_packet_size: Option<u32>) -> Config {
+/// What every client of the benchmark is connected with; with `persist`
+/// (the publisher of `sansmqtt-tokio+file`), its session in a file of
+/// [`SESSION_DIR`], which needs a session the broker keeps.
+fn config(client_id: String, max_packet_size: Option<u32>, persist: bool) -> Config {
+    let persistence = SESSION_DIR.get().filter(|_| persist).cloned();
     Config {
         client_id: Some(client_id),
         max_inflight: INFLIGHT,
@@ -275,6 +294,8 @@ fn config(client_id: String, max_packet_size: Option<u32>) -> Config {
         // A lost connection shows as a failure, not as a silent reconnect.
         auto_reconnect: false,
         max_packet_size,
+        cleansession: persistence.is_none(),
+        persistence,
         ..Default::default()
     }
 }
@@ -287,12 +308,29 @@ async fn connect<E: Exec>(
     max_packet_size: Option<u32>,
     deadline: Instant,
 ) -> Result<Client, String> {
+    connect_with::<E>(rt, port, id, max_packet_size, false, deadline).await
+}
+
+/// Connects one client; with `persist`, its session in a file when the
+/// run has [`SESSION_DIR`].
+async fn connect_with<E: Exec>(
+    rt: &Arc<dyn Runtime>,
+    port: u16,
+    id: String,
+    max_packet_size: Option<u32>,
+    persist: bool,
+    deadline: Instant,
+) -> Result<Client, String> {
     let uri = format!("mqtt://127.0.0.1:{port}");
     let what = format!("connecting {id}");
     step::<E, _>(
         &what,
         deadline,
-        Client::connect(rt.clone(), &uri, config(id.clone(), max_packet_size)),
+        Client::connect(
+            rt.clone(),
+            &uri,
+            config(id.clone(), max_packet_size, persist),
+        ),
     )
     .await?
     .map_err(|e| format!("{what}: {e}"))
@@ -418,7 +456,15 @@ async fn throughput<E: Exec>(
         clients.push(client);
         streams.push(stream);
     }
-    let publisher = connect::<E>(rt, port, client_id::<E>(w, "pub"), max_packet, deadline).await?;
+    let publisher = connect_with::<E>(
+        rt,
+        port,
+        client_id::<E>(w, "pub"),
+        max_packet,
+        true,
+        deadline,
+    )
+    .await?;
 
     let n = p.n as u64;
     let size = p.payload;
