@@ -1266,12 +1266,7 @@ impl BrokerUri {
             "wss" => Scheme::Wss,
             other => return Err(err(UriError::UnsupportedScheme(other.to_owned()))),
         };
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
-            Some(url::Host::Ipv4(a)) => a.to_string(),
-            Some(url::Host::Ipv6(a)) => a.to_string(),
-            _ => return Err(err(UriError::MissingHost)),
-        };
+        let host = url_host(&url).ok_or_else(|| err(UriError::MissingHost))?;
         let port = match url.port() {
             Some(0) => return Err(err(UriError::InvalidPort)),
             Some(p) => p,
@@ -1374,6 +1369,17 @@ const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 
 /// The URI with the password of its user information masked, by text (it
 /// may not even parse).
+/// The host of a parsed URI: a name, or an IP address (IPv6 without its
+/// brackets); `None` when absent or empty.
+pub(crate) fn url_host(url: &url::Url) -> Option<String> {
+    match url.host()? {
+        url::Host::Domain(d) if !d.is_empty() => Some(d.to_owned()),
+        url::Host::Domain(_) => None,
+        url::Host::Ipv4(a) => Some(a.to_string()),
+        url::Host::Ipv6(a) => Some(a.to_string()),
+    }
+}
+
 pub(crate) fn redact_uri(uri: &str) -> String {
     let Some(start) = uri.find("://").map(|i| i + 3) else {
         return uri.to_owned();

@@ -12,7 +12,7 @@
 //!
 //! # The file
 //!
-//! A 18-byte header, `SANSMQTT-SESSION`, the format (1) and the MQTT
+//! An 18-byte header, `SANSMQTT-SESSION`, the format (1) and the MQTT
 //! protocol level (3, 4 or 5: the session belongs to one version), then
 //! records: body length (u32, little endian), CRC-32 of the body (u32, little
 //! endian), body. A body is a tag and its fields:

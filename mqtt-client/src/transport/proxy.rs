@@ -29,7 +29,7 @@ use base64::Engine as _;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use percent_encoding::percent_decode_str;
 
-use crate::config::{ConfigError, redact_uri as redact};
+use crate::config::{ConfigError, redact_uri as redact, url_host};
 use crate::runtime::Transport;
 
 /// The proxy protocols.
@@ -91,12 +91,7 @@ impl Proxy {
                 )));
             }
         };
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
-            Some(url::Host::Ipv4(a)) => a.to_string(),
-            Some(url::Host::Ipv6(a)) => a.to_string(),
-            _ => return Err(err("no host")),
-        };
+        let host = url_host(&url).ok_or_else(|| err("no host"))?;
         let port = match url.port() {
             Some(0) => return Err(err("port 0")),
             Some(p) => p,
