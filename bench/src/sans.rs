@@ -301,19 +301,9 @@ fn config(client_id: String, max_packet_size: Option<u32>, persist: bool) -> Con
 }
 
 /// Connects one client.
-async fn connect<E: Exec>(
-    rt: &Arc<dyn Runtime>,
-    port: u16,
-    id: String,
-    max_packet_size: Option<u32>,
-    deadline: Instant,
-) -> Result<Client, String> {
-    connect_with::<E>(rt, port, id, max_packet_size, false, deadline).await
-}
-
 /// Connects one client; with `persist`, its session in a file when the
 /// run has [`SESSION_DIR`].
-async fn connect_with<E: Exec>(
+async fn connect<E: Exec>(
     rt: &Arc<dyn Runtime>,
     port: u16,
     id: String,
@@ -446,6 +436,7 @@ async fn throughput<E: Exec>(
             port,
             client_id::<E>(w, &format!("sub{i}")),
             max_packet,
+            false,
             deadline,
         )
         .await?;
@@ -456,7 +447,7 @@ async fn throughput<E: Exec>(
         clients.push(client);
         streams.push(stream);
     }
-    let publisher = connect_with::<E>(
+    let publisher = connect::<E>(
         rt,
         port,
         client_id::<E>(w, "pub"),
@@ -543,6 +534,7 @@ async fn latency<E: Exec>(rt: &Arc<dyn Runtime>, p: &Params, port: u16) -> Resul
         port,
         client_id::<E>(Workload::W4, "echo"),
         None,
+        false,
         deadline,
     )
     .await?;
@@ -640,7 +632,7 @@ async fn connections<E: Exec>(
                 let topic = TopicName::try_from(topic.as_str())
                     .map_err(|e| format!("topic {topic}: {e}"))?;
                 let id = client_id::<E>(Workload::W5, &format!("c{i}"));
-                let client = connect::<E>(&rt, port, id, None, deadline).await?;
+                let client = connect::<E>(&rt, port, id, None, false, deadline).await?;
                 let mut acked = 0u64;
                 let mut failure = None;
                 for _ in 0..n {
