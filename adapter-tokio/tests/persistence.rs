@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sansmqtt_tokio::{Client, Config, FileStore, QoS};
+use sansmqtt_tokio::{Client, Config, FileStore, QoS, persist};
 use support::{FakeBroker, Mosquitto, ack, packet_id, publish};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -125,9 +125,12 @@ fn start_process(
 }
 
 /// The process dies: its runtime goes, and with it the client's driver,
-/// in the middle of whatever it was doing. No DISCONNECT, no clean-up.
+/// in the middle of whatever it was doing: the driver's future is dropped
+/// where it stands, never polled again. No DISCONNECT, no clean-up; what
+/// the operating system does for a dead process (closing its sockets and
+/// files, releasing its locks) happens as the future's parts are dropped.
 fn crash(rt: Runtime, client: Client) {
-    rt.shutdown_background();
+    rt.shutdown_timeout(Duration::from_secs(2));
     drop(client);
 }
 
@@ -190,9 +193,8 @@ fn a_restarted_process_resumes_what_was_in_flight() {
         rt.block_on(async { client.disconnect().await });
         drop(client);
         drop(rt);
-        let (_, saved) =
-            FileStore::open(&FileStore::file_in(&dir.0, "resume-me"), cfg_version(v5)).unwrap();
-        assert!(saved.expect("the file").is_empty());
+        let file = std::fs::read(FileStore::file_in(&dir.0, "resume-me")).unwrap();
+        assert!(persist::read(&file, cfg_version(v5)).unwrap().is_empty());
 
         // Without the file: the same crash, and nothing comes back.
         let mut plain = cfg.clone();
@@ -380,8 +382,13 @@ fn with_mosquitto_messages_the_broker_never_saw_arrive_after_a_restart() {
     got.sort();
     assert_eq!(got, ["held/1 m1", "held/2 m2", "held/3 m3"]);
     rt.block_on(async { client.disconnect().await });
-    let (_, saved) = FileStore::open(&file, cfg_version(false)).unwrap();
-    assert!(saved.expect("the file").is_empty());
+    // Read while the client still holds it (no store, no lock: a reader).
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        persist::read(&bytes, cfg_version(false))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A session file that can no longer be written (here its directory is
@@ -442,4 +449,41 @@ fn a_session_file_that_cannot_be_written_stops_the_client() {
         .await
     });
     assert_eq!(closed, Ok(true));
+}
+
+/// Two clients with the same identifier and directory would interleave
+/// their records in one file: the second `connect` is refused with a
+/// persistence error naming the file, and succeeds once the first client
+/// is gone.
+#[test]
+fn a_session_file_in_use_refuses_a_second_client() {
+    let broker = Mosquitto::start("");
+    let dir = Dir::new("persist-twice");
+    let rt = runtime();
+    let uri = broker.uri();
+    let cfg = config(&dir.0, "twice", false);
+    rt.block_on(async {
+        let first = sansmqtt_tokio::connect(&uri, cfg.clone()).await.unwrap();
+        let e = sansmqtt_tokio::connect(&uri, cfg.clone())
+            .await
+            .expect_err("the file is in use");
+        assert!(
+            matches!(&e, sansmqtt_tokio::ClientError::Persistence(m) if m.contains("in use by another client")),
+            "{e:?}"
+        );
+        first.disconnect().await;
+        drop(first);
+        // The driver lets go of the file once it has stopped.
+        let mut again = None;
+        for _ in 0..50 {
+            match sansmqtt_tokio::connect(&uri, cfg.clone()).await {
+                Ok(c) => {
+                    again = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        again.expect("free once the first client is gone").disconnect().await;
+    });
 }

@@ -42,8 +42,9 @@
 //! identifier, e.g. beyond `max_inflight` or while offline) are not in the
 //! file: their callers have not been answered. An incoming QoS 2 message
 //! handed to the application but not yet acknowledged with PUBREC is
-//! redelivered by the broker after a restart. One process at a time may use
-//! a file: nothing locks it.
+//! redelivered by the broker after a restart. One store at a time uses a
+//! file: `<file>.lock` is locked (advisory, `flock` on Linux) while it is
+//! open, and a second one is refused.
 //!
 //! [`Session::restore`]: sansmqtt_session::Session::restore
 
@@ -100,6 +101,9 @@ pub struct FileStore {
     /// The file is not rewritten below this size ([`COMPACT_MIN`]; tests
     /// lower it).
     compact_min: u64,
+    /// `<file>.lock`, locked while the store is open (the file itself is
+    /// replaced by each rewrite; this one never is).
+    _lock: File,
 }
 
 impl fmt::Debug for FileStore {
@@ -205,6 +209,31 @@ enum Record {
     Cleared,
 }
 
+/// Locks `<path>.lock` (created if needed) for this store alone: a second
+/// store on the same file, in this process or another, is refused instead
+/// of interleaving its records.
+fn lock(path: &Path) -> io::Result<File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            format!(
+                "session file {} is in use by another client (locked: {})",
+                path.display(),
+                PathBuf::from(name).display()
+            ),
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 fn invalid(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
@@ -229,6 +258,7 @@ impl FileStore {
     /// protocol version, or not a session file, is an `InvalidData` error
     /// and is left as it is.
     pub fn open(path: &Path, version: ProtocolVersion) -> io::Result<(Self, Option<SavedSession>)> {
+        let lock = lock(path)?;
         let live = match File::open(path) {
             Ok(mut f) => {
                 let mut data = Vec::new();
@@ -254,6 +284,7 @@ impl FileStore {
             head: BytesMut::new(),
             failure: None,
             compact_min: COMPACT_MIN,
+            _lock: lock,
         };
         Ok((store, saved))
     }
@@ -819,6 +850,20 @@ mod tests {
             write(&no_id, V5).unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+    }
+
+    /// Two stores on one file would interleave their records: the second
+    /// is refused while the first is open (here in one process; the lock
+    /// is the operating system's, so across processes too).
+    #[test]
+    fn a_file_in_use_is_refused() {
+        let dir = Dir::new();
+        let (first, _) = FileStore::open(&dir.file(), V5).unwrap();
+        let e = FileStore::open(&dir.file(), V5).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+        assert!(e.to_string().contains("in use by another client"), "{e}");
+        drop(first);
+        FileStore::open(&dir.file(), V5).expect("free again");
     }
 
     #[test]
