@@ -6,8 +6,12 @@
 //! session loss; bit 4: automatic topic aliases; bit 5: zero-copy of
 //! payloads from 8 bytes; bit 6: inbound topic aliases and Receive Maximum
 //! (MQTT 5); bit 7: keep-alive 5 s, else 0), byte 1 the bounds (in flight
-//! 1 to 8, queue 1 to 32). The session is then connected (CONNECT, CONNACK)
-//! and each following byte is an operation, most with argument bytes: raw
+//! 1 to 8, queue 1 to 32). A session without clean start first restores a
+//! saved session read from the next bytes (publishes with identifiers, QoS,
+//! released flags, topics and payloads, incoming QoS 2 identifiers; invalid
+//! ones are refused with their typed error) and a byte chooses whether the
+//! broker has it (CONNACK session present). The session is then connected
+//! (CONNECT, CONNACK) and each following byte is an operation, most with argument bytes: raw
 //! bytes from the broker, well-formed broker packets (acknowledgements,
 //! PUBLISH, CONNACK, PINGRESP, DISCONNECT, AUTH), the application's
 //! commands (publish, subscribe, unsubscribe, ack, ping, disconnect,
@@ -37,7 +41,9 @@ use sansmqtt_proto::{
     Publish, QoS, SubAck, SubAckReason, SubscribeProperties, SubscriptionOptions, TopicFilter,
     TopicName, UnsubAck, UnsubAckReason, UnsubscribeProperties,
 };
-use sansmqtt_session::{AckId, Event, Session, SessionLossPolicy, SessionOptions, Token};
+use sansmqtt_session::{
+    AckId, Event, RestoreError, SavedSession, Session, SessionLossPolicy, SessionOptions, Token,
+};
 
 /// Largest packet the session accepts from the fuzzed broker.
 pub const SESSION_MAX_PACKET: u32 = 4096;
@@ -115,6 +121,11 @@ impl Driver {
         o.max_inflight = 1 + u16::from(bounds & 7);
         o.max_queued = 1 + usize::from(bounds >> 3);
         o.max_incoming_packet = SESSION_MAX_PACKET;
+        // A session that can be resumed is one that can be restored: in
+        // MQTT 5 it needs a Session Expiry Interval.
+        if v5 && !o.clean_start {
+            o.properties.session_expiry_interval = Some(60);
+        }
         let version = o.version;
         Self {
             max_inflight: o.max_inflight,
@@ -132,6 +143,54 @@ impl Driver {
 
     fn v5(&self) -> bool {
         self.version.is_v5()
+    }
+
+    /// Restores a saved session read from the input (up to `max_inflight`
+    /// publishes, so that the bounds checked by `drain` hold): valid ones
+    /// go in flight under their tokens, invalid ones (a released QoS 1, an
+    /// identifier twice) are refused with their typed error and change
+    /// nothing.
+    fn restore(&mut self, input: &mut Input<'_>) -> Option<()> {
+        let n = input.u8()?;
+        let count = usize::from(n) % (usize::from(self.max_inflight) + 1);
+        let mut outgoing = Vec::with_capacity(count);
+        for _ in 0..count {
+            let id = pid(input.u16()?);
+            let kind = input.u8()?;
+            let qos = if kind & 1 != 0 {
+                QoS::ExactlyOnce
+            } else {
+                QoS::AtLeastOnce
+            };
+            let topic = TopicName::try_from(TOPICS[usize::from(kind >> 2 & 3)]).ok()?;
+            let payload = Bytes::copy_from_slice(input.bytes(usize::from(kind >> 4)));
+            outgoing.push((Publish::with_qos(topic, payload, qos, id), kind & 2 != 0));
+        }
+        let mut incoming = Vec::new();
+        for _ in 0..(n >> 5) {
+            incoming.push(pid(input.u16()?));
+        }
+        let valid = !outgoing
+            .iter()
+            .any(|(p, released)| *released && p.qos != QoS::ExactlyOnce);
+        let saved = SavedSession { outgoing, incoming };
+        match self.session.restore(saved) {
+            Ok(tokens) => {
+                assert!(valid, "a released QoS 1 publish was restored");
+                assert_eq!(tokens.len(), count);
+                assert_eq!(self.session.inflight(), count);
+                self.pending_pub.extend(tokens);
+            }
+            Err(RestoreError::InvalidPublish(_) | RestoreError::DuplicateId(_)) => {
+                assert_eq!(
+                    self.session.inflight(),
+                    0,
+                    "a refused restore changed the session"
+                );
+            }
+            Err(e) => panic!("a new, resumable session refused a restore: {e}"),
+        }
+        Some(())
     }
 
     /// The broker sends `packet` (skipped if this version cannot encode it).
@@ -427,8 +486,21 @@ pub fn check_session(data: &[u8]) {
         return;
     };
     let mut d = Driver::new(flags, bounds);
-    d.connect();
-    d.connack(false);
+    if flags & 4 == 0 {
+        // A resumable session: first a saved one restored, then a broker
+        // that has it or not.
+        if d.restore(&mut input).is_none() {
+            return;
+        }
+        let Some(present) = input.u8() else {
+            return;
+        };
+        d.connect();
+        d.connack(present & 1 != 0);
+    } else {
+        d.connect();
+        d.connack(false);
+    }
     d.drain();
     while d.op(&mut input).is_some() {
         d.drain();
