@@ -83,19 +83,9 @@ fn connack(v5: bool, session_present: bool) -> Vec<u8> {
 /// The Clean Session / Clean Start flag of a CONNECT (3.1.1 or 5: the
 /// flags follow the protocol name and level in both).
 fn clean_flag(connect: &[u8]) -> bool {
-    let header = support::packet_len(connect).unwrap().unwrap() - remaining(connect);
+    let whole = support::packet_len(connect).unwrap().unwrap();
+    let header = whole - support::remaining_length(connect).unwrap();
     connect[header + 7] & 0x02 != 0
-}
-
-fn remaining(p: &[u8]) -> usize {
-    let mut v = 0;
-    for i in 0..4 {
-        v |= usize::from(p[1 + i] & 0x7f) << (7 * i);
-        if p[1 + i] & 0x80 == 0 {
-            break;
-        }
-    }
-    v
 }
 
 fn dup(p: &[u8]) -> bool {
@@ -122,6 +112,13 @@ fn start_process(
         .expect("connect task")
         .expect("connected");
     (rt, client, connect)
+}
+
+/// The next message `deliver_message` gives, within [`T`].
+fn next_message(rt: &Runtime, client: &Client) -> sansmqtt_tokio::Message {
+    rt.block_on(async { tokio::time::timeout(T, client.deliver_message()).await })
+        .expect("delivered")
+        .expect("a message")
 }
 
 /// The process dies: its runtime goes, and with it the client's driver,
@@ -238,10 +235,7 @@ fn an_incoming_qos2_message_is_not_delivered_twice_across_a_restart() {
     let (rt, client, _) = start_process(&mut fake, cfg.clone(), &connack(false, false));
     fake.write(&publish("in/1", b"once", 2, Some(9), false))
         .unwrap();
-    let m = rt
-        .block_on(async { tokio::time::timeout(T, client.deliver_message()).await })
-        .expect("delivered")
-        .expect("a message");
+    let m = next_message(&rt, &client);
     assert_eq!(&m.payload()[..], b"once");
     let (rec, _) = fake.read_until_type(5, T).unwrap();
     assert_eq!(packet_id(&rec), Some(9));
@@ -259,10 +253,7 @@ fn an_incoming_qos2_message_is_not_delivered_twice_across_a_restart() {
     assert_eq!(packet_id(&comp), Some(9));
     fake.write(&publish("in/1", b"new", 2, Some(10), false))
         .unwrap();
-    let m = rt
-        .block_on(async { tokio::time::timeout(T, client.deliver_message()).await })
-        .expect("delivered")
-        .expect("a message");
+    let m = next_message(&rt, &client);
     assert_eq!(&m.payload()[..], b"new", "the redelivery was not delivered");
     crash(rt, client);
 }

@@ -284,23 +284,19 @@ async fn open(
     watch: Arc<Watch>,
 ) -> io::Result<Box<dyn Transport>> {
     use sansmqtt_tokio::transport::{tls as t, ws};
-    let tcp: Box<dyn Transport> = match &proxy {
-        None => {
-            let tcp = open_tcp(&uri.host, uri.port, bind).await?;
-            tcp.set_nodelay(true)?;
-            Box::new(sansmqtt_tokio::Tcp(tcp))
-        }
-        // --proxy: TCP (bound to -A) to the proxy, then its tunnel.
-        Some(proxy) => {
-            let tcp = open_tcp(&proxy.host, proxy.port, bind).await?;
-            tcp.set_nodelay(true)?;
-            let tunnel = proxy
-                .tunnel(Box::new(sansmqtt_tokio::Tcp(tcp)), &uri.host, uri.port)
-                .await;
-            proxy_failed.store(tunnel.is_err(), Ordering::Relaxed);
-            tunnel?
-        }
+    // TCP (bound to -A) to the broker, or to the --proxy and through it.
+    let (host, port) = match &proxy {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (uri.host.as_str(), uri.port),
     };
+    let tcp = open_tcp(host, port, bind).await?;
+    tcp.set_nodelay(true)?;
+    let mut tcp: Box<dyn Transport> = Box::new(sansmqtt_tokio::Tcp(tcp));
+    if let Some(proxy) = &proxy {
+        let tunnel = proxy.tunnel(tcp, &uri).await;
+        proxy_failed.store(tunnel.is_err(), Ordering::Relaxed);
+        tcp = tunnel?;
+    }
     let no_headers = BTreeMap::new();
     let tls_config = || {
         tls.clone()

@@ -431,10 +431,7 @@ impl Config {
                 return Err(ConfigError::PersistenceNeedsClientId);
             }
             let kept = if version.is_v5() {
-                match self.session_expiry {
-                    Some(expiry) => !expiry.is_zero(),
-                    None => !self.cleansession,
-                }
+                self.session_expiry_interval().is_some_and(|e| e > 0)
             } else {
                 !self.cleansession
             };
@@ -622,6 +619,18 @@ impl Config {
         Ok(out)
     }
 
+    /// The MQTT 5 Session Expiry Interval of CONNECT, in seconds:
+    /// `session_expiry`, else never expiring with `cleansession = false`
+    /// (as a 3.1.1 persistent session), else none (the session ends with
+    /// the connection).
+    fn session_expiry_interval(&self) -> Option<u32> {
+        match self.session_expiry {
+            Some(expiry) => Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX)),
+            None if !self.cleansession => Some(u32::MAX),
+            None => None,
+        }
+    }
+
     /// The options of the session with the broker at `uri`: Client
     /// Identifier, Clean Start (`cleansession`), Keep Alive, ping margin
     /// (`ping_delay`), PINGRESP and CONNACK timeouts, Will, credentials,
@@ -651,11 +660,7 @@ impl Config {
             // a Session Expiry Interval: `cleansession = false` keeps it
             // like MQTT 3.1.1 does (0xFFFFFFFF: it does not expire), unless
             // `session_expiry` says how long.
-            options.properties.session_expiry_interval = match self.session_expiry {
-                Some(expiry) => Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX)),
-                None if !self.cleansession => Some(u32::MAX),
-                None => None,
-            };
+            options.properties.session_expiry_interval = self.session_expiry_interval();
         }
         options.keep_alive = self.keep_alive;
         options.ping_margin = self.ping_delay;

@@ -98,13 +98,10 @@ impl DefaultConnector {
         } else {
             Some(crate::transport::tls::client_config(config)?)
         };
-        let proxy = match &config.proxy {
-            Some(uri) => Some(Arc::new(Proxy::parse(uri)?)),
-            None => None,
-        };
+        let proxy = config.proxy.as_deref().map(Proxy::parse).transpose()?;
         Ok(Self {
             runtime,
-            proxy,
+            proxy: proxy.map(Arc::new),
             #[cfg(feature = "tls")]
             tls,
             #[cfg(feature = "websocket")]
@@ -146,7 +143,7 @@ impl DefaultConnector {
             None => self.runtime.connect_tcp(&uri.host, uri.port).await?,
             Some(proxy) => {
                 let to_proxy = self.runtime.connect_tcp(&proxy.host, proxy.port).await?;
-                proxy.tunnel(to_proxy, &uri.host, uri.port).await?
+                proxy.tunnel(to_proxy, &uri).await?
             }
         };
         match uri.scheme {

@@ -23,13 +23,12 @@ use sansmqtt_session::{
     CloseReason, Event, PublishDone, RequestError, SavedSession, Session, SessionOptions, Token,
 };
 
-use crate::persist::FileStore;
-
 use crate::backoff::Backoff;
 use crate::chan::{self, Commands, ReplySender};
 use crate::client::Counters;
 use crate::config::{BrokerUri, Config, Qos0Overflow};
 use crate::connector::Connector;
+use crate::persist::FileStore;
 use crate::runtime::{BoxFuture, Runtime, Timer, Transport};
 use crate::{ClientError, ConnectionState, Message};
 
@@ -148,8 +147,9 @@ pub(crate) fn new_session(
         return Ok(Session::with_store(options, None));
     };
     let path = FileStore::file_in(dir, options.client_id.as_str());
+    // Its errors name the file.
     let (store, saved): (FileStore, Option<SavedSession>) = FileStore::open(&path, options.version)
-        .map_err(|e| ClientError::Persistence(format!("{}: {e}", path.display())))?;
+        .map_err(|e| ClientError::Persistence(e.to_string()))?;
     let mut session = Session::with_store(options, Some(store));
     // No file: a new session, whose first connection starts as configured.
     // A file, even with nothing in flight: the session of an earlier
@@ -160,7 +160,7 @@ pub(crate) fn new_session(
     let resumed = saved.outgoing.len() + saved.incoming.len();
     session
         .restore(saved)
-        .map_err(|e| ClientError::Persistence(format!("{}: {e}", path.display())))?;
+        .map_err(|e| ClientError::Persistence(format!("session file {}: {e}", path.display())))?;
     if resumed > 0 {
         log::info!(
             "{}: resuming {resumed} messages in flight from {}",

@@ -225,8 +225,7 @@ fn lock(path: &Path) -> io::Result<File> {
         Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
             io::ErrorKind::ResourceBusy,
             format!(
-                "session file {} is in use by another client (locked: {})",
-                path.display(),
+                "in use by another client (locked: {})",
                 PathBuf::from(name).display()
             ),
         )),
@@ -258,15 +257,21 @@ impl FileStore {
     /// protocol version, or not a session file, is an `InvalidData` error
     /// and is left as it is.
     pub fn open(path: &Path, version: ProtocolVersion) -> io::Result<(Self, Option<SavedSession>)> {
+        Self::open_unnamed(path, version)
+            .map_err(|e| io::Error::new(e.kind(), format!("session file {}: {e}", path.display())))
+    }
+
+    /// [`FileStore::open`], its errors not yet naming the file.
+    fn open_unnamed(
+        path: &Path,
+        version: ProtocolVersion,
+    ) -> io::Result<(Self, Option<SavedSession>)> {
         let lock = lock(path)?;
         let live = match File::open(path) {
             Ok(mut f) => {
                 let mut data = Vec::new();
                 f.read_to_end(&mut data)?;
-                Some(
-                    read_records(&data, version)
-                        .map_err(|e| invalid(format!("session file {}: {e}", path.display())))?,
-                )
+                Some(read_records(&data, version).map_err(invalid)?)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -316,10 +321,9 @@ impl FileStore {
         }
     }
 
+    /// Keeps the first failure (the client logs it and stops).
     fn fail(&mut self, e: io::Error) {
-        let message = format!("session file {}: {e}", self.path.display());
-        log::error!("{message}");
-        self.failure = Some(message);
+        self.failure = Some(format!("session file {}: {e}", self.path.display()));
     }
 
     /// Rewrites the file with what is in flight once the history is most
@@ -347,14 +351,13 @@ impl SessionStore for FileStore {
         p.dup = false;
         p.packet_id = Some(packet_id);
         let mut head = std::mem::take(&mut self.head);
-        head.clear();
-        let len = match p.encode_without_payload(self.version, &mut head) {
+        let len = match publish_head(&p, self.version, &mut head) {
             Ok(len) => {
                 self.append(TAG_SENT, Some(packet_id), &head, &p.payload);
-                len as u64
+                len
             }
             Err(e) => {
-                self.fail(invalid(format!("cannot encode a PUBLISH: {e}")));
+                self.fail(e);
                 0
             }
         };
@@ -388,13 +391,14 @@ impl SessionStore for FileStore {
     }
 }
 
-/// The PUBLISH as encoded on the wire but for its payload, which follows
-/// it as it is (never copied into a record).
-fn publish_head(p: &Publish, version: ProtocolVersion) -> io::Result<BytesMut> {
-    let mut buf = BytesMut::new();
-    p.encode_without_payload(version, &mut buf)
-        .map_err(|e| invalid(format!("cannot encode a PUBLISH: {e}")))?;
-    Ok(buf)
+/// Encodes the PUBLISH as on the wire but for its payload, which follows it
+/// as it is (never copied into a record), into `head` (cleared first);
+/// returns the length of the whole packet.
+fn publish_head(p: &Publish, version: ProtocolVersion, head: &mut BytesMut) -> io::Result<u64> {
+    head.clear();
+    p.encode_without_payload(version, head)
+        .map(|len| len as u64)
+        .map_err(|e| invalid(format!("cannot encode a PUBLISH: {e}")))
 }
 
 /// Below this size a record's tail is copied next to its head (one write);
@@ -469,9 +473,10 @@ fn snapshot(out: &mut impl Write, live: &Live, version: ProtocolVersion) -> io::
     out.write_all(&header(version))?;
     let mut len = HEADER_LEN;
     let mut scratch = Vec::new();
+    let mut head = BytesMut::new();
     for (p, released, _) in live.outgoing.values() {
         let id = p.packet_id;
-        let head = publish_head(p, version)?;
+        publish_head(p, version, &mut head)?;
         len += write_record(out, &mut scratch, TAG_SENT, id, &head, &p.payload)?;
         if *released {
             len += write_record(out, &mut scratch, TAG_RELEASED, id, &[], &[])?;
@@ -507,7 +512,9 @@ pub fn write(saved: &SavedSession, version: ProtocolVersion) -> io::Result<Vec<u
                 "a saved publish without a packet identifier",
             )
         })?;
-        let len = (publish_head(p, version)?.len() + p.payload.len()) as u64;
+        let len =
+            p.encoded_len(version)
+                .map_err(|e| invalid(format!("cannot encode a PUBLISH: {e}")))? as u64;
         live.apply(Record::Sent(id, p.clone(), len));
         if *released {
             live.apply(Record::Released(id));

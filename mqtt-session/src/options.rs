@@ -103,6 +103,21 @@ impl SessionOptions {
         }
     }
 
+    /// Whether the broker keeps the session once a connection ends, so that
+    /// a later connection (or process) resumes it: in MQTT 3.1 and 3.1.1
+    /// Clean Session 0 [MQTT-3.1.2-4] (3.1.1); in MQTT 5 a Session Expiry
+    /// Interval above zero [MQTT-3.1.2-23], whatever Clean Start says of the
+    /// first connection.
+    pub fn keeps_session(&self) -> bool {
+        if self.version.is_v5() {
+            self.properties
+                .session_expiry_interval
+                .is_some_and(|e| e > 0)
+        } else {
+            !self.clean_start
+        }
+    }
+
     /// The keep-alive in whole seconds as CONNECT carries it.
     pub(crate) fn keep_alive_secs(&self) -> u16 {
         self.keep_alive.as_secs().min(u64::from(u16::MAX)) as u16

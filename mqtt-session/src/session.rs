@@ -290,15 +290,7 @@ impl<S: SessionStore> Session<S> {
         {
             return Err(RestoreError::NotNew);
         }
-        let resumable = if self.version.is_v5() {
-            self.options
-                .properties
-                .session_expiry_interval
-                .is_some_and(|e| e > 0)
-        } else {
-            !self.options.clean_start
-        };
-        if !resumable {
+        if !self.options.keeps_session() {
             return Err(RestoreError::NotResumable);
         }
         // Checked whole before anything changes.
@@ -373,13 +365,11 @@ impl<S: SessionStore> Session<S> {
         }
         self.reset_connection();
         let o = &self.options;
-        // MQTT 5: a session that outlives its connections (Session Expiry
-        // Interval > 0) starts clean once; later connections (and the first
-        // of a restored session) resume it.
-        let resume = self.version.is_v5()
-            && self.established
-            && o.properties.session_expiry_interval.is_some_and(|e| e > 0);
-        self.sent_clean_start = o.clean_start && !resume;
+        // A session the broker keeps starts clean (if so configured) once;
+        // later connections, and the first of a restored session, resume it.
+        // (In 3.1.1 a kept session never asks for a clean one anyway; this
+        // matters for MQTT 5 with a Session Expiry Interval.)
+        self.sent_clean_start = o.clean_start && !(self.established && o.keeps_session());
         let connect = Connect {
             protocol: self.version,
             clean_start: self.sent_clean_start,

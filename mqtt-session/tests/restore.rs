@@ -322,3 +322,24 @@ fn abandoned_session_stays_in_its_store_and_resumes_in_the_next() {
         );
     }
 }
+
+/// What `restore` and the Clean Start of later connections go by: the
+/// broker keeps a 3.1.1 session with Clean Session 0 [MQTT-3.1.2-4]
+/// (3.1.1), and an MQTT 5 session with a Session Expiry Interval above zero
+/// [MQTT-3.1.2-23] (5.0), whatever Clean Start says of the first connection.
+#[test]
+fn keeps_session_follows_clean_session_and_session_expiry() {
+    let mut o = options(V3);
+    o.clean_start = false;
+    assert!(o.keeps_session());
+    o.clean_start = true;
+    assert!(!o.keeps_session());
+    let mut o = options(V5);
+    o.clean_start = false;
+    assert!(!o.keeps_session(), "no expiry: ends with the connection");
+    o.properties.session_expiry_interval = Some(0);
+    assert!(!o.keeps_session());
+    o.clean_start = true;
+    o.properties.session_expiry_interval = Some(1);
+    assert!(o.keeps_session());
+}

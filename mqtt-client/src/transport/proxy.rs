@@ -29,7 +29,7 @@ use base64::Engine as _;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use percent_encoding::percent_decode_str;
 
-use crate::config::{ConfigError, redact_uri as redact, url_host};
+use crate::config::{BrokerUri, ConfigError, redact_uri as redact, url_host};
 use crate::runtime::Transport;
 
 /// The proxy protocols.
@@ -126,22 +126,20 @@ impl Proxy {
         })
     }
 
-    /// Whether the URI had credentials.
-    pub fn has_credentials(&self) -> bool {
-        self.credentials.is_some()
-    }
-
     /// Asks the proxy, over `stream` (a connection to it), for a tunnel to
-    /// `host`:`port`; returns the stream, now the tunnel.
+    /// the broker at `uri` (its host and port); returns the stream, now the
+    /// tunnel.
     pub async fn tunnel(
         &self,
         mut stream: Box<dyn Transport>,
-        host: &str,
-        port: u16,
+        uri: &BrokerUri,
     ) -> io::Result<Box<dyn Transport>> {
         match self.kind {
-            ProxyKind::Http => self.http_connect(&mut stream, host, port).await?,
-            ProxyKind::Socks5 => self.socks5_connect(&mut stream, host, port).await?,
+            ProxyKind::Http => self.http_connect(&mut stream, uri).await?,
+            ProxyKind::Socks5 => {
+                self.socks5_connect(&mut stream, &uri.host, uri.port)
+                    .await?
+            }
         }
         Ok(stream)
     }
@@ -149,14 +147,9 @@ impl Proxy {
     async fn http_connect(
         &self,
         stream: &mut Box<dyn Transport>,
-        host: &str,
-        port: u16,
+        uri: &BrokerUri,
     ) -> io::Result<()> {
-        let authority = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
+        let authority = uri.authority();
         let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
         if let Some((user, password)) = &self.credentials {
             let token =
@@ -351,7 +344,7 @@ mod tests {
     fn proxy_uris_parse_with_defaults_and_decoded_credentials() {
         let p = Proxy::parse("http://proxy.example").unwrap();
         assert_eq!(
-            (p.kind, p.host.as_str(), p.port, p.has_credentials()),
+            (p.kind, p.host.as_str(), p.port, p.credentials.is_some()),
             (ProxyKind::Http, "proxy.example", 8080, false)
         );
         let p = Proxy::parse("socks5://u%40x:p%3Ass@[::1]:9050").unwrap();

@@ -849,7 +849,9 @@ pub fn packet_id(packet: &[u8]) -> Option<u16> {
     }
 }
 
-fn remaining_length(packet: &[u8]) -> Option<usize> {
+/// The Remaining Length of the packet at the start of `packet`, once its
+/// fixed header is complete.
+pub fn remaining_length(packet: &[u8]) -> Option<usize> {
     let mut value = 0usize;
     for i in 0..4 {
         let byte = *packet.get(1 + i)?;
