@@ -21,7 +21,8 @@ use futures_util::{Stream, StreamExt};
 use pki::Pki;
 use sansmqtt_async_std::codec::Value;
 use sansmqtt_async_std::{
-    AsyncStdRuntime, BrokerUri, Client, ClientError, Config, Connector, DefaultConnector, QoS,
+    AsyncStdRuntime, BrokerUri, Client, ClientError, Config, Connector, DefaultConnector,
+    PublishOptions, QoS,
 };
 use serde_json::json;
 use support::Mosquitto;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sansmqtt_tokio::codec::{Decoded, Value};
-use sansmqtt_tokio::{Config, QoS};
+use sansmqtt_tokio::{Config, PublishOptions, QoS};
 use tokio::time::timeout;
 
 /// How long to wait for a message before calling the run a failure.
@@ -49,10 +49,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Messages of codecs/json/# decoded with the default codec (json), and
     // of codecs/flag with the yesno alias.
     let mut json = client
-        .subscription_decoded("codecs/json/#", QoS::AtLeastOnce, None)
+        .subscription_value("codecs/json/#", QoS::AtLeastOnce, None)
         .await?;
     let mut flags = client
-        .subscription_decoded("codecs/flag", QoS::AtLeastOnce, Some("yesno"))
+        .subscription_value("codecs/flag", QoS::AtLeastOnce, Some("yesno"))
         .await?;
 
     // A value, with the default codec.
@@ -77,24 +77,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // A flag with the alias: `true` is sent as "yes".
     client
-        .publish_with(
-            "yesno",
+        .publish_value_with(
             "codecs/flag",
             &true.into(),
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("yesno"),
         )
         .await?;
     show(timeout(WAIT, flags.next()).await?);
 
     // The alias takes only a bool.
     match client
-        .publish_with(
-            "yesno",
+        .publish_value_with(
             "codecs/flag",
             &"maybe".into(),
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("yesno"),
         )
         .await
     {

@@ -19,7 +19,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sansmqtt_tokio::{Config, QoS, Value};
+use sansmqtt_tokio::{Config, PublishOptions, QoS, Value};
 
 /// distmqtt's example `config` dictionary, as TOML.
 const SEED_CONFIG: &str = r#"
@@ -51,12 +51,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let client = sansmqtt_tokio::connect(broker.uri(), config).await?;
 
     for topic in ["/test", "/some_topic", "/elsewhere"] {
-        // The default codec (utf8) encodes the text; `publish_default`
-        // takes QoS and retain from `topics`, else the defaults.
-        let payload = client
-            .codecs()
-            .encode(None, &Value::from(format!("hello {topic}")))?;
-        let done = client.publish_default(topic, payload).await?;
+        // No options: the default codec (utf8) encodes the text, QoS and
+        // retain come from `topics`, else the defaults.
+        let value = Value::from(format!("hello {topic}"));
+        let done = client
+            .publish_value_with(topic, &value, PublishOptions::new())
+            .await?;
         let (qos, retain) = client.config().publish_defaults(&topic.try_into()?);
         println!(
             "published to {topic}: QoS {qos:?}, retain {retain}, completed at {:?}",
@@ -65,22 +65,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     // 'codec="yesno"' only accepts a bool and sends "yes" / "no".
     client
-        .publish_with(
-            "yesno",
+        .publish_value_with(
             "/flags/door",
             &Value::Bool(true),
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("yesno"),
         )
         .await?;
     println!("published true to /flags/door with codec yesno (payload \"yes\")");
     match client
-        .publish_with(
-            "yesno",
+        .publish_value_with(
             "/flags/door",
             &Value::from("maybe"),
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("yesno"),
         )
         .await
     {
@@ -90,7 +92,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // Retained: a new subscription gets /some_topic's last message at once.
     let mut retained = client
-        .subscription_decoded("/some_topic", QoS::ExactlyOnce, None)
+        .subscription_value("/some_topic", QoS::ExactlyOnce, None)
         .await?;
     match tokio::time::timeout(Duration::from_secs(5), retained.next()).await {
         Ok(Some(d)) => println!(

@@ -20,7 +20,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sansmqtt_tokio::{ClientError, Config, PublishDone, QoS};
+use sansmqtt_tokio::{ClientError, Config, PublishDone, PublishOptions, QoS};
 
 const MESSAGES: [(QoS, &str); 3] = [
     (QoS::AtMostOnce, "TEST MESSAGE WITH QOS_0"),
@@ -37,7 +37,9 @@ async fn test_coro(uri: &str) -> Result<(), Box<dyn Error>> {
             let done = if qos == QoS::AtMostOnce {
                 // No QoS given: the config's default (`default_qos`, 0, or
                 // a `topics` entry for `a/b`).
-                client.publish_default("a/b", text).await
+                client
+                    .publish_with("a/b", text, PublishOptions::new())
+                    .await
             } else {
                 client.publish("a/b", text, qos, false).await
             };

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use sansmqtt_tokio::codec::{Bytes, CallError, Codec, CodecError, Decoded, Value};
-use sansmqtt_tokio::{Client, Config, QoS, TokioRuntime};
+use sansmqtt_tokio::{Client, Config, PublishOptions, QoS, TokioRuntime};
 use serde_json::json;
 use support::Mosquitto;
 
@@ -59,7 +59,7 @@ async fn decoded_stream_keeps_bad_payloads_and_goes_on() {
     let broker = Mosquitto::start("");
     let client = connect(&broker, config("codecs-stream")).await;
     let mut stream = client
-        .subscription_decoded("codecs/json/#", QoS::AtLeastOnce, None)
+        .subscription_value("codecs/json/#", QoS::AtLeastOnce, None)
         .await
         .unwrap();
     assert_eq!(stream.topic_filter().as_str(), "codecs/json/#");
@@ -115,18 +115,19 @@ async fn aliases_and_deliver_decoded() {
         .unwrap();
 
     // An unknown codec fails at once, before waiting for a message.
-    let e = within("deliver_decoded", client.deliver_decoded(Some("nope")))
+    let e = within("deliver_decoded", client.deliver_value(Some("nope")))
         .await
         .unwrap_err();
     assert_eq!(e, CodecError::UnknownCodec("nope".into()));
     // A value the alias refuses is not published.
     let e = client
-        .publish_with(
-            "yesno",
+        .publish_value_with(
             "codecs/flag/x",
             &"yes".into(),
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("yesno"),
         )
         .await
         .unwrap_err();
@@ -137,16 +138,17 @@ async fn aliases_and_deliver_decoded() {
 
     for (codec, flag, wire) in [("yesno", true, "yes"), ("BOOL", false, "OFF")] {
         client
-            .publish_with(
-                codec,
+            .publish_value_with(
                 "codecs/flag/1",
                 &flag.into(),
-                QoS::AtLeastOnce,
-                false,
+                PublishOptions::new()
+                    .qos(QoS::AtLeastOnce)
+                    .retain(false)
+                    .codec(codec),
             )
             .await
             .unwrap();
-        let d = within("deliver_decoded", client.deliver_decoded(Some(codec)))
+        let d = within("deliver_decoded", client.deliver_value(Some(codec)))
             .await
             .unwrap()
             .expect("a message");
@@ -156,7 +158,14 @@ async fn aliases_and_deliver_decoded() {
 
     // Typed, with a named codec: decoded with another codec, an error.
     client
-        .publish_typed_with("yesno", "codecs/flag/2", &true, QoS::AtLeastOnce, false)
+        .publish_typed_with(
+            "codecs/flag/2",
+            &true,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("yesno"),
+        )
         .await
         .unwrap();
     let d = within("deliver_typed", client.deliver_typed::<bool>(Some("BOOL")))
@@ -196,11 +205,12 @@ async fn typed_msgpack_subscription_and_user_codecs() {
         .unwrap();
     client
         .publish_typed_with(
-            "msgpack",
             "codecs/mp",
             &vec![1u32, 2, 300],
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("msgpack"),
         )
         .await
         .unwrap();
@@ -209,7 +219,14 @@ async fn typed_msgpack_subscription_and_user_codecs() {
     assert_eq!(d.value, Ok(vec![1, 2, 300]));
     // Not MessagePack of a list of numbers: errors, and the stream goes on.
     client
-        .publish_typed_with("msgpack", "codecs/mp", "text", QoS::AtLeastOnce, false)
+        .publish_typed_with(
+            "codecs/mp",
+            "text",
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("msgpack"),
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -226,11 +243,12 @@ async fn typed_msgpack_subscription_and_user_codecs() {
     ));
     client
         .publish_typed_with(
-            "msgpack+json",
             "codecs/mp",
             &[7u32],
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("msgpack+json"),
         )
         .await
         .unwrap();
@@ -239,16 +257,17 @@ async fn typed_msgpack_subscription_and_user_codecs() {
     // A user codec, registered on the client, by name, and as the default.
     client.codecs().register("reversed", Arc::new(Reversed));
     let mut rev = client
-        .subscription_decoded("codecs/rev", QoS::AtLeastOnce, Some("reversed"))
+        .subscription_value("codecs/rev", QoS::AtLeastOnce, Some("reversed"))
         .await
         .unwrap();
     client
-        .publish_with(
-            "reversed",
+        .publish_value_with(
             "codecs/rev",
             &"stressed".into(),
-            QoS::AtLeastOnce,
-            false,
+            PublishOptions::new()
+                .qos(QoS::AtLeastOnce)
+                .retain(false)
+                .codec("reversed"),
         )
         .await
         .unwrap();
@@ -269,7 +288,7 @@ async fn will_encoded_with_an_alias_reaches_subscribers() {
     let broker = Mosquitto::start("");
     let observer = connect(&broker, config("codecs-observer")).await;
     let mut wills = observer
-        .subscription_decoded("codecs/will/#", QoS::AtLeastOnce, Some("yesno"))
+        .subscription_value("codecs/will/#", QoS::AtLeastOnce, Some("yesno"))
         .await
         .unwrap();
 

@@ -110,10 +110,31 @@ pub struct Stats {
     pub qos0_dropped: u64,
 }
 
-/// Per-call options of [`Client::publish_packet_with`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The optional arguments of a publish, for [`Client::publish_with`],
+/// [`Client::publish_packet_with`] and the payload forms
+/// (`publish_value_with`, `publish_typed_with`). What is not set comes from
+/// the configuration.
+///
+/// ```
+/// # use std::time::Duration;
+/// use sansmqtt::{PublishOptions, QoS};
+///
+/// let options = PublishOptions::new()
+///     .qos(QoS::AtLeastOnce)
+///     .retain(true)
+///     .expiry(Duration::from_secs(5));
+/// assert_eq!(options.qos, Some(QoS::AtLeastOnce));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PublishOptions {
+    /// QoS. Default: the config's `topics` entry for the topic, else
+    /// `default_qos` (with [`Client::publish_packet_with`]: the packet's).
+    pub qos: Option<QoS>,
+    /// Retain flag. Default: the config's `topics` entry for the topic,
+    /// else `default_retain` (with [`Client::publish_packet_with`]: the
+    /// packet's).
+    pub retain: Option<bool>,
     /// Drop the message, with [`PublishError::Expired`](crate::PublishError::Expired),
     /// if it is still waiting to be sent (offline, or behind the in-flight
     /// window) this long after the call. Default: the config's
@@ -123,9 +144,30 @@ pub struct PublishOptions {
     /// ([`ClientError::Timeout`]; a message already sent may still arrive).
     /// Default: the config's `request_timeout`.
     pub timeout: Option<Duration>,
+    /// The payload codec of the value and typed forms, by name (built-in,
+    /// alias or registered). Default: the config's `codec`. Not used by the
+    /// forms that take the payload as bytes.
+    pub codec: Option<String>,
 }
 
 impl PublishOptions {
+    /// No option set: everything from the configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With a QoS.
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = Some(qos);
+        self
+    }
+
+    /// With a retain flag.
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = Some(retain);
+        self
+    }
+
     /// With an expiry.
     pub fn expiry(mut self, expiry: Duration) -> Self {
         self.expiry = Some(expiry);
@@ -135,6 +177,12 @@ impl PublishOptions {
     /// With a timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// With a payload codec, by name.
+    pub fn codec(mut self, name: impl Into<String>) -> Self {
+        self.codec = Some(name.into());
         self
     }
 }
@@ -383,39 +431,70 @@ impl Client {
         T: TryInto<TopicName>,
         ClientError: From<T::Error>,
     {
+        let options = PublishOptions::new().qos(qos).retain(retain);
+        self.publish_with(topic, payload, options).await
+    }
+
+    /// [`Client::publish`] with its optional arguments in `options`: QoS
+    /// and retain flag (when not set, the configuration's for this topic:
+    /// its `topics` policy, else `default_qos` / `default_retain`), expiry
+    /// and timeout.
+    pub async fn publish_with<T>(
+        &self,
+        topic: T,
+        payload: impl Into<Bytes>,
+        options: PublishOptions,
+    ) -> Result<PublishDone, ClientError>
+    where
+        T: TryInto<TopicName>,
+        ClientError: From<T::Error>,
+    {
         let topic = topic.try_into()?;
+        let (qos, retain) = match (options.qos, options.retain) {
+            (Some(qos), Some(retain)) => (qos, retain),
+            (qos, retain) => {
+                let (q, r) = self.shared.config.publish_defaults(&topic);
+                (qos.unwrap_or(q), retain.unwrap_or(r))
+            }
+        };
         let mut p = Publish::at_most_once(topic, payload);
         p.qos = qos;
         p.retain = retain;
         p.packet_id = (qos != QoS::AtMostOnce).then_some(PacketId::MIN);
-        self.publish_packet(p).await
-    }
-
-    /// Publishes with the QoS and retain flag the configuration gives for
-    /// this topic (`topics`, else `default_qos` / `default_retain`).
-    pub async fn publish_default(
-        &self,
-        topic: &str,
-        payload: impl Into<Bytes>,
-    ) -> Result<PublishDone, ClientError> {
-        let name = TopicName::try_from(topic)?;
-        let (qos, retain) = self.shared.config.publish_defaults(&name);
-        self.publish(name, payload, qos, retain).await
+        self.send_publish(p, &options).await
     }
 
     /// Publishes a PUBLISH as given (MQTT 5 properties included); the packet
     /// identifier is assigned by the session.
     pub async fn publish_packet(&self, publish: Publish) -> Result<PublishDone, ClientError> {
-        self.publish_packet_with(publish, PublishOptions::default())
-            .await
+        self.send_publish(publish, &PublishOptions::default()).await
     }
 
-    /// [`Client::publish_packet`] with an expiry and a timeout for this
-    /// call (see [`PublishOptions`]).
+    /// [`Client::publish_packet`] with options: an expiry and a timeout for
+    /// this call, and a QoS or retain flag that, when set, replace the
+    /// packet's.
     pub async fn publish_packet_with(
         &self,
-        publish: Publish,
+        mut publish: Publish,
         options: PublishOptions,
+    ) -> Result<PublishDone, ClientError> {
+        if let Some(qos) = options.qos {
+            publish.qos = qos;
+            publish.packet_id = match qos {
+                QoS::AtMostOnce => None,
+                _ => publish.packet_id.or(Some(PacketId::MIN)),
+            };
+        }
+        if let Some(retain) = options.retain {
+            publish.retain = retain;
+        }
+        self.send_publish(publish, &options).await
+    }
+
+    async fn send_publish(
+        &self,
+        publish: Publish,
+        options: &PublishOptions,
     ) -> Result<PublishDone, ClientError> {
         let config = &self.shared.config;
         let expires = options

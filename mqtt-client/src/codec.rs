@@ -35,10 +35,10 @@
 //!
 //! | call | what it does |
 //! |---|---|
-//! | [`Client::publish_value`] / [`Client::publish_with`] | encode a [`Value`] with the default / a named codec, then publish |
+//! | [`Client::publish_value`] / [`Client::publish_value_with`] | encode a [`Value`] with the default codec / the codec of [`PublishOptions::codec`], then publish |
 //! | [`Client::publish_typed`] / [`Client::publish_typed_with`] | the same for any `T: Serialize` |
-//! | [`Client::subscription_decoded`] / [`Client::subscription_typed`] | a stream of [`Decoded`] messages |
-//! | [`Client::deliver_decoded`] / [`Client::deliver_typed`] | `deliver_message`, decoded |
+//! | [`Client::subscription_value`] / [`Client::subscription_typed`] | a stream of [`Decoded`] messages |
+//! | [`Client::deliver_value`] / [`Client::deliver_typed`] | `deliver_message`, decoded |
 //! | [`Message::decode`] / [`Message::decode_typed`] | decode one message |
 //!
 //! A payload that does not decode is not lost: a [`Decoded`] keeps the
@@ -92,7 +92,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visi
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::config::{BUILTIN_CODECS, CodecParam, CodecParams, Config, ConfigError, WillConfig};
-use crate::{Client, ClientError, Message, Subscription};
+use crate::{Client, ClientError, Message, PublishOptions, Subscription};
 
 /// The payload type of [`Codec`] (re-exported from the `bytes` crate, so
 /// that a codec of your own needs no dependency of its own on it).
@@ -1373,22 +1373,23 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<PublishDone, CallError> {
-        let payload = self.codecs().encode(None, value)?;
-        Ok(self.publish(topic, payload, qos, retain).await?)
+        let options = PublishOptions::new().qos(qos).retain(retain);
+        self.publish_value_with(topic, value, options).await
     }
 
-    /// Encodes `value` with the codec named `codec` (built-in, alias or
-    /// registered; with its `codec_params`) and publishes it.
-    pub async fn publish_with(
+    /// [`Client::publish_value`] with its optional arguments in `options`:
+    /// the codec (built-in, alias or registered, with its `codec_params`;
+    /// default: `config.codec`), QoS and retain flag (default: the
+    /// configuration's for this topic), expiry and timeout (see
+    /// [`PublishOptions`]).
+    pub async fn publish_value_with(
         &self,
-        codec: &str,
         topic: &str,
         value: &Value,
-        qos: QoS,
-        retain: bool,
+        options: PublishOptions,
     ) -> Result<PublishDone, CallError> {
-        let payload = self.codecs().encode(Some(codec), value)?;
-        Ok(self.publish(topic, payload, qos, retain).await?)
+        let payload = self.codecs().encode(options.codec.as_deref(), value)?;
+        Ok(self.publish_with(topic, payload, options).await?)
     }
 
     /// Encodes any `T: Serialize` with the default codec and publishes it.
@@ -1399,28 +1400,28 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<PublishDone, CallError> {
-        let payload = self.codecs().encode_typed(None, value)?;
-        Ok(self.publish(topic, payload, qos, retain).await?)
+        let options = PublishOptions::new().qos(qos).retain(retain);
+        self.publish_typed_with(topic, value, options).await
     }
 
-    /// Encodes any `T: Serialize` with the codec named `codec` and
-    /// publishes it.
+    /// [`Client::publish_typed`] with its optional arguments in `options`
+    /// (codec, QoS, retain flag, expiry, timeout; see [`PublishOptions`]).
     pub async fn publish_typed_with<T: Serialize + ?Sized>(
         &self,
-        codec: &str,
         topic: &str,
         value: &T,
-        qos: QoS,
-        retain: bool,
+        options: PublishOptions,
     ) -> Result<PublishDone, CallError> {
-        let payload = self.codecs().encode_typed(Some(codec), value)?;
-        Ok(self.publish(topic, payload, qos, retain).await?)
+        let payload = self
+            .codecs()
+            .encode_typed(options.codec.as_deref(), value)?;
+        Ok(self.publish_with(topic, payload, options).await?)
     }
 
     /// A [`Client::subscription`] whose messages come decoded with the
     /// codec named `codec` (the default codec for `None`). An unknown codec
     /// fails before subscribing.
-    pub async fn subscription_decoded(
+    pub async fn subscription_value(
         &self,
         filter: &str,
         qos: QoS,
@@ -1461,10 +1462,7 @@ impl Client {
     /// [`Client::deliver_message`], decoded with the codec named `codec`
     /// (the default codec for `None`): `Ok(None)` once the client is
     /// closed, `Err` only for an unknown codec (checked before waiting).
-    pub async fn deliver_decoded(
-        &self,
-        codec: Option<&str>,
-    ) -> Result<Option<Decoded>, CodecError> {
+    pub async fn deliver_value(&self, codec: Option<&str>) -> Result<Option<Decoded>, CodecError> {
         let codec = self.codecs().resolve(codec)?;
         Ok(self.deliver_message().await.map(|message| {
             let value = message.decode(&*codec);

@@ -202,12 +202,12 @@ fn json_codec_round_trip() {
         let broker = Mosquitto::start("");
         let client = connect(&broker.uri(), fail_fast()).await;
         let mut stream = client
-            .subscription_decoded("codecs/#", QoS::AtLeastOnce, Some("json"))
+            .subscription_value("codecs/#", QoS::AtLeastOnce, Some("json"))
             .await
             .unwrap();
         let value = Value::Data(json!({"n": 1, "list": [true, null]}));
         client
-            .publish_with("json", "codecs/a", &value, QoS::AtLeastOnce, false)
+            .publish_value_with("codecs/a", &value, PublishOptions::new().qos(QoS::AtLeastOnce).retain(false).codec("json"))
             .await
             .unwrap();
         let d = next(&mut stream).await;
@@ -223,7 +223,7 @@ fn json_codec_round_trip() {
         assert!(bad.value.is_err(), "{bad:?}");
         assert_eq!(&bad.message.payload()[..], b"{not json");
         client
-            .publish_with("json", "codecs/c", &"text".into(), QoS::AtLeastOnce, false)
+            .publish_value_with("codecs/c", &"text".into(), PublishOptions::new().qos(QoS::AtLeastOnce).retain(false).codec("json"))
             .await
             .unwrap();
         assert_eq!(next(&mut stream).await.value, Ok(Value::from("text")));
