@@ -78,7 +78,7 @@
 //! (`serde_json::Value`): map keys come out sorted, which changes no
 //! meaning in JSON or MessagePack.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Cursor;
 use std::pin::Pin;
@@ -91,7 +91,7 @@ use sansmqtt_session::PublishDone;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::{BUILTIN_CODECS, CodecParam, CodecParams, Config, ConfigError, WillConfig};
+use crate::config::{Config, ConfigError, WillConfig};
 use crate::{Client, ClientError, Message, PublishOptions, Subscription};
 
 /// The payload type of [`Codec`] (re-exported from the `bytes` crate, so
@@ -383,6 +383,187 @@ impl<'de> Visitor<'de> for ValueVisitor {
             out.insert(key, v.into_data());
         }
         Ok(Value::Data(serde_json::Value::Object(out)))
+    }
+}
+
+// ---------------------------------------------------------------- configuration
+
+/// The codecs built into the client, by name (distmqtt's set). A name in
+/// [`Config::codec`] is one of these or an alias declared in
+/// [`Config::codec_params`] with a `name` key.
+pub const BUILTIN_CODECS: &[&str] = &["noop", "utf8", "json", "msgpack", "msgpack+json", "bool"];
+
+/// The parameters of one codec: `codec_params.<name>` (for example
+/// `{ on = "yes", off = "no", name = "bool" }`).
+pub type CodecParams = BTreeMap<String, CodecParam>;
+
+/// The built-in codec a codec name stands for, and the parameters
+/// configured for that name: a built-in name stands for itself, an
+/// alias (a `codec_params` entry with a `name` key) for the codec it
+/// names. `None` for an unknown name.
+pub fn resolve_name<'c>(
+    config: &'c Config,
+    name: &str,
+) -> Option<(&'static str, Option<&'c CodecParams>)> {
+    let params = config.codec_params.get(name);
+    let base = match params.and_then(|p| p.get("name")) {
+        Some(CodecParam::String(target)) => target.as_str(),
+        Some(_) => return None,
+        None => name,
+    };
+    let builtin = BUILTIN_CODECS.iter().copied().find(|b| *b == base)?;
+    if BUILTIN_CODECS.contains(&name) && base != name {
+        // A built-in name cannot be redefined.
+        return None;
+    }
+    Some((builtin, params))
+}
+
+/// The codec rules of a configuration: every alias (a `codec_params`
+/// entry with a `name` key) names a built-in codec and does not redefine a
+/// built-in name, and `codec` names a built-in codec or an alias.
+pub(crate) fn check_config(config: &Config) -> Result<(), ConfigError> {
+    for (alias, params) in &config.codec_params {
+        if let Some(target) = params.get("name") {
+            let ok = match target {
+                CodecParam::String(t) => {
+                    BUILTIN_CODECS.contains(&t.as_str())
+                        && (!BUILTIN_CODECS.contains(&alias.as_str()) || t == alias)
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(ConfigError::InvalidCodecAlias {
+                    alias: alias.clone(),
+                    target: target.to_string(),
+                });
+            }
+        }
+    }
+    if resolve_name(config, &config.codec).is_none() {
+        return Err(ConfigError::UnknownCodec(config.codec.clone()));
+    }
+    Ok(())
+}
+
+/// One codec parameter: a string, a boolean or a number, as TOML, JSON and
+/// YAML write them (`on = "yes"`, `indent = 2`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodecParam {
+    /// A string.
+    String(String),
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Integer(i64),
+    /// A floating-point number (also integers beyond `i64`).
+    Float(f64),
+}
+
+impl CodecParam {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Self::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Self::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The number as a float, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Self::Integer(i) => Some(*i as f64),
+            Self::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CodecParam {
+    /// Strings as they are, other values as written in TOML.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::String(s) => f.write_str(s),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Integer(i) => write!(f, "{i}"),
+            Self::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+impl From<&str> for CodecParam {
+    fn from(s: &str) -> Self {
+        Self::String(s.to_owned())
+    }
+}
+
+impl From<bool> for CodecParam {
+    fn from(b: bool) -> Self {
+        Self::Bool(b)
+    }
+}
+
+impl From<i64> for CodecParam {
+    fn from(i: i64) -> Self {
+        Self::Integer(i)
+    }
+}
+
+impl Serialize for CodecParam {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::String(v) => s.serialize_str(v),
+            Self::Bool(v) => s.serialize_bool(*v),
+            Self::Integer(v) => s.serialize_i64(*v),
+            Self::Float(v) => s.serialize_f64(*v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CodecParam {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = CodecParam;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a boolean or a number")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<CodecParam, E> {
+                Ok(CodecParam::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<CodecParam, E> {
+                Ok(CodecParam::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<CodecParam, E> {
+                Ok(i64::try_from(v).map_or(CodecParam::Float(v as f64), CodecParam::Integer))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<CodecParam, E> {
+                Ok(CodecParam::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CodecParam, E> {
+                Ok(CodecParam::String(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<CodecParam, E> {
+                Ok(CodecParam::String(v))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -1021,7 +1202,7 @@ fn with_params(config: &Config) -> Result<HashMap<String, Arc<dyn Codec>>, Confi
             key: format!("codec_params.{name}"),
             source,
         };
-        match config.resolve_codec(name) {
+        match resolve_name(config, name) {
             Some((base, params)) => builtin(base, params).map(Some).map_err(wrap),
             None => match config.codec_params.get(name).and_then(|p| p.get("name")) {
                 // An alias of something that is not a built-in codec.
@@ -1263,7 +1444,7 @@ impl WillConfig {
             key: "will".to_owned(),
             source,
         };
-        let codec = match config.resolve_codec(name) {
+        let codec = match resolve_name(config, name) {
             Some((base, params)) => builtin(base, params).map_err(wrap)?,
             None => return Err(ConfigError::UnknownCodec(name.to_owned())),
         };

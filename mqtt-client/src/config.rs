@@ -44,6 +44,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::codec::CodecParams;
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 use sansmqtt_proto::{
@@ -54,20 +55,11 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-/// The codecs built into the client, by name (distmqtt's set). A name in
-/// [`Config::codec`] is one of these or an alias declared in
-/// [`Config::codec_params`] with a `name` key.
-pub const BUILTIN_CODECS: &[&str] = &["noop", "utf8", "json", "msgpack", "msgpack+json", "bool"];
-
 /// Largest Keep Alive CONNECT can carry, in seconds.
 const MAX_KEEP_ALIVE_SECS: u64 = u16::MAX as u64;
 
 /// Largest will payload or password: Binary Data has a two-byte length.
 const MAX_BINARY_LEN: usize = u16::MAX as usize;
-
-/// The parameters of one codec: `codec_params.<name>` (for example
-/// `{ on = "yes", off = "no", name = "bool" }`).
-pub type CodecParams = BTreeMap<String, CodecParam>;
 
 /// Configuration of a client. Every field has distmqtt's default (see
 /// [`Config::default`]); build one in code with struct update syntax
@@ -103,7 +95,7 @@ pub struct Config {
     /// (default 2); negative: retry forever. See [`Config::reconnect_limit`].
     pub reconnect_retries: i64,
     /// Name of the default codec (default `"noop"`: payloads as bytes). One
-    /// of [`BUILTIN_CODECS`] or an alias declared in `codec_params`.
+    /// of [`BUILTIN_CODECS`](crate::codec::BUILTIN_CODECS) or an alias declared in `codec_params`.
     pub codec: String,
     /// Parameters of codecs, by codec name. An entry with a `name` key
     /// declares an alias of the built-in codec it names, with these
@@ -446,27 +438,7 @@ impl Config {
         if self.max_packet_size == Some(0) {
             return Err(ConfigError::ZeroMaxPacketSize);
         }
-
-        for (alias, params) in &self.codec_params {
-            if let Some(target) = params.get("name") {
-                let ok = match target {
-                    CodecParam::String(t) => {
-                        BUILTIN_CODECS.contains(&t.as_str())
-                            && (!BUILTIN_CODECS.contains(&alias.as_str()) || t == alias)
-                    }
-                    _ => false,
-                };
-                if !ok {
-                    return Err(ConfigError::InvalidCodecAlias {
-                        alias: alias.clone(),
-                        target: target.to_string(),
-                    });
-                }
-            }
-        }
-        if self.resolve_codec(&self.codec).is_none() {
-            return Err(ConfigError::UnknownCodec(self.codec.clone()));
-        }
+        crate::codec::check_config(self)?;
 
         if let Some(id) = &self.client_id {
             MqttString::try_from(id.as_str()).map_err(|source| ConfigError::InvalidClientId {
@@ -568,25 +540,6 @@ impl Config {
     /// `reconnect_retries` is negative (forever).
     pub fn reconnect_limit(&self) -> Option<u64> {
         u64::try_from(self.reconnect_retries).ok()
-    }
-
-    /// The built-in codec a codec name stands for, and the parameters
-    /// configured for that name: a built-in name stands for itself, an
-    /// alias (a `codec_params` entry with a `name` key) for the codec it
-    /// names. `None` for an unknown name.
-    pub fn resolve_codec(&self, name: &str) -> Option<(&'static str, Option<&CodecParams>)> {
-        let params = self.codec_params.get(name);
-        let base = match params.and_then(|p| p.get("name")) {
-            Some(CodecParam::String(target)) => target.as_str(),
-            Some(_) => return None,
-            None => name,
-        };
-        let builtin = BUILTIN_CODECS.iter().copied().find(|b| *b == base)?;
-        if BUILTIN_CODECS.contains(&name) && base != name {
-            // A built-in name cannot be redefined.
-            return None;
-        }
-        Some((builtin, params))
     }
 
     /// A random Client Identifier `sansmqtt-XXXXXXXX` (8 hex digits).
@@ -864,127 +817,6 @@ impl<'de> Deserialize<'de> for TextOrBytes {
                     out.push(b);
                 }
                 Ok(TextOrBytes::Bytes(out))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// One codec parameter: a string, a boolean or a number, as TOML, JSON and
-/// YAML write them (`on = "yes"`, `indent = 2`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum CodecParam {
-    /// A string.
-    String(String),
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Integer(i64),
-    /// A floating-point number (also integers beyond `i64`).
-    Float(f64),
-}
-
-impl CodecParam {
-    /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Self::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The boolean, if this is one.
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Self::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-
-    /// The integer, if this is one.
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Self::Integer(i) => Some(*i),
-            _ => None,
-        }
-    }
-
-    /// The number as a float, if this is a number.
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Self::Integer(i) => Some(*i as f64),
-            Self::Float(x) => Some(*x),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for CodecParam {
-    /// Strings as they are, other values as written in TOML.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::String(s) => f.write_str(s),
-            Self::Bool(b) => write!(f, "{b}"),
-            Self::Integer(i) => write!(f, "{i}"),
-            Self::Float(x) => write!(f, "{x}"),
-        }
-    }
-}
-
-impl From<&str> for CodecParam {
-    fn from(s: &str) -> Self {
-        Self::String(s.to_owned())
-    }
-}
-
-impl From<bool> for CodecParam {
-    fn from(b: bool) -> Self {
-        Self::Bool(b)
-    }
-}
-
-impl From<i64> for CodecParam {
-    fn from(i: i64) -> Self {
-        Self::Integer(i)
-    }
-}
-
-impl Serialize for CodecParam {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::String(v) => s.serialize_str(v),
-            Self::Bool(v) => s.serialize_bool(*v),
-            Self::Integer(v) => s.serialize_i64(*v),
-            Self::Float(v) => s.serialize_f64(*v),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for CodecParam {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = CodecParam;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, a boolean or a number")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<CodecParam, E> {
-                Ok(CodecParam::Bool(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<CodecParam, E> {
-                Ok(CodecParam::Integer(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<CodecParam, E> {
-                Ok(i64::try_from(v).map_or(CodecParam::Float(v as f64), CodecParam::Integer))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<CodecParam, E> {
-                Ok(CodecParam::Float(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<CodecParam, E> {
-                Ok(CodecParam::String(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<CodecParam, E> {
-                Ok(CodecParam::String(v))
             }
         }
         d.deserialize_any(V)
@@ -1681,6 +1513,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{BUILTIN_CODECS, CodecParam, resolve_name};
 
     fn topic(s: &str) -> TopicName {
         TopicName::try_from(s).unwrap()
@@ -1791,16 +1624,16 @@ mod tests {
         assert_eq!(c.reconnect_max_interval, Duration::from_secs(5));
         assert_eq!(c.reconnect_retries, 10);
         assert_eq!(c.codec, "utf8");
-        assert_eq!(c.resolve_codec("utf8").unwrap().0, "utf8");
-        let (base, params) = c.resolve_codec("yesno").unwrap();
+        assert_eq!(resolve_name(c, "utf8").unwrap().0, "utf8");
+        let (base, params) = resolve_name(c, "yesno").unwrap();
         assert_eq!(base, "bool");
         assert_eq!(params.unwrap()["on"].as_str(), Some("yes"));
-        assert_eq!(c.resolve_codec("BOOL").unwrap().0, "bool");
+        assert_eq!(resolve_name(c, "BOOL").unwrap().0, "bool");
         assert_eq!(
-            c.resolve_codec("bool").unwrap().1.unwrap()["off"].as_str(),
+            resolve_name(c, "bool").unwrap().1.unwrap()["off"].as_str(),
             Some("off")
         );
-        assert!(c.resolve_codec("nope").is_none());
+        assert!(resolve_name(c, "nope").is_none());
         // "any message published will set with QOS_0 and retain flag unset except for ..."
         assert_eq!(c.publish_defaults(&topic("a/b")), (QoS::AtMostOnce, false));
         assert_eq!(
