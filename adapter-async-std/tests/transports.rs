@@ -22,7 +22,7 @@ use pki::Pki;
 use sansmqtt_async_std::codec::Value;
 use sansmqtt_async_std::{
     AsyncStdRuntime, BrokerUri, Client, ClientError, Config, Connector, DefaultConnector,
-    PublishOptions, QoS,
+    ProtocolVersion, PublishOptions, QoS,
 };
 use serde_json::json;
 use support::Mosquitto;

@@ -21,8 +21,8 @@ use futures_util::{Stream, StreamExt};
 use pki::Pki;
 use sansmqtt_smol::codec::Value;
 use sansmqtt_smol::{
-    BrokerUri, Client, ClientError, Config, Connector, DefaultConnector, PublishOptions, QoS,
-    SmolRuntime,
+    BrokerUri, Client, ClientError, Config, Connector, DefaultConnector, ProtocolVersion,
+    PublishOptions, QoS, SmolRuntime,
 };
 use serde_json::json;
 use support::Mosquitto;

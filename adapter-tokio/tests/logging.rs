@@ -58,7 +58,7 @@ async fn the_connection_life_is_logged_and_no_password_ever_is() {
     let uri = format!("mqtt://alice:uri-secret-1@127.0.0.1:{}", broker.port());
     let config = Config {
         client_id: Some("log-test".into()),
-        password: Some(TextOrBytes::Text("config-secret-2".into())),
+        password: Some(TextOrBytes::Text("config-secret-2".into()).into()),
         reconnect_max_interval: Duration::from_secs(1),
         reconnect_retries: -1,
         ..Config::default()

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sansmqtt_tokio::{Client, Config, FileStore, QoS, persist};
+use sansmqtt_tokio::{Client, Config, FileStore, ProtocolVersion, QoS, persist};
 use support::{FakeBroker, Mosquitto, ack, packet_id, publish};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -62,7 +62,7 @@ fn config(dir: &Path, client_id: &str, v5: bool) -> Config {
         ..Config::default()
     };
     if v5 {
-        c.protocol_version = "5".into();
+        c.protocol_version = ProtocolVersion::V5;
         c.cleansession = true;
         c.session_expiry = Some(Duration::from_secs(600));
     } else {

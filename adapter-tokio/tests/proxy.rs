@@ -9,6 +9,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sansmqtt_tokio::config::Proxy;
 use sansmqtt_tokio::{ClientError, Config, QoS};
 use support::{Mosquitto, Socks5Relay};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -71,7 +72,7 @@ async fn http_proxy(credentials: Option<&'static str>) -> (u16, Seen) {
 
 fn config(proxy: String) -> Config {
     Config {
-        proxy: Some(proxy),
+        proxy: Some(Proxy::parse(&proxy).expect("a valid proxy URI")),
         reconnect_on_first_connect: false,
         ..Config::default()
     }

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::{Stream, StreamExt};
 use sansmqtt_tokio::{
-    Client, ClientError, CloseReason, Config, ConnectionState, PublishDone, PublishError, QoS,
-    RequestError, Subscription,
+    Client, ClientError, CloseReason, Config, ConnectionState, ProtocolVersion, PublishDone,
+    PublishError, QoS, RequestError, Subscription,
 };
 use support::{
     CONNACK_ACCEPTED, CONNACK_SESSION_PRESENT, DISCONNECT, FakeBroker, Mosquitto, PINGRESP, ack,
@@ -1738,12 +1738,9 @@ async fn seed_bug_14_no_config_leaks_between_clients() {
             client_id: Some("b14-a".into()),
             keep_alive: Duration::from_secs(30),
             will: Some(sansmqtt_tokio::config::WillConfig {
-                topic: "b14/will".into(),
                 message: "a".into(),
-                qos: 1,
-                retain: false,
-                codec: None,
-                value: None,
+                qos: QoS::AtLeastOnce,
+                ..sansmqtt_tokio::config::WillConfig::new("b14/will".try_into().unwrap())
             }),
             ..Config::default()
         };
@@ -1943,7 +1940,7 @@ async fn failover_tries_the_uris_in_turn() {
         let (mut fake, _) = FakeBroker::bind();
         let dead = format!("mqtt://127.0.0.1:{}", support::free_port());
         let config = Config {
-            uris: vec![fake.uri()],
+            uris: vec![fake.uri().parse().unwrap()],
             ..forever("failover")
         };
         let pending = tokio::spawn(async move { sansmqtt_tokio::connect(&dead, config).await });
@@ -2052,7 +2049,7 @@ async fn v5_session_expiry_resumes_a_clean_first_session_after_a_reconnect() {
         let broker = Mosquitto::start("");
         let uri = broker.uri();
         let v5 = |clean: bool| Config {
-            protocol_version: "5".into(),
+            protocol_version: ProtocolVersion::V5,
             session_expiry: Some(Duration::from_secs(600)),
             cleansession: clean,
             ..forever("expiry-resume")
@@ -2124,7 +2121,7 @@ async fn v5_session_expiry_ends_the_session_after_the_interval() {
         for (expiry, kept) in [(1, false), (600, true)] {
             let id = format!("expiry-{expiry}");
             let config = Config {
-                protocol_version: "5".into(),
+                protocol_version: ProtocolVersion::V5,
                 session_expiry: Some(Duration::from_secs(expiry)),
                 ..persistent(&id)
             };

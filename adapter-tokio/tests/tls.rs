@@ -21,8 +21,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sansmqtt_tokio::transport::tls::{crypto_provider, rustls};
 use sansmqtt_tokio::{
-    BrokerUri, Client, ClientError, Config, ConfigError, Connector, DefaultConnector, QoS,
-    TokioRuntime,
+    BrokerUri, Client, ClientError, Config, ConfigError, Connector, DefaultConnector,
+    ProtocolVersion, QoS, TokioRuntime,
 };
 use support::Mosquitto;
 
@@ -147,7 +147,7 @@ async fn valid_chain_connects_by_name_and_by_ip() {
     .await;
     // MQTT 5 over TLS too.
     let v5 = Config {
-        protocol_version: "5".into(),
+        protocol_version: ProtocolVersion::V5,
         ..trusting(&pki)
     };
     round_trip(&format!("mqtts://localhost:{}", ports.valid), v5).await;

@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sansmqtt_proto::ProtocolVersion;
-use sansmqtt_tokio::config::{Scheme, TextOrBytes, WillConfig};
+use sansmqtt_tokio::config::{
+    ConfigError, Scheme, TextOrBytes, WillConfig, parse_protocol_version,
+};
 use sansmqtt_tokio::transport::proxy::Proxy;
 use sansmqtt_tokio::{
-    BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectionState, TokioRuntime,
-    Transport,
+    BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectionState, QoS,
+    TokioRuntime, TopicName, Transport,
 };
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -173,13 +175,14 @@ pub(crate) fn prepare(common: &Common) -> Result<(Target, Config), Exit> {
         .password
         .clone()
         .or(url_password)
-        .map(TextOrBytes::Text);
+        .map(|p| TextOrBytes::Text(p).into());
     if let Some(v) = &common.version {
-        config.protocol_version = v.clone();
+        config.protocol_version =
+            parse_protocol_version(v).map_err(|e| Exit::usage(e.to_string()))?;
     }
     if !common.property.is_empty() {
         // As mosquitto: properties make it MQTT 5, whatever -V says.
-        config.protocol_version = "5".to_owned();
+        config.protocol_version = ProtocolVersion::V5;
     }
     if common.will_topic.is_none()
         && (common.will_payload.is_some() || common.will_qos.is_some() || common.will_retain)
@@ -189,13 +192,22 @@ pub(crate) fn prepare(common: &Common) -> Result<(Target, Config), Exit> {
         ));
     }
     if let Some(topic) = &common.will_topic {
+        let topic = TopicName::try_from(topic.as_str()).map_err(|source| {
+            let e = ConfigError::InvalidTopic {
+                key: "will.topic".to_owned(),
+                topic: topic.clone(),
+                source,
+            };
+            Exit::general(format!("Error: {e}"))
+        })?;
+        let qos = common.will_qos.unwrap_or(0);
+        let qos =
+            QoS::try_from(qos).map_err(|_| Exit::usage(format!("Invalid QoS given: {qos}")))?;
         config.will = Some(WillConfig {
-            topic: topic.clone(),
             message: TextOrBytes::Text(common.will_payload.clone().unwrap_or_default()),
-            qos: common.will_qos.unwrap_or(0),
+            qos,
             retain: common.will_retain,
-            codec: None,
-            value: None,
+            ..WillConfig::new(topic)
         });
     }
     config.cafile = common.cafile.clone();
@@ -213,9 +225,7 @@ pub(crate) fn prepare(common: &Common) -> Result<(Target, Config), Exit> {
     config.reconnect_on_first_connect = false;
     config.reconnect_retries = -1;
     config.reconnect_max_interval = Duration::from_secs(2);
-    let version = config
-        .protocol_version()
-        .map_err(|e| Exit::usage(e.to_string()))?;
+    let version = config.protocol_version;
     config
         .validate()
         .map_err(|e| Exit::general(format!("Error: {e}")))?;

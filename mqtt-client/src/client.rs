@@ -248,7 +248,10 @@ impl Client {
         uri: &str,
         config: Config,
     ) -> impl Future<Output = Result<Client, ClientError>> + Send + '_ {
-        Box::pin(Self::connect_inner(runtime, connector, uri, config))
+        Box::pin(async move {
+            config.validate()?;
+            Self::connect_inner(runtime, connector, uri, config).await
+        })
     }
 
     async fn connect_inner(
@@ -257,12 +260,9 @@ impl Client {
         uri: &str,
         config: Config,
     ) -> Result<Client, ClientError> {
-        config.validate()?;
+        // The config was validated by the caller, once.
         let first = BrokerUri::parse(uri)?;
-        let mut uris = vec![first.clone()];
-        for u in config.uris.iter() {
-            uris.push(BrokerUri::parse(u)?);
-        }
+        let uris = config.broker_uris(Some(&first))?;
         let options = config.session_options(&first)?;
         let session = crate::driver::new_session(options, config.persistence.as_deref())?;
         let codecs = crate::codec::Codecs::from_config(&config)?;

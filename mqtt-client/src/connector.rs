@@ -91,14 +91,13 @@ impl DefaultConnector {
     /// PEM or a key that does not match its certificate is a
     /// [`ConfigError::Tls`] here, not a failure at connect time.
     pub fn new(runtime: Arc<dyn Runtime>, config: &Config) -> Result<Self, ConfigError> {
-        config.validate()?;
         #[cfg(feature = "tls")]
         let tls = if crate::transport::tls::uses_defaults(config) {
             None
         } else {
             Some(crate::transport::tls::client_config(config)?)
         };
-        let proxy = config.proxy.as_deref().map(Proxy::parse).transpose()?;
+        let proxy = config.proxy.clone();
         Ok(Self {
             runtime,
             proxy: proxy.map(Arc::new),

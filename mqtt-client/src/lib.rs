@@ -39,5 +39,5 @@ pub use error::ClientError;
 pub use message::Message;
 pub use persist::FileStore;
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
-pub use sansmqtt_proto::{Publish, QoS, SubAckReason, TopicFilter, TopicName};
+pub use sansmqtt_proto::{ProtocolVersion, Publish, QoS, SubAckReason, TopicFilter, TopicName};
 pub use sansmqtt_session::{CloseReason, PublishDone, PublishError, RequestError};

@@ -303,12 +303,9 @@ fn seed_bug_13_string_named_codecs_honour_codec_params() {
     );
     // And the will.
     let will = WillConfig {
-        topic: "w".into(),
-        message: Default::default(),
-        qos: 0,
-        retain: false,
         codec: Some("bool".into()),
         value: Some(json!(false)),
+        ..WillConfig::new("w".try_into().unwrap())
     };
     assert_eq!(will.payload(&config).unwrap(), "0");
 }
@@ -733,12 +730,12 @@ fn values_convert_to_and_from_serde_types() {
 
 fn will(codec: Option<&str>, message: &str, value: Option<serde_json::Value>) -> WillConfig {
     WillConfig {
-        topic: "status/dev".into(),
         message: message.into(),
-        qos: 1,
+        qos: sansmqtt::QoS::AtLeastOnce,
         retain: true,
         codec: codec.map(str::to_owned),
         value,
+        ..WillConfig::new("status/dev".try_into().unwrap())
     }
 }
 

@@ -27,9 +27,13 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
-use percent_encoding::percent_decode_str;
 
-use crate::config::{BrokerUri, ConfigError, redact_uri as redact, url_host};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::config::{
+    BrokerUri, ConfigError, UriError, authority, parse_uri, redact_uri, write_userinfo,
+};
 use crate::runtime::Transport;
 
 /// The proxy protocols.
@@ -70,60 +74,85 @@ impl fmt::Debug for Proxy {
     }
 }
 
+/// The proxy schemes: name, protocol, default port.
+const PROXY_SCHEMES: &[(&str, ProxyKind, u16)] = &[
+    ("http", ProxyKind::Http, 8080),
+    ("socks5", ProxyKind::Socks5, 1080),
+    ("socks5h", ProxyKind::Socks5, 1080),
+];
+
+impl Serialize for Proxy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_uri_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Proxy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+impl TryFrom<&str> for Proxy {
+    type Error = ConfigError;
+    fn try_from(s: &str) -> Result<Self, ConfigError> {
+        Self::parse(s)
+    }
+}
+
 /// The longest HTTP response head read from a proxy.
 const MAX_HTTP_HEAD: usize = 8 * 1024;
 
 impl Proxy {
     /// Parses `http://`, `socks5://` or `socks5h://` URIs, with optional
-    /// percent-encoded credentials.
+    /// percent-encoded credentials (the broker URI's parser, with the proxy
+    /// schemes).
     pub fn parse(uri: &str) -> Result<Self, ConfigError> {
-        let err = |why: &str| ConfigError::InvalidProxy(format!("{}: {why}", redact(uri)));
-        // Parsed under a scheme unknown to the `url` crate, which then keeps
-        // an explicit port even where it is http's default (80).
-        let url =
-            url::Url::parse(&format!("proxy+{}", uri.trim())).map_err(|e| err(&e.to_string()))?;
-        let (kind, default_port) = match url.scheme().trim_start_matches("proxy+") {
-            "http" => (ProxyKind::Http, 8080),
-            "socks5" | "socks5h" => (ProxyKind::Socks5, 1080),
-            other => {
-                return Err(err(&format!(
-                    "scheme {other}:// (expected http://, socks5:// or socks5h://)"
-                )));
+        let err = |reason| ConfigError::InvalidProxy {
+            uri: redact_uri(uri),
+            reason,
+        };
+        let parts =
+            parse_uri(uri, PROXY_SCHEMES, "http://, socks5:// or socks5h://").map_err(err)?;
+        if !matches!(parts.path.as_str(), "" | "/") || parts.query.is_some() {
+            return Err(err(UriError::ProxyPath));
+        }
+        let credentials = match (parts.username, parts.password) {
+            (None, None) => None,
+            (user, password) => {
+                let password = String::from_utf8(password.unwrap_or_default().to_vec())
+                    .map_err(|_| err(UriError::InvalidCredentials))?;
+                Some((user.unwrap_or_default(), password))
             }
         };
-        let host = url_host(&url).ok_or_else(|| err("no host"))?;
-        let port = match url.port() {
-            Some(0) => return Err(err("port 0")),
-            Some(p) => p,
-            None => default_port,
-        };
-        if !matches!(url.path(), "" | "/") || url.query().is_some() {
-            return Err(err("a proxy URI has no path or query"));
-        }
-        let decode = |s: &str| -> Result<String, ConfigError> {
-            percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| err("credentials are not UTF-8"))
-        };
-        let credentials = match (url.username(), url.password()) {
-            ("", None) => None,
-            (user, password) => Some((decode(user)?, decode(password.unwrap_or(""))?)),
-        };
-        if kind == ProxyKind::Socks5
+        if parts.kind == ProxyKind::Socks5
             && let Some((user, password)) = &credentials
             && (user.is_empty() || user.len() > 255 || password.len() > 255)
         {
-            return Err(err(
-                "SOCKS5 user name and password are 1 to 255 and 0 to 255 bytes",
-            ));
+            return Err(err(UriError::Socks5Credentials));
         }
         Ok(Self {
-            kind,
-            host,
-            port,
+            kind: parts.kind,
+            host: parts.host,
+            port: parts.port,
             credentials,
         })
+    }
+
+    /// The proxy URI as text, credentials included (what serialization
+    /// writes).
+    fn to_uri_string(&self) -> String {
+        let scheme = match self.kind {
+            ProxyKind::Http => "http",
+            ProxyKind::Socks5 => "socks5",
+        };
+        let mut s = format!("{scheme}://");
+        if let Some((user, password)) = &self.credentials {
+            let _ = write_userinfo(&mut s, Some(user), Some(password.as_bytes()));
+        }
+        s.push_str(&authority(&self.host, self.port));
+        s
     }
 
     /// Asks the proxy, over `stream` (a connection to it), for a tunnel to
@@ -368,7 +397,8 @@ mod tests {
             ("not a uri", "relative URL"),
         ] {
             match Proxy::parse(uri) {
-                Err(ConfigError::InvalidProxy(m)) => {
+                Err(e @ ConfigError::InvalidProxy { .. }) => {
+                    let m = e.to_string();
                     assert!(m.contains(why), "{uri}: {m}");
                     assert!(!m.contains("secret"), "{m}");
                 }

@@ -290,7 +290,7 @@ impl Env {
     fn config(&self, name: &str) -> Config {
         static N: AtomicUsize = AtomicUsize::new(0);
         Config {
-            protocol_version: self.version.to_owned(),
+            protocol_version: sansmqtt::config::parse_protocol_version(self.version).unwrap(),
             client_id: Some(format!("e2e-{name}-{}", N.fetch_add(1, Ordering::Relaxed))),
             ..Config::default()
         }
@@ -529,12 +529,9 @@ async fn will_on_abrupt_loss(env: Env) {
         .unwrap();
     let with_will = |name: &str, payload: &str| Config {
         will: Some(WillConfig {
-            topic: format!("will/{name}"),
             message: payload.into(),
-            qos: 1,
-            retain: false,
-            codec: None,
-            value: None,
+            qos: QoS::AtLeastOnce,
+            ..WillConfig::new(format!("will/{name}").as_str().try_into().unwrap())
         }),
         ..env.config(name)
     };

@@ -113,7 +113,7 @@ fn mqtts_round_trip_with_cafile_and_cadata() {
         .await;
         let cadata = Config {
             cadata: Some(pki.ca_pem.clone()),
-            protocol_version: "5".into(),
+            protocol_version: ProtocolVersion::V5,
             ..fail_fast()
         };
         round_trip(
