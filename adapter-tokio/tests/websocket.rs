@@ -217,7 +217,9 @@ async fn upgrade_request_carries_path_subprotocol_and_extra_headers() {
         extra_headers: BTreeMap::from([
             ("Authorization".to_owned(), "Bearer t0ken".to_owned()),
             ("X-Client".to_owned(), "sansmqtt test".to_owned()),
-        ]),
+        ])
+        .try_into()
+        .expect("valid headers"),
         ..fail_fast()
     };
     let client = tokio::time::timeout(

@@ -110,6 +110,18 @@ pub struct Stats {
     pub qos0_dropped: u64,
 }
 
+/// Builder methods setting `Option` fields of an options struct: `name(value)`
+/// sets `name` to `Some(value)`.
+macro_rules! option_setters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty,)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $name: $t) -> Self {
+            self.$name = Some($name);
+            self
+        }
+    )*};
+}
+
 /// The optional arguments of a publish, for [`Client::publish_with`],
 /// [`Client::publish_packet_with`] and the payload forms
 /// (`publish_value_with`, `publish_typed_with`). What is not set comes from
@@ -156,28 +168,15 @@ impl PublishOptions {
         Self::default()
     }
 
-    /// With a QoS.
-    pub fn qos(mut self, qos: QoS) -> Self {
-        self.qos = Some(qos);
-        self
-    }
-
-    /// With a retain flag.
-    pub fn retain(mut self, retain: bool) -> Self {
-        self.retain = Some(retain);
-        self
-    }
-
-    /// With an expiry.
-    pub fn expiry(mut self, expiry: Duration) -> Self {
-        self.expiry = Some(expiry);
-        self
-    }
-
-    /// With a timeout.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
+    option_setters! {
+        /// With a QoS.
+        qos: QoS,
+        /// With a retain flag.
+        retain: bool,
+        /// With an expiry.
+        expiry: Duration,
+        /// With a timeout.
+        timeout: Duration,
     }
 
     /// With a payload codec, by name.

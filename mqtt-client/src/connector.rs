@@ -104,7 +104,7 @@ impl DefaultConnector {
             #[cfg(feature = "tls")]
             tls,
             #[cfg(feature = "websocket")]
-            extra_headers: Arc::new(config.extra_headers.clone()),
+            extra_headers: Arc::new((*config.extra_headers).clone()),
         })
     }
 

@@ -59,7 +59,6 @@ mod transport;
 mod uri;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,8 +74,9 @@ pub use error::ConfigError;
 pub use secret::{Secret, TextOrBytes};
 pub use serde_helpers::{parse_duration, parse_protocol_version};
 pub use topics::{TopicDefaults, TopicPolicy};
+pub use transport::ExtraHeaders;
 pub use uri::{BrokerUri, Scheme, UriError};
-pub(crate) use uri::{authority, parse_uri, redact_uri, write_userinfo};
+pub(crate) use uri::{authority, parse_uri, redact_uri, serde_as_uri_text, write_userinfo};
 
 /// Largest Keep Alive CONNECT can carry, in seconds.
 const MAX_KEEP_ALIVE_SECS: u64 = u16::MAX as u64;
@@ -90,7 +90,7 @@ const MAX_BINARY_LEN: usize = u16::MAX as usize;
 ///
 /// The value is owned: clients never share a mutable default (distmqtt bug
 /// #14). `Debug` never shows the password.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Keep Alive sent in CONNECT (default 10 s); zero disables keep-alive
@@ -254,8 +254,7 @@ pub struct Config {
     pub check_hostname: bool,
     /// Extra HTTP headers of the WebSocket upgrade request. Accepts a map or
     /// a list of `[name, value]` pairs (distmqtt bug #16).
-    #[serde(deserialize_with = "serde_helpers::de_headers")]
-    pub extra_headers: BTreeMap<String, String>,
+    pub extra_headers: ExtraHeaders,
     /// ALPN protocol names offered in the TLS handshake of `mqtts://` and
     /// `wss://`, in order of preference (default none), e.g. `["mqtt"]` for
     /// a broker sharing port 443 (AWS IoT). Each is 1 to 255 bytes long.
@@ -301,59 +300,9 @@ impl Default for Config {
             capath: None,
             cadata: None,
             check_hostname: true,
-            extra_headers: BTreeMap::new(),
+            extra_headers: ExtraHeaders::default(),
             alpn: Vec::new(),
         }
-    }
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("keep_alive", &self.keep_alive)
-            .field("ping_delay", &self.ping_delay)
-            .field("default_qos", &self.default_qos)
-            .field("default_retain", &self.default_retain)
-            .field("auto_reconnect", &self.auto_reconnect)
-            .field("reconnect_max_interval", &self.reconnect_max_interval)
-            .field("reconnect_retries", &self.reconnect_retries)
-            .field("codec", &self.codec)
-            .field("codec_params", &self.codec_params)
-            .field("topics", &self.topics)
-            .field("will", &self.will)
-            .field("cleansession", &self.cleansession)
-            .field("session_expiry", &self.session_expiry)
-            .field("persistence", &self.persistence)
-            .field("proxy", &self.proxy)
-            .field("client_id", &self.client_id)
-            .field("username", &self.username)
-            .field("password", &self.password)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("ping_timeout", &self.ping_timeout)
-            .field("max_inflight", &self.max_inflight)
-            .field("max_packet_size", &self.max_packet_size)
-            .field("max_queued", &self.max_queued)
-            .field("protocol_version", &self.protocol_version)
-            .field("uris", &self.uris)
-            .field(
-                "reconnect_on_first_connect",
-                &self.reconnect_on_first_connect,
-            )
-            .field("request_timeout", &self.request_timeout)
-            .field("publish_expiry", &self.publish_expiry)
-            .field("qos0_overflow", &self.qos0_overflow)
-            .field("certfile", &self.certfile)
-            .field("keyfile", &self.keyfile)
-            .field("cafile", &self.cafile)
-            .field("capath", &self.capath)
-            .field("cadata", &self.cadata.as_ref().map(|d| d.len()))
-            .field("check_hostname", &self.check_hostname)
-            .field(
-                "extra_headers",
-                &transport::RedactedHeaders(&self.extra_headers),
-            )
-            .field("alpn", &self.alpn)
-            .finish()
     }
 }
 

@@ -6,6 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
 
 use super::{Config, ConfigError};
 
@@ -19,16 +23,69 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::InvalidAlpn(name.clone()));
         }
     }
-    for (name, value) in &config.extra_headers {
-        check_header(name, value)?;
-    }
     Ok(())
 }
 
-/// Shows headers with the values of credential-bearing ones masked.
-pub(super) struct RedactedHeaders<'a>(pub(super) &'a BTreeMap<String, String>);
+/// The extra headers of the WebSocket upgrade request
+/// ([`Config::extra_headers`]): each one checked when inserted or read
+/// (an HTTP token for a name, none of the handshake's own headers, no
+/// control character in a value). Read as a map or as a list of
+/// `[name, value]` pairs (distmqtt bug #16); `Debug` masks the values of
+/// `Authorization`, `Proxy-Authorization` and `Cookie`.
+///
+/// ```
+/// use sansmqtt::config::ExtraHeaders;
+///
+/// let mut headers = ExtraHeaders::default();
+/// headers.insert("Authorization", "Bearer s3cret")?;
+/// assert!(headers.insert("Upgrade", "h2c").is_err());
+/// assert_eq!(headers["Authorization"], "Bearer s3cret");
+/// assert!(!format!("{headers:?}").contains("s3cret"));
+/// # Ok::<(), sansmqtt::ConfigError>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ExtraHeaders(BTreeMap<String, String>);
 
-impl fmt::Debug for RedactedHeaders<'_> {
+impl ExtraHeaders {
+    /// Adds (or replaces) a header, once checked; returns the value it
+    /// replaced.
+    pub fn insert(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Option<String>, ConfigError> {
+        let (name, value) = (name.into(), value.into());
+        check_header(&name, &value)?;
+        Ok(self.0.insert(name, value))
+    }
+}
+
+impl Deref for ExtraHeaders {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl TryFrom<BTreeMap<String, String>> for ExtraHeaders {
+    type Error = ConfigError;
+    fn try_from(headers: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        for (name, value) in &headers {
+            check_header(name, value)?;
+        }
+        Ok(Self(headers))
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtraHeaders {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let headers = super::serde_helpers::de_headers(d)?;
+        Self::try_from(headers).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Debug for ExtraHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(self.0.iter().map(|(name, value)| {

@@ -8,12 +8,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::ConfigError;
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize, Serializer};
-
-use super::ConfigError;
 
 /// Why a broker or proxy URI is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -223,13 +220,13 @@ pub enum Scheme {
 
 /// The broker schemes: name, scheme, default port.
 const BROKER_SCHEMES: &[(&str, Scheme, u16)] = &[
-    ("mqtt", Scheme::Mqtt, 1883),
-    ("tcp", Scheme::Mqtt, 1883),
-    ("mqtts", Scheme::Mqtts, 8883),
-    ("ssl", Scheme::Mqtts, 8883),
-    ("tls", Scheme::Mqtts, 8883),
-    ("ws", Scheme::Ws, 80),
-    ("wss", Scheme::Wss, 443),
+    ("mqtt", Scheme::Mqtt, Scheme::Mqtt.default_port()),
+    ("tcp", Scheme::Mqtt, Scheme::Mqtt.default_port()),
+    ("mqtts", Scheme::Mqtts, Scheme::Mqtts.default_port()),
+    ("ssl", Scheme::Mqtts, Scheme::Mqtts.default_port()),
+    ("tls", Scheme::Mqtts, Scheme::Mqtts.default_port()),
+    ("ws", Scheme::Ws, Scheme::Ws.default_port()),
+    ("wss", Scheme::Wss, Scheme::Wss.default_port()),
 ];
 
 impl Scheme {
@@ -377,18 +374,28 @@ impl fmt::Debug for BrokerUri {
     }
 }
 
-impl Serialize for BrokerUri {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_uri_string())
-    }
-}
+/// Serde for a URI type as its text, credentials included: written with
+/// its `to_uri_string`, read with its `parse` (whose error names the URI
+/// with its password masked).
+macro_rules! serde_as_uri_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_uri_string())
+            }
+        }
 
-impl<'de> Deserialize<'de> for BrokerUri {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(de::Error::custom)
-    }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
+pub(crate) use serde_as_uri_text;
+
+serde_as_uri_text!(BrokerUri);
 
 #[cfg(test)]
 mod tests {

@@ -28,9 +28,6 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize, Serializer};
-
 use crate::config::{
     BrokerUri, ConfigError, UriError, authority, parse_uri, redact_uri, write_userinfo,
 };
@@ -81,18 +78,7 @@ const PROXY_SCHEMES: &[(&str, ProxyKind, u16)] = &[
     ("socks5h", ProxyKind::Socks5, 1080),
 ];
 
-impl Serialize for Proxy {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_uri_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Proxy {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(de::Error::custom)
-    }
-}
+crate::config::serde_as_uri_text!(Proxy);
 
 impl TryFrom<&str> for Proxy {
     type Error = ConfigError;
