@@ -457,7 +457,8 @@ impl Client {
     /// one broker subscription (its QoS is raised, never lowered); it is
     /// removed when the last stream using it is dropped (unless it was also
     /// made with [`Client::subscribe`]). Overlapping streams each get their
-    /// own copy of a message.
+    /// own copy of a message. A subscription the broker refuses fails with
+    /// [`ClientError::SubscribeRefused`] and its reason code.
     pub async fn subscription(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
         let id = self.shared.next_route.fetch_add(1, Ordering::Relaxed);

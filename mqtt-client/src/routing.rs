@@ -411,21 +411,13 @@ impl<S> Routing<S> {
 mod tests {
     use super::*;
 
-    fn f(s: &str) -> TopicFilter {
-        TopicFilter::try_from(s).unwrap()
-    }
-
-    fn t(s: &str) -> TopicName {
-        TopicName::try_from(s).unwrap()
-    }
-
-    fn sid(n: u32) -> SubscriptionId {
-        SubscriptionId::new(n).unwrap()
-    }
-
     const Q0: QoS = QoS::AtMostOnce;
     const Q1: QoS = QoS::AtLeastOnce;
     const Q2: QoS = QoS::ExactlyOnce;
+
+    fn f(s: &str) -> TopicFilter {
+        TopicFilter::try_from(s).unwrap()
+    }
 
     /// Receivers are names; `open` says all are open.
     type R = Routing<&'static str>;
@@ -437,14 +429,26 @@ mod tests {
     /// Where a message goes: the destination and the receivers' names.
     fn route(r: &R, topic: &str, sids: &[SubscriptionId]) -> (Destination, Vec<&'static str>) {
         let mut targets = Vec::new();
-        let d = r.destination(&t(topic), sids, open, &mut targets);
+        let topic = TopicName::try_from(topic).unwrap();
+        let d = r.destination(&topic, sids, open, &mut targets);
         (d, targets.iter().map(|&i| *r.sender(i)).collect())
     }
 
-    /// Route `id` on `filter`, answered: the SUBSCRIBE it needs is granted.
-    fn live_route(r: &mut R, id: u64, filter: &str, qos: QoS, name: &'static str) {
-        if let RouteStart::Subscribe(s) = r.add_route(id, f(filter), qos, name) {
-            r.route_outcome(&s.filter, true);
+    /// Route `id` on `filter`, answered: the SUBSCRIBE it needs, if any,
+    /// is granted; its subscription identifier.
+    fn live_route(
+        r: &mut R,
+        id: u64,
+        filter: &str,
+        qos: QoS,
+        name: &'static str,
+    ) -> Option<SubscriptionId> {
+        match r.add_route(id, f(filter), qos, name) {
+            RouteStart::Subscribe(s) => {
+                r.route_outcome(&s.filter, true);
+                s.sid
+            }
+            _ => None,
         }
     }
 
@@ -533,7 +537,8 @@ mod tests {
             }
         }
         let mut targets = Vec::new();
-        let d = r.destination(&t("a"), &[], |s| s.1, &mut targets);
+        let topic = TopicName::try_from("a").unwrap();
+        let d = r.destination(&topic, &[], |s| s.1, &mut targets);
         assert_eq!(d, Destination::Routes);
         assert_eq!(targets.len(), 1);
         assert_eq!(r.sender(targets[0]).0, "here");
@@ -546,9 +551,9 @@ mod tests {
     #[test]
     fn mqtt_3_3_4_3_subscription_identifiers_route_copies() {
         let mut r = R::new(true);
-        live_route(&mut r, 1, "a/#", Q0, "all");
-        live_route(&mut r, 2, "a/+", Q0, "one");
-        let (all, one) = (sid(1), sid(2));
+        let all = live_route(&mut r, 1, "a/#", Q0, "all").unwrap();
+        let one = live_route(&mut r, 2, "a/+", Q0, "one").unwrap();
+        assert_ne!(all, one);
         // -5: one copy per subscription, each with its identifier.
         assert_eq!(route(&r, "a/x", &[all]), (Destination::Routes, vec!["all"]));
         assert_eq!(route(&r, "a/x", &[one]), (Destination::Routes, vec!["one"]));
@@ -604,7 +609,7 @@ mod tests {
         assert_eq!(r.sid_for([&f("a"), &f("c")]), None);
         // Identifiers wrap within 1..=268,435,455 (§3.8.2.1.2).
         r.next_sid = MAX_VAR_INT;
-        assert_eq!(r.sid_for([&f("x")]), Some(sid(1)));
+        assert_eq!(r.sid_for([&f("x")]), SubscriptionId::new(1));
     }
 
     /// MQTT 3.1.x has no subscription identifiers.

@@ -1324,6 +1324,23 @@ fn sending_postpones_pingreq() {
     }
 }
 
+/// A connected session with keep-alive 10 s and ping margin 2 s (a
+/// PINGREQ after 8 s of silence either way), PINGRESP deadline 3 s.
+fn pinging(version: ProtocolVersion) -> Harness {
+    let mut o = options(version);
+    o.keep_alive = secs(10);
+    o.ping_margin = secs(2);
+    o.ping_timeout = secs(3);
+    connected(o)
+}
+
+/// The client publishes at QoS 0.
+fn publish_qos0(h: &mut Harness) {
+    h.session
+        .publish(msg("out", b"x", QoS::AtMostOnce), h.now)
+        .unwrap();
+}
+
 /// distmqtt bug #5: a client that keeps sending (QoS 0 every 100 ms) to a
 /// broker that went silent pings `keep_alive - ping_margin` after the last
 /// byte received (here CONNACK), although it never stops sending, and
@@ -1331,19 +1348,13 @@ fn sending_postpones_pingreq() {
 #[test]
 fn silent_broker_is_pinged_while_the_client_keeps_sending() {
     for version in BOTH {
-        let mut o = options(version);
-        o.keep_alive = secs(10);
-        o.ping_margin = secs(2);
-        o.ping_timeout = secs(3);
-        let mut h = connected(o);
+        let mut h = pinging(version);
         let mut pinged_at = None;
         let mut closed_at = None;
         for _ in 0..150 {
             h.advance(ms(100));
             if h.session.is_connected() {
-                h.session
-                    .publish(msg("out", b"x", QoS::AtMostOnce), h.now)
-                    .unwrap();
+                publish_qos0(&mut h);
             }
             let sent = h.sent();
             if sent.contains(&Packet::PingReq) {
@@ -1372,16 +1383,10 @@ fn silent_broker_is_pinged_while_the_client_keeps_sending() {
 #[test]
 fn broker_that_keeps_sending_is_not_pinged() {
     for version in BOTH {
-        let mut o = options(version);
-        o.keep_alive = secs(10);
-        o.ping_margin = secs(2);
-        o.ping_timeout = secs(3);
-        let mut h = connected(o);
+        let mut h = pinging(version);
         for _ in 0..300 {
             h.advance(ms(100));
-            h.session
-                .publish(msg("out", b"x", QoS::AtMostOnce), h.now)
-                .unwrap();
+            publish_qos0(&mut h);
             h.receive(msg("in", b"x", QoS::AtMostOnce));
             assert!(!h.sent().contains(&Packet::PingReq), "{version:?}");
             let events = h.events();
@@ -1398,9 +1403,7 @@ fn broker_that_keeps_sending_is_not_pinged() {
         // Silent broker from here; the client keeps sending.
         while h.now < last_received + secs(8) {
             h.advance(ms(100));
-            h.session
-                .publish(msg("out", b"x", QoS::AtMostOnce), h.now)
-                .unwrap();
+            publish_qos0(&mut h);
             let pinged = h.sent().contains(&Packet::PingReq);
             assert_eq!(pinged, h.now == last_received + secs(8), "{version:?}");
             let events = h.events();
