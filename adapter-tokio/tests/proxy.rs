@@ -132,7 +132,7 @@ async fn http_proxy_refusal_is_an_error_naming_it() {
             .expect("in time")
             .expect_err("refused");
         let text = e.to_string();
-        assert!(matches!(e, ClientError::Io(_)), "{e:?}");
+        assert!(matches!(e, ClientError::Connect(_)), "{e:?}");
         assert!(text.contains("407 Proxy Authentication Required"), "{text}");
         assert!(!text.contains("wrong"), "no password in errors: {text}");
     }

@@ -633,7 +633,7 @@ async fn first_connect_gives_up_after_reconnect_retries_with_a_typed_error() {
         let r = tokio::time::timeout(T, sansmqtt_tokio::connect(&uri, config))
             .await
             .expect("connect gives up in time");
-        assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
+        assert!(matches!(r, Err(ClientError::Connect(_))), "{r:?}");
         // Three retries after the first try, the first delay a fifth of the
         // 200 ms cap: at least 20 + 40 + 80 ms.
         assert!(start.elapsed() >= ms(140), "{:?}", start.elapsed());
@@ -645,7 +645,7 @@ async fn first_connect_gives_up_after_reconnect_retries_with_a_typed_error() {
         let r = tokio::time::timeout(PROMPT, sansmqtt_tokio::connect(&broker.uri(), config))
             .await
             .expect("connect fails at once");
-        assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
+        assert!(matches!(r, Err(ClientError::Connect(_))), "{r:?}");
     })
     .await;
 }
@@ -1912,7 +1912,7 @@ async fn connect_timeout_bounds_the_transport_connection() {
         let r = tokio::time::timeout(T, sansmqtt_tokio::connect(&uri, config))
             .await
             .expect("connect gives up within connect_timeout");
-        assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
+        assert!(matches!(r, Err(ClientError::Connect(_))), "{r:?}");
         let elapsed = start.elapsed();
         assert!(
             elapsed >= ms(950) && elapsed < ms(1600),
@@ -1927,7 +1927,7 @@ async fn connect_timeout_bounds_the_transport_connection() {
         let r = tokio::time::timeout(T, sansmqtt_tokio::connect(&uri, config))
             .await
             .expect("connect gives up after its retries");
-        assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
+        assert!(matches!(r, Err(ClientError::Connect(_))), "{r:?}");
         drop(listener);
     })
     .await;

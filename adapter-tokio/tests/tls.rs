@@ -21,7 +21,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sansmqtt_tokio::transport::tls::{crypto_provider, rustls};
 use sansmqtt_tokio::{
-    BrokerUri, Client, ClientError, Config, ConfigError, Connector, DefaultConnector,
+    BrokerUri, Client, ClientError, Config, ConfigError, ConnectError, Connector, DefaultConnector,
     ProtocolVersion, QoS, TokioRuntime,
 };
 use support::Mosquitto;
@@ -123,12 +123,14 @@ async fn refused(uri: &str, config: Config, cause: &str) {
     assert!(e.contains("TLS handshake with"), "{e}");
     let e = client_error(uri, config).await;
     assert!(
-        matches!(e, ClientError::Io(_)),
-        "{uri}: expected an I/O error, got {e:?}"
+        matches!(e, ClientError::Connect(ConnectError::Transport { .. })),
+        "{uri}: expected a transport error, got {e:?}"
     );
-    // The client's error names the transport's cause too, once the driver
-    // stores it before announcing the failed attempt (it announces first
-    // today, so the text is not asserted here).
+    // The client's error names the transport's cause too.
+    assert!(
+        e.to_string().contains(cause),
+        "{uri}: expected {cause:?} in {e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,10 +237,13 @@ async fn mutual_tls_with_a_client_certificate() {
     // CONNACK; the error carries the alert.
     let e = client_error(&uri, trusting(&pki)).await;
     match &e {
-        ClientError::Io(text) => assert!(
-            text.contains("before CONNACK") && text.to_lowercase().contains("alert"),
-            "{text}"
-        ),
+        ClientError::Connect(lost @ ConnectError::LostBeforeConnAck { .. }) => {
+            let text = lost.to_string();
+            assert!(
+                text.contains("before CONNACK") && text.to_lowercase().contains("alert"),
+                "{text}"
+            )
+        }
         other => panic!("{other:?}"),
     }
     // A certificate of a CA the broker does not trust is refused too.
@@ -249,7 +254,7 @@ async fn mutual_tls_with_a_client_certificate() {
     };
     let e = client_error(&uri, untrusted).await;
     assert!(
-        matches!(e, ClientError::Io(_) | ClientError::Connection(_)),
+        matches!(e, ClientError::Connect(_) | ClientError::Connection(_)),
         "{e:?}"
     );
     let log = broker.log();

@@ -89,7 +89,7 @@ async fn ws_and_wss_round_trips_through_mosquitto() {
     .await
     .unwrap()
     .unwrap_err();
-    assert!(matches!(e, ClientError::Io(_)), "{e:?}");
+    assert!(matches!(e, ClientError::Connect(_)), "{e:?}");
 }
 
 /// What the test server saw of the upgrade request.

@@ -434,7 +434,7 @@ fn connect_error(e: ClientError, version: ProtocolVersion) -> Exit {
     match e {
         ClientError::Connection(reason) => fatal_close(&reason, version)
             .unwrap_or_else(|| Exit::general(format!("Error: {reason}"))),
-        ClientError::Io(msg) => Exit::general(format!("Error: {msg}")),
+        ClientError::Connect(e) => Exit::general(format!("Error: {e}")),
         other => Exit::general(format!("Error: {other}")),
     }
 }

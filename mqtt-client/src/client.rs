@@ -11,16 +11,18 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::poll_fn;
 use futures_util::lock::Mutex;
-use futures_util::stream::{Stream, StreamExt};
+use futures_util::stream::Stream;
 use sansmqtt_proto::{
     PacketId, Publish, QoS, SubAckReason, SubscriptionOptions, TopicFilter, TopicName,
 };
-use sansmqtt_session::{CloseReason, PublishDone};
+use sansmqtt_session::{CloseReason, PublishDone, SavedSession, Session, SessionOptions};
 
 use crate::chan::{self, Commands, ReplyPool};
+use crate::command::Command;
 use crate::config::{BrokerUri, Config};
 use crate::connector::{Connector, DefaultConnector};
-use crate::driver::{Command, Driver, Links};
+use crate::driver::{Driver, Links};
+use crate::persist::FileStore;
 use crate::runtime::Runtime;
 use crate::{ClientError, Message};
 
@@ -200,8 +202,6 @@ struct Shared {
     next_route: AtomicU64,
     runtime: Arc<dyn Runtime>,
     counters: Arc<Counters>,
-    /// The last error opening a transport, for the first connect's error.
-    last_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// An MQTT client: cheap to clone, `Send + Sync`; every clone talks to the
@@ -263,12 +263,12 @@ impl Client {
         let first = BrokerUri::parse(uri)?;
         let uris = config.broker_uris(Some(&first))?;
         let options = config.session_options(&first)?;
-        let session = crate::driver::new_session(options, config.persistence.as_deref())?;
+        let session = new_session(options, config.persistence.as_deref())?;
         let codecs = crate::codec::Codecs::from_config(&config)?;
         let commands = Commands::new(COMMANDS);
         let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
         let counters = Arc::new(Counters::default());
-        let last_error = Arc::new(std::sync::Mutex::new(None));
+        let (first_connect, connected) = oneshot::channel();
         let config = Arc::new(config);
         let driver = Driver::new(
             &*runtime,
@@ -280,7 +280,7 @@ impl Client {
                 commands: commands.clone(),
                 deliver: deliver_tx,
                 counters: counters.clone(),
-                last_io_error: last_error.clone(),
+                first_connect,
             },
         );
         let client = Client {
@@ -294,56 +294,14 @@ impl Client {
                 next_route: AtomicU64::new(0),
                 runtime: runtime.clone(),
                 counters,
-                last_error,
             }),
         };
         runtime.spawn(Box::pin(driver));
-        let retry_first =
-            client.shared.config.auto_reconnect && client.shared.config.reconnect_on_first_connect;
-        let mut states = client.state_changes();
-        let mut attempts = 0u32;
-        while let Some(state) = states.next().await {
-            match state {
-                ConnectionState::Connected { .. } => return Ok(client),
-                ConnectionState::Disconnected {
-                    reason: Some(reason),
-                } => {
-                    // A transport that failed before CONNACK: its own error
-                    // says why.
-                    return Err(match (reason, client.last_error()) {
-                        (CloseReason::ConnectionLost, Some(error)) => {
-                            ClientError::Io(format!("connection lost before CONNACK: {error}"))
-                        }
-                        (reason, _) => ClientError::Connection(reason),
-                    });
-                }
-                ConnectionState::Disconnected { reason: None } if !retry_first => {
-                    return Err(ClientError::Io(client.refused()));
-                }
-                ConnectionState::Disconnected { reason: None } => attempts += 1,
-                // The retries are spent: say why, not just "closed".
-                ConnectionState::Closed if attempts > 0 => {
-                    return Err(ClientError::Io(format!(
-                        "{} ({attempts} attempts)",
-                        client.refused()
-                    )));
-                }
-                ConnectionState::Closed => return Err(ClientError::Closed),
-                _ => {}
-            }
-        }
-        Err(ClientError::Closed)
-    }
-
-    /// The last transport error, for a failed first connection.
-    fn last_error(&self) -> Option<String> {
-        chan::lock(&self.shared.last_error).clone()
-    }
-
-    /// Why the first connection could not be opened.
-    fn refused(&self) -> String {
-        self.last_error()
-            .unwrap_or_else(|| "connection refused or unreachable".to_owned())
+        // The driver answers once the broker accepted the connection, or
+        // with why there is none (`ClientError::Connect`,
+        // `ClientError::Connection` for a refusal).
+        connected.await.map_err(|_| ClientError::Closed)??;
+        Ok(client)
     }
 
     /// Queues a command for the driver (never waits).
@@ -577,7 +535,8 @@ impl Client {
     /// one broker subscription (its QoS is raised, never lowered); it is
     /// removed when the last stream using it is dropped (unless it was also
     /// made with [`Client::subscribe`]). Overlapping streams each get their
-    /// own copy of a message.
+    /// own copy of a message. A subscription the broker refuses fails with
+    /// [`ClientError::SubscribeRefused`] and its reason code.
     pub async fn subscription(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
         let id = self.shared.next_route.fetch_add(1, Ordering::Relaxed);
@@ -605,6 +564,42 @@ impl Client {
         let _ = self.send(Command::WatchState { sender: tx });
         rx
     }
+}
+
+/// The session of a client: with its file store when the config has
+/// `persistence` (what the file holds restored), else in memory only.
+fn new_session(
+    mut options: SessionOptions,
+    persistence: Option<&std::path::Path>,
+) -> Result<Session<Option<FileStore>>, ClientError> {
+    // Acknowledgements go out once a message is handed to its receivers.
+    options.manual_ack = true;
+    let Some(dir) = persistence else {
+        return Ok(Session::with_store(options, None));
+    };
+    let path = FileStore::file_in(dir, options.client_id.as_str());
+    // Its errors name the file.
+    let (store, saved): (FileStore, Option<SavedSession>) = FileStore::open(&path, options.version)
+        .map_err(|e| ClientError::Persistence(e.to_string()))?;
+    let mut session = Session::with_store(options, Some(store));
+    // No file: a new session, whose first connection starts as configured.
+    // A file, even with nothing in flight: the session of an earlier
+    // process, resumed (its subscriptions live at the broker).
+    let Some(saved) = saved else {
+        return Ok(session);
+    };
+    let resumed = saved.outgoing.len() + saved.incoming.len();
+    session
+        .restore(saved)
+        .map_err(|e| ClientError::Persistence(format!("session file {}: {e}", path.display())))?;
+    if resumed > 0 {
+        log::info!(
+            "{}: resuming {resumed} messages in flight from {}",
+            session.options().client_id.as_str(),
+            path.display()
+        );
+    }
+    Ok(session)
 }
 
 /// A stream of messages matching one filter; unsubscribes when dropped

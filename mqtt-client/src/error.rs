@@ -1,8 +1,9 @@
 //! Errors of the client API.
 
-use sansmqtt_proto::{DecodeError, EncodeError, TopicError};
+use sansmqtt_proto::{DecodeError, EncodeError, SubAckReason, TopicError};
 use sansmqtt_session::{CloseReason, PublishError, RequestError};
 
+use crate::ConnectError;
 use crate::config::ConfigError;
 
 /// Why a client call failed.
@@ -21,15 +22,20 @@ pub enum ClientError {
     /// The subscribe or unsubscribe failed.
     #[error("request failed: {0}")]
     Request(#[from] RequestError),
+    /// The broker refused the subscription a
+    /// [`Client::subscription`](crate::Client::subscription) stream needs.
+    #[error("subscription refused: {0}")]
+    SubscribeRefused(SubAckReason),
     /// The packet cannot be encoded.
     #[error("cannot encode: {0}")]
     Encode(#[from] EncodeError),
     /// The broker refused the connection or closed it.
     #[error("connection closed: {0}")]
     Connection(CloseReason),
-    /// The connection could not be opened.
+    /// The first connection could not be made (transport, timeout, loss
+    /// before CONNACK, retries spent), or the session could not start one.
     #[error("cannot connect: {0}")]
-    Io(String),
+    Connect(#[from] ConnectError),
     /// The client was shut down (disconnect, or reconnection gave up).
     #[error("client closed")]
     Closed,

@@ -33,12 +33,16 @@ pub struct SessionOptions {
     /// outlive a connection, so a reconnection resumes it (paho's "clean
     /// start first only").
     pub clean_start: bool,
-    /// Keep Alive; zero disables keep-alive pings (a ping the application
+    /// Keep Alive; zero disables keep-alive pings, those for silence in
+    /// either direction (see `ping_margin`; a ping the application
     /// asks for with [`crate::Session::ping`] still has its PINGRESP deadline).
     /// CONNECT carries it in whole seconds (rounded down, at most 65,535),
     /// and that is the interval the session keeps.
     pub keep_alive: Duration,
-    /// A PINGREQ is sent once nothing was sent for `keep_alive - ping_margin`.
+    /// A PINGREQ is sent once nothing was sent, or nothing was received,
+    /// for `keep_alive - ping_margin` (the second so that a client that keeps
+    /// sending notices a broker that went silent: no PINGRESP within
+    /// `ping_timeout` closes the connection).
     pub ping_margin: Duration,
     /// How long to wait for PINGRESP before the connection is declared dead.
     pub ping_timeout: Duration,

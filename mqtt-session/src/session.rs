@@ -156,6 +156,9 @@ pub struct Session<S: SessionStore = InMemory> {
     outbound_aliases: HashMap<TopicName, NonZeroU16>,
     /// When something was last queued for transmission.
     last_sent: Option<Instant>,
+    /// When bytes last came from the broker (or CONNECT went out): a broker
+    /// that went silent is pinged even while the client keeps sending.
+    last_received: Option<Instant>,
     /// PINGRESP deadline of an outstanding PINGREQ.
     ping_deadline: Option<Instant>,
     /// The application asked for a ping and waits for `Event::Pong`.
@@ -211,6 +214,7 @@ impl<S: SessionStore> Session<S> {
             inbound_aliases: HashMap::new(),
             outbound_aliases: HashMap::new(),
             last_sent: None,
+            last_received: None,
             ping_deadline: None,
             ping_requested: false,
             assigned_client_id: None,
@@ -401,6 +405,7 @@ impl<S: SessionStore> Session<S> {
             .encode(self.version, &mut self.tx)
             .map_err(StateError::InvalidConnect)?;
         self.last_sent = Some(now);
+        self.last_received = Some(now);
         self.conn = Conn::Connecting { deadline };
         Ok(())
     }
@@ -435,8 +440,12 @@ impl<S: SessionStore> Session<S> {
         self.decoder.buffer_mut()
     }
 
-    /// Decodes and handles what [`Session::input_buffer`] received.
+    /// Decodes and handles what [`Session::input_buffer`] received (bytes
+    /// came at `now`: the keep-alive counts them).
     pub fn process_input(&mut self, now: Instant) {
+        if self.conn != Conn::Disconnected {
+            self.last_received = Some(now);
+        }
         while self.conn != Conn::Disconnected {
             match self.decoder.decode() {
                 Ok(Some(packet)) => self.handle_packet(packet, now),
@@ -1268,15 +1277,22 @@ impl<S: SessionStore> Session<S> {
         self.ping_deadline = Some(now + self.options.ping_timeout);
     }
 
-    /// When the next keep-alive PINGREQ is due.
+    /// When the next keep-alive PINGREQ is due: once nothing was sent, or
+    /// nothing received, for `keep_alive - ping_margin`. The first is the
+    /// rule of MQTT-3.1.2-20 (5.0; 3.1.1 MQTT-3.1.2-23); the second makes a
+    /// client that keeps sending to a broker that went silent notice it
+    /// (distmqtt bug #5): its PINGRESP deadline closes the connection.
     fn next_ping(&self) -> Option<Instant> {
         if self.conn != Conn::Connected || self.keep_alive.is_zero() || self.ping_deadline.is_some()
         {
             return None;
         }
         let interval = self.keep_alive.saturating_sub(self.options.ping_margin);
-        self.last_sent
-            .map(|t| t + interval.max(Duration::from_millis(1)))
+        let quiet_since = match (self.last_sent, self.last_received) {
+            (Some(sent), Some(received)) => Some(sent.min(received)),
+            (a, b) => a.or(b),
+        };
+        quiet_since.map(|t| t + interval.max(Duration::from_millis(1)))
     }
 
     /// The next instant at which [`Session::handle_timeout`] must be called.

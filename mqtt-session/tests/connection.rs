@@ -1291,7 +1291,9 @@ fn receiving_does_not_postpone_pingreq() {
     }
 }
 
-/// Sending postpones the PINGREQ: any packet restarts the interval.
+/// Sending postpones the PINGREQ: any packet restarts the interval (while
+/// the broker talks too: silence in either direction pings, see
+/// `silent_broker_is_pinged_while_the_client_keeps_sending`).
 #[test]
 fn sending_postpones_pingreq() {
     for version in BOTH {
@@ -1299,6 +1301,10 @@ fn sending_postpones_pingreq() {
         o.keep_alive = secs(30);
         let mut h = connected(o);
         h.advance(secs(10));
+        h.receive(msg("in", b"x", QoS::AtMostOnce));
+        assert_eq!(h.events().len(), 1);
+        // Receiving alone moves nothing: the last send (CONNECT) counts.
+        assert_eq!(h.session.poll_timeout(), Some(h.start + secs(30)));
         h.session
             .publish(msg("out", b"x", QoS::AtMostOnce), h.now)
             .unwrap();
@@ -1315,6 +1321,104 @@ fn sending_postpones_pingreq() {
         assert!(h.sent_bytes().is_empty());
         h.advance(ms(1));
         assert_eq!(h.sent_bytes(), [0xc0, 0x00]);
+    }
+}
+
+/// A connected session with keep-alive 10 s and ping margin 2 s (a
+/// PINGREQ after 8 s of silence either way), PINGRESP deadline 3 s.
+fn pinging(version: ProtocolVersion) -> Harness {
+    let mut o = options(version);
+    o.keep_alive = secs(10);
+    o.ping_margin = secs(2);
+    o.ping_timeout = secs(3);
+    connected(o)
+}
+
+/// The client publishes at QoS 0.
+fn publish_qos0(h: &mut Harness) {
+    h.session
+        .publish(msg("out", b"x", QoS::AtMostOnce), h.now)
+        .unwrap();
+}
+
+/// distmqtt bug #5: a client that keeps sending (QoS 0 every 100 ms) to a
+/// broker that went silent pings `keep_alive - ping_margin` after the last
+/// byte received (here CONNACK), although it never stops sending, and
+/// closes with PingTimeout when no PINGRESP came within `ping_timeout`.
+#[test]
+fn silent_broker_is_pinged_while_the_client_keeps_sending() {
+    for version in BOTH {
+        let mut h = pinging(version);
+        let mut pinged_at = None;
+        let mut closed_at = None;
+        for _ in 0..150 {
+            h.advance(ms(100));
+            if h.session.is_connected() {
+                publish_qos0(&mut h);
+            }
+            let sent = h.sent();
+            if sent.contains(&Packet::PingReq) {
+                assert_eq!(pinged_at, None, "{version:?}: one PINGREQ");
+                pinged_at = Some(h.now - h.start);
+            }
+            // Each publish reports its outcome; nothing else happens.
+            let mut events = h.events();
+            events.retain(|e| !matches!(e, Event::Published { result: Ok(_), .. }));
+            if events.contains(&Event::Closed(CloseReason::PingTimeout)) {
+                closed_at = Some(h.now - h.start);
+                break;
+            }
+            assert!(events.is_empty(), "{version:?}: {events:?}");
+        }
+        assert_eq!(pinged_at, Some(secs(8)), "{version:?}");
+        assert_eq!(closed_at, Some(secs(11)), "{version:?}");
+        assert!(!h.session.is_connected());
+    }
+}
+
+/// A broker that keeps sending resets the receive side of the keep-alive:
+/// the client that keeps publishing never pings; once the broker falls
+/// silent the PINGREQ comes `keep_alive - ping_margin` after its last byte,
+/// and its PINGRESP (a byte received) keeps the connection.
+#[test]
+fn broker_that_keeps_sending_is_not_pinged() {
+    for version in BOTH {
+        let mut h = pinging(version);
+        for _ in 0..300 {
+            h.advance(ms(100));
+            publish_qos0(&mut h);
+            h.receive(msg("in", b"x", QoS::AtMostOnce));
+            assert!(!h.sent().contains(&Packet::PingReq), "{version:?}");
+            let events = h.events();
+            assert!(
+                matches!(
+                    &events[..],
+                    [Event::Published { result: Ok(_), .. }, Event::Message(_)]
+                ),
+                "{version:?}: {events:?}"
+            );
+        }
+        let last_received = h.now;
+        assert_eq!(h.session.poll_timeout(), Some(last_received + secs(8)));
+        // Silent broker from here; the client keeps sending.
+        while h.now < last_received + secs(8) {
+            h.advance(ms(100));
+            publish_qos0(&mut h);
+            let pinged = h.sent().contains(&Packet::PingReq);
+            assert_eq!(pinged, h.now == last_received + secs(8), "{version:?}");
+            let events = h.events();
+            assert!(
+                matches!(&events[..], [Event::Published { result: Ok(_), .. }]),
+                "{version:?}: {events:?}"
+            );
+        }
+        h.advance(secs(1));
+        h.receive(Packet::PingResp);
+        assert!(h.events().is_empty(), "{version:?}");
+        assert!(h.session.is_connected());
+        // Now the client is the quiet side: its last send (PINGREQ and a
+        // publish, a second ago) counts.
+        assert_eq!(h.session.poll_timeout(), Some(h.now + secs(7)));
     }
 }
 

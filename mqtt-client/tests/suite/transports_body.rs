@@ -136,7 +136,7 @@ fn mqtts_wrong_host_name_is_refused() {
         assert!(e.contains("not valid for name"), "{e}");
         assert!(e.contains("wrong.example"), "{e}");
         let e = client_error(&uri, trusting(&pki)).await;
-        assert!(matches!(e, ClientError::Io(_)), "{e:?}");
+        assert!(matches!(e, ClientError::Connect(_)), "{e:?}");
         // The chain is fine: without the name check the same listener works.
         let insecure = Config {
             check_hostname: false,
@@ -162,7 +162,7 @@ fn mqtts_mutual_tls_with_a_client_certificate() {
         // CONNACK.
         let e = client_error(&uri, trusting(&pki)).await;
         assert!(
-            matches!(e, ClientError::Io(_) | ClientError::Connection(_)),
+            matches!(e, ClientError::Connect(_) | ClientError::Connection(_)),
             "{e:?}"
         );
     });
@@ -192,7 +192,7 @@ fn ws_and_wss_round_trips_through_mosquitto() {
         // wss verifies the certificate like mqtts: Mozilla's roots do not
         // know the test CA.
         let e = client_error(&format!("wss://localhost:{}/mqtt", ports[1]), fail_fast()).await;
-        assert!(matches!(e, ClientError::Io(_)), "{e:?}");
+        assert!(matches!(e, ClientError::Connect(_)), "{e:?}");
     });
 }
 

@@ -1,0 +1,194 @@
+//! What a [`Client`](crate::Client) asks of the driver ([`Command`]), and
+//! who waits for the session's outcome of it ([`Waiter`]).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use futures_channel::{mpsc, oneshot};
+use sansmqtt_proto::{Publish, QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_session::{CloseReason, Token};
+
+use crate::inbox::RouteSender;
+use crate::outbox::PublishReply;
+use crate::routing::SubResults;
+use crate::{ClientError, ConnectionState};
+
+/// The answer to a call.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
+
+/// What a `Client` asks of the driver.
+pub(crate) enum Command {
+    Publish {
+        publish: Publish,
+        /// Dropped with `PublishError::Expired` if not sent by then.
+        expires: Option<Instant>,
+        reply: Option<PublishReply>,
+    },
+    Subscribe {
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        reply: Reply<SubResults>,
+    },
+    Unsubscribe {
+        filters: Vec<TopicFilter>,
+        reply: Reply<()>,
+    },
+    Ping {
+        reply: Reply<()>,
+    },
+    Disconnect {
+        reply: oneshot::Sender<()>,
+    },
+    Reconnect {
+        reply: Reply<bool>,
+    },
+    Route {
+        id: u64,
+        filter: TopicFilter,
+        qos: QoS,
+        sender: RouteSender,
+        reply: Reply<()>,
+    },
+    Unroute {
+        id: u64,
+    },
+    WatchState {
+        sender: mpsc::UnboundedSender<ConnectionState>,
+    },
+}
+
+/// Who waits for a session outcome.
+pub(crate) enum Waiter {
+    Publish(PublishReply),
+    /// With the filters, to forget those that were refused or never acknowledged.
+    Subscribe(Reply<SubResults>, Vec<TopicFilter>),
+    /// A subscribe made for subscription streams: their routes wait on it.
+    RouteSubscribe(TopicFilter),
+    Unsubscribe(Reply<()>),
+    /// Bookkeeping only (resubscribe after reconnect, unsubscribe on drop).
+    Quiet,
+}
+
+impl Waiter {
+    /// The client stops: the caller gets `Closed`.
+    pub(crate) fn fail(self) {
+        match self {
+            Waiter::Publish(r) => r.send(Err(ClientError::Closed)),
+            Waiter::Subscribe(r, _) => {
+                let _ = r.send(Err(ClientError::Closed));
+            }
+            Waiter::Unsubscribe(r) => {
+                let _ = r.send(Err(ClientError::Closed));
+            }
+            Waiter::RouteSubscribe(..) | Waiter::Quiet => {}
+        }
+    }
+}
+
+impl Command {
+    /// The client stopped: the command fails with `Closed` (a disconnect
+    /// is done).
+    pub(crate) fn fail(self) {
+        match self {
+            Command::Publish { reply, .. } => {
+                if let Some(r) = reply {
+                    r.send(Err(ClientError::Closed));
+                }
+            }
+            Command::Subscribe { reply, .. } => {
+                let _ = reply.send(Err(ClientError::Closed));
+            }
+            Command::Unsubscribe { reply, .. } | Command::Ping { reply } => {
+                let _ = reply.send(Err(ClientError::Closed));
+            }
+            Command::Disconnect { reply } => {
+                let _ = reply.send(());
+            }
+            Command::Reconnect { reply } => {
+                let _ = reply.send(Err(ClientError::Closed));
+            }
+            Command::Route { reply, .. } => {
+                let _ = reply.send(Err(ClientError::Closed));
+            }
+            Command::Unroute { .. } | Command::WatchState { .. } => {}
+        }
+    }
+}
+
+/// The callers waiting for the driver, by what they wait for.
+#[derive(Default)]
+pub(crate) struct Callers {
+    /// Session outcomes, by the session's token.
+    pub(crate) outcomes: HashMap<Token, Waiter>,
+    /// Pings waiting for PINGRESP (one answers them all).
+    pub(crate) pings: Vec<Reply<()>>,
+    /// Pings asked for while not connected: sent once connected.
+    pub(crate) pings_offline: Vec<Reply<()>>,
+    pub(crate) reconnects: Vec<Reply<bool>>,
+    pub(crate) disconnects: Vec<oneshot::Sender<()>>,
+    /// `subscription()` calls waiting for their route's broker
+    /// subscription, by route id.
+    pub(crate) routes: HashMap<u64, Reply<()>>,
+}
+
+impl Callers {
+    /// PINGRESP came.
+    pub(crate) fn pong(&mut self) {
+        for p in self.pings.drain(..) {
+            let _ = p.send(Ok(()));
+        }
+    }
+
+    /// A CONNACK accepted a connection.
+    pub(crate) fn connected(&mut self, session_present: bool) {
+        for r in self.reconnects.drain(..) {
+            let _ = r.send(Ok(session_present));
+        }
+    }
+
+    /// The connection ended: pings fail, and reconnects too when the
+    /// broker refused it.
+    pub(crate) fn closed(&mut self, reason: &CloseReason) {
+        for p in self.pings.drain(..) {
+            let _ = p.send(Err(ClientError::Connection(reason.clone())));
+        }
+        if let CloseReason::Refused { .. } = reason {
+            self.fail_reconnects(&ClientError::Connection(reason.clone()));
+        }
+    }
+
+    pub(crate) fn fail_reconnects(&mut self, error: &ClientError) {
+        for r in self.reconnects.drain(..) {
+            let _ = r.send(Err(error.clone()));
+        }
+    }
+
+    /// The application's disconnect() calls are done.
+    pub(crate) fn disconnected(&mut self) {
+        for d in self.disconnects.drain(..) {
+            let _ = d.send(());
+        }
+    }
+
+    /// Answers the `subscription()` calls of the routes `ids`.
+    pub(crate) fn routes_settled(&mut self, ids: &[u64], outcome: &Result<(), ClientError>) {
+        for id in ids {
+            if let Some(reply) = self.routes.remove(id) {
+                let _ = reply.send(outcome.clone());
+            }
+        }
+    }
+
+    /// The client stops: every call waiting fails with `Closed`.
+    pub(crate) fn stop(&mut self) {
+        for (_, w) in self.outcomes.drain() {
+            w.fail();
+        }
+        self.fail_reconnects(&ClientError::Closed);
+        for p in self.pings_offline.drain(..) {
+            let _ = p.send(Err(ClientError::Closed));
+        }
+        for (_, r) in self.routes.drain() {
+            let _ = r.send(Err(ClientError::Closed));
+        }
+    }
+}

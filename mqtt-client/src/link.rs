@@ -1,0 +1,169 @@
+//! The transport connection's state ([`Link`]), and the size of each read
+//! from it ([`ReadSize`]).
+
+use std::io;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use sansmqtt_proto::ProtocolVersion;
+
+use crate::runtime::{BoxFuture, Transport};
+
+/// Transport connection state. Every state of the driver's connection is
+/// one variant: no side flag says "but stay down" or "then reconnect".
+pub(crate) enum Link {
+    /// No transport; (re)connect at `reconnect_at`, or wait for a
+    /// `reconnect()` (`None`: refused, no `auto_reconnect`, ...).
+    Down {
+        reconnect_at: Option<Instant>,
+    },
+    /// Disconnected by the application (or every handle is gone): no
+    /// automatic reconnect, until `reconnect()`.
+    Disconnected,
+    /// A transport being opened, which must be up by `deadline`
+    /// (`connect_timeout`).
+    Opening {
+        future: BoxFuture<io::Result<Box<dyn Transport>>>,
+        deadline: Instant,
+    },
+    Up(Box<dyn Transport>),
+    /// Flushing the last bytes (DISCONNECT) before closing, then `then`.
+    Closing {
+        transport: Box<dyn Transport>,
+        then: AfterClose,
+    },
+    /// For good: commands fail with `Closed`.
+    Stopped,
+}
+
+/// What follows the close of a transport.
+pub(crate) enum AfterClose {
+    /// [`Link::Down`], reconnecting at the instant, if any.
+    Down(Option<Instant>),
+    /// [`Link::Disconnected`]: the application's `disconnect()` is done.
+    Disconnected,
+}
+
+impl Link {
+    /// The link, leaving [`Link::Down`] without reconnect in its place.
+    pub(crate) fn take(&mut self) -> Link {
+        std::mem::replace(self, Link::Down { reconnect_at: None })
+    }
+
+    /// The transport bytes go to: up, or closing (its last bytes).
+    pub(crate) fn writable(&mut self) -> Option<&mut Box<dyn Transport>> {
+        match self {
+            Link::Up(transport) | Link::Closing { transport, .. } => Some(transport),
+            _ => None,
+        }
+    }
+
+    /// The application asked to stay down (`disconnect()`, or every handle
+    /// dropped): nothing reconnects on its own.
+    pub(crate) fn stays_down(&self) -> bool {
+        matches!(
+            self,
+            Link::Disconnected
+                | Link::Closing {
+                    then: AfterClose::Disconnected,
+                    ..
+                }
+        )
+    }
+
+    /// No transport and nothing being opened or closed.
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self, Link::Down { .. } | Link::Disconnected | Link::Stopped)
+    }
+
+    /// When the link must be looked at again: the reconnect instant, or
+    /// the opening deadline.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match self {
+            Link::Down { reconnect_at } => *reconnect_at,
+            Link::Opening { deadline, .. } => Some(*deadline),
+            _ => None,
+        }
+    }
+}
+
+/// The largest read.
+const MAX_READ: usize = 64 * 1024;
+/// The first read size: a quiet connection (one of many) holds 512 bytes
+/// of read buffer; a full read doubles the next, up to [`MAX_READ`].
+const MIN_READ: usize = 512;
+/// The smallest replacement for a read buffer that messages still hold.
+const HELD_READ_BUFFER: usize = 12 * 1024;
+
+/// Read sizes that follow the traffic.
+pub(crate) struct ReadSize {
+    hint: usize,
+}
+
+impl ReadSize {
+    pub(crate) fn new() -> Self {
+        Self { hint: MIN_READ }
+    }
+
+    /// Makes room at the end of `buf` (the session's input buffer, holding
+    /// the start of a packet of `version`, at most `max_packet` bytes) and
+    /// returns how many bytes to read into it.
+    pub(crate) fn prepare(
+        &self,
+        buf: &mut BytesMut,
+        version: ProtocolVersion,
+        max_packet: u32,
+    ) -> usize {
+        let start = buf.len();
+        // A packet larger than what is buffered (a large payload arriving
+        // in pieces) gets room for all of it at once: growing the buffer
+        // read by read would copy the partial payload again each time.
+        let packet = match sansmqtt_proto::peek_header(&buf[..], version, max_packet) {
+            Ok(Some(h)) if h.total > start => h.total - start,
+            _ => 0,
+        };
+        let room = buf.capacity() - start;
+        if packet > self.hint * 3 {
+            // A large packet in progress: a buffer of exactly its size
+            // (`BytesMut::reserve` may double and copy), filled by reads
+            // that stop at its end, so it never has to grow.
+            if packet > room {
+                let mut fresh = BytesMut::with_capacity(start + packet);
+                fresh.extend_from_slice(&buf[..]);
+                *buf = fresh;
+            }
+            return packet.min(self.hint);
+        }
+        if packet > 0 && packet <= room && room < self.hint {
+            // The end of a packet that fits where it is: read just that
+            // rather than grow (and copy) a buffer holding a large payload.
+            return packet;
+        }
+        if room < self.hint && !buf.try_reclaim(self.hint) {
+            // Messages keep slices of the buffer they were read into: a
+            // buffer that nothing holds any more is reused in place (a
+            // connection that only reads acknowledgements keeps its first
+            // 512 bytes); one that is still held is replaced. The new one
+            // has room for three reads at the current size and at least
+            // 12 KiB, so that messages held a while cost an allocation per
+            // dozens of them, not one each; a busy connection (64 KiB
+            // reads) gets 192 KiB at a time.
+            let size = if buf.capacity() == 0 {
+                self.hint
+            } else {
+                (self.hint * 3).max(HELD_READ_BUFFER)
+            };
+            buf.reserve(size);
+        }
+        self.hint
+    }
+
+    /// A read of `n` bytes came: a full read doubles the next one.
+    pub(crate) fn took(&mut self, n: usize) {
+        self.hint = if n == self.hint {
+            (n * 2).min(MAX_READ)
+        } else {
+            self.hint.max(MIN_READ)
+        };
+    }
+}
