@@ -44,7 +44,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::codec::CodecParams;
+pub use crate::payload_keys::{CodecParam, CodecParams, WillValue};
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 use sansmqtt_proto::{
@@ -95,7 +95,7 @@ pub struct Config {
     /// (default 2); negative: retry forever. See [`Config::reconnect_limit`].
     pub reconnect_retries: i64,
     /// Name of the default codec (default `"noop"`: payloads as bytes). One
-    /// of [`BUILTIN_CODECS`](crate::codec::BUILTIN_CODECS) or an alias declared in `codec_params`.
+    /// of [`BUILTIN_CODECS`](crate::payload::BUILTIN_CODECS) or an alias declared in `codec_params`.
     pub codec: String,
     /// Parameters of codecs, by codec name. An entry with a `name` key
     /// declares an alias of the built-in codec it names, with these
@@ -438,7 +438,7 @@ impl Config {
         if self.max_packet_size == Some(0) {
             return Err(ConfigError::ZeroMaxPacketSize);
         }
-        crate::codec::check_config(self)?;
+        crate::payload_keys::check_config(self)?;
 
         if let Some(id) = &self.client_id {
             MqttString::try_from(id.as_str()).map_err(|source| ConfigError::InvalidClientId {
@@ -707,7 +707,7 @@ pub struct WillConfig {
     /// `{ state = "gone" }`), encoded with `codec`, else with the default
     /// codec (`Config::codec`). Excludes a non-empty `message`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<serde_json::Value>,
+    pub value: Option<WillValue>,
 }
 
 /// A value given as text or as bytes (a list of numbers in TOML and JSON,
@@ -923,12 +923,23 @@ pub enum ConfigError {
     },
     /// A codec cannot be built from its `codec_params`, or the will does
     /// not encode with its codec.
+    #[cfg(feature = "payload")]
     #[error("{key}: {source}")]
     Codec {
         /// Where: `codec_params.<name>` or `will`.
         key: String,
         /// What the codec said.
-        source: crate::codec::CodecError,
+        source: crate::payload::PayloadError,
+    },
+    /// A key that needs a Cargo feature of sansmqtt this build leaves out:
+    /// `payload` for a `codec` other than `"noop"`, `codec_params`,
+    /// `will.codec` and `will.value`; `msgpack` for the MessagePack codecs.
+    #[error("{key}: needs sansmqtt's Cargo feature `{feature}`, which this build leaves out")]
+    NeedsFeature {
+        /// The key (with its value where it is a name), as `codec = "json"`.
+        key: String,
+        /// The feature.
+        feature: &'static str,
     },
     /// The will has both a non-empty `message` and a `value`.
     #[error("will: give either message or value, not both")]
@@ -1513,7 +1524,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{BUILTIN_CODECS, CodecParam, resolve_name};
+    #[cfg(feature = "payload")]
+    use crate::payload::{BUILTIN_CODECS, resolve_name};
 
     fn topic(s: &str) -> TopicName {
         TopicName::try_from(s).unwrap()
@@ -1619,6 +1631,7 @@ mod tests {
         }
     }"#;
 
+    #[cfg(feature = "payload")]
     fn check_seed_example(c: &Config) {
         c.validate().unwrap();
         assert_eq!(c.reconnect_max_interval, Duration::from_secs(5));
@@ -1646,16 +1659,19 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "payload")]
     #[test]
     fn loads_the_seed_example_from_toml() {
         check_seed_example(&toml::from_str(SEED_TOML).unwrap());
     }
 
+    #[cfg(feature = "payload")]
     #[test]
     fn loads_the_seed_example_from_json() {
         check_seed_example(&json(SEED_JSON));
     }
 
+    #[cfg(feature = "payload")]
     #[test]
     fn loads_every_key_from_toml() {
         let c: Config = toml::from_str(
@@ -2049,6 +2065,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "payload")]
     #[test]
     fn unknown_codec_is_refused() {
         for name in BUILTIN_CODECS {
@@ -2069,6 +2086,7 @@ mod tests {
         assert_eq!(e, ConfigError::UnknownCodec("yesno".into()));
     }
 
+    #[cfg(feature = "payload")]
     #[test]
     fn invalid_codec_alias_is_refused() {
         let alias = |target: CodecParam| -> CodecParams { [("name".to_owned(), target)].into() };

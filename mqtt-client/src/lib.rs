@@ -9,22 +9,28 @@
 //! Protocol work happens in `sansmqtt-session`, a sans-IO state machine; the
 //! driver only moves bytes, time and commands in and out of it.
 //!
-//! Cargo features, both on by default: `tls` (`mqtts://`, rustls with
-//! ring, Mozilla's roots) and `websocket` (`ws://`; `wss://` with `tls`);
-//! `native-roots` also trusts the platform's root certificates. See
-//! [`transport`].
+//! Cargo features, all on by default: `tls` (`mqtts://`, rustls with
+//! ring, Mozilla's roots) and `websocket` (`ws://`; `wss://` with `tls`),
+//! see [`transport`]; `payload` (payload codecs, values and typed payloads,
+//! with `serde_json`) and `msgpack` (the MessagePack codecs, with
+//! `rmp-serde`; implies `payload`), see [`payload`]. `native-roots` (off)
+//! also trusts the platform's root certificates. Without `payload`,
+//! payloads are plain bytes (see [`config::CodecParams`] for what the
+//! configuration then accepts).
 
 #![deny(missing_docs)]
 
 mod backoff;
 mod chan;
 mod client;
-pub mod codec;
 pub mod config;
 pub mod connector;
 mod driver;
 mod error;
 mod message;
+#[cfg(feature = "payload")]
+pub mod payload;
+mod payload_keys;
 pub mod persist;
 pub mod runtime;
 pub mod transport;
@@ -32,12 +38,18 @@ pub mod transport;
 /// Payloads and message bodies are `bytes::Bytes`, re-exported.
 pub use bytes::Bytes;
 pub use client::{Client, ConnectionState, PublishOptions, Stats, Subscription};
-pub use codec::{Codec, CodecError, Codecs, Decoded, DecodedSubscription, Value};
 pub use config::{BrokerUri, Config, ConfigError, Qos0Overflow};
 pub use connector::{Connector, DefaultConnector};
 pub use error::ClientError;
 pub use message::Message;
+#[cfg(feature = "payload")]
+pub use payload::{Codec, Codecs, Decoded, DecodedSubscription, PayloadError, Value};
 pub use persist::FileStore;
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
-pub use sansmqtt_proto::{Publish, QoS, SubAckReason, TopicFilter, TopicName};
+/// The packet and property types of [`Message`] and [`Client::publish_packet_with`],
+/// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.
+pub use sansmqtt_proto::{
+    MqttString, PacketId, PayloadFormat, Properties, Publish, PublishProperties, QoS, SubAckReason,
+    SubscriptionId, TopicFilter, TopicName, UserProperty,
+};
 pub use sansmqtt_session::{CloseReason, PublishDone, PublishError, RequestError};
