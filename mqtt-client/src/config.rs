@@ -1611,6 +1611,7 @@ mod tests {
     "#;
 
     /// The same example, in JSON.
+    #[cfg(feature = "payload")]
     const SEED_JSON: &str = r#"{
         "keep_alive": 10,
         "ping_delay": 1,

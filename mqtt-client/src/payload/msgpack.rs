@@ -231,7 +231,9 @@ mod tests {
         for (len, header) in [
             (0, &[0xa0][..]),
             (31, &[0xbf][..]),
-            (32, &[0xd9, 32][..]),
+            // Old MessagePack has no str8 (0xd9): raw16 from 32 bytes on.
+            (32, &[0xda, 0, 32][..]),
+            (255, &[0xda, 0, 255][..]),
             (256, &[0xda, 1, 0][..]),
             (70_000, &[0xdb, 0, 1, 0x11, 0x70][..]),
         ] {
