@@ -2066,7 +2066,7 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "payload")]
+    #[cfg(feature = "msgpack")]
     #[test]
     fn unknown_codec_is_refused() {
         for name in BUILTIN_CODECS {
