@@ -15,8 +15,9 @@
 //! with `serde_json`) and `msgpack` (the MessagePack codecs, with
 //! `rmp-serde`; implies `payload`), see [`payload`]. `native-roots` (off)
 //! also trusts the platform's root certificates. Without `payload`,
-//! payloads are plain bytes (see [`config::CodecParams`] for what the
-//! configuration then accepts).
+//! payloads are plain bytes: the config's `codec` may only be `"noop"`,
+//! `codec_params` must be empty and the will has neither `codec` nor
+//! `value` ([`ConfigError::NeedsFeature`] otherwise).
 
 #![deny(missing_docs)]
 

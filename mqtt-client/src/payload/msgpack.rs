@@ -1,24 +1,6 @@
 //! The MessagePack codecs (`msgpack` feature): `msgpack` and
-//! `msgpack+json`.
-//!
-//! # Old MessagePack (`use_bin_type = false`)
-//!
-//! MessagePack before 2013 had one family for strings and bytes, `raw`:
-//! fixraw (`0xa0`-`0xbf`, up to 31 bytes), raw16 (`0xda`) and raw32
-//! (`0xdb`). The 2013 spec renamed it `str`, added str8 (`0xd9`) and the
-//! `bin` family for bytes; an old decoder fails on `0xd9`. With
-//! `use_bin_type = false` the codec writes what msgpack-python's
-//! `packb(x, use_bin_type=False)` writes: bytes and text, at the top and
-//! nested in arrays and maps (keys included), in the raw family only, never
-//! str8 nor bin.
-//!
-//! Decoding reads both specs, whatever `use_bin_type` says: `bin` is bytes;
-//! a `str`/`raw` (fixraw, str8, raw16, raw32) that is valid UTF-8 is text,
-//! as msgpack-python's `unpackb(raw=False)` (its default) gives it, and one
-//! that is not UTF-8 is bytes, as `unpackb(raw=True)` would give it, where
-//! `raw=False` would raise. Payloads of old peers thus decode without a
-//! parameter: their text as text, their bytes as bytes (unless the bytes
-//! happen to be valid UTF-8, which the old format cannot tell apart).
+//! `msgpack+json`. Old MessagePack (`use_bin_type = false`): see
+//! [`MsgPackCodec`].
 
 use std::io::Cursor;
 
@@ -35,7 +17,7 @@ use super::value::Value;
 const MAX_DEPTH: usize = 128;
 
 /// MessagePack of a value; `bin_type`: bytes as `bin` (the 2013 spec),
-/// else old MessagePack (see the [module documentation](self)).
+/// else old MessagePack (see [`MsgPackCodec`]).
 fn msgpack_encode(codec: &str, value: &Value, bin_type: bool) -> Result<Bytes, PayloadError> {
     if bin_type {
         return rmp_serde::to_vec(value)
@@ -137,6 +119,25 @@ fn msgpack_decode(codec: &str, payload: &[u8]) -> Result<Value, PayloadError> {
 }
 
 /// `msgpack`: any value as MessagePack.
+///
+/// # Old MessagePack (`use_bin_type = false`)
+///
+/// MessagePack before 2013 had one family for strings and bytes, `raw`:
+/// fixraw (`0xa0`-`0xbf`, up to 31 bytes), raw16 (`0xda`) and raw32
+/// (`0xdb`). The 2013 spec renamed it `str`, added str8 (`0xd9`) and the
+/// `bin` family for bytes; an old decoder fails on `0xd9`. With
+/// `use_bin_type = false` the codec writes what msgpack-python's
+/// `packb(x, use_bin_type=False)` writes: bytes and text, at the top and
+/// nested in arrays and maps (keys included), in the raw family only, never
+/// str8 nor bin.
+///
+/// Decoding reads both specs, whatever `use_bin_type` says: `bin` is bytes;
+/// a `str`/`raw` (fixraw, str8, raw16, raw32) that is valid UTF-8 is text,
+/// as msgpack-python's `unpackb(raw=False)` (its default) gives it, and one
+/// that is not UTF-8 is bytes, as `unpackb(raw=True)` would give it, where
+/// `raw=False` would raise. Payloads of old peers thus decode without a
+/// parameter: their text as text, their bytes as bytes (unless the bytes
+/// happen to be valid UTF-8, which the old format cannot tell apart).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MsgPackCodec {
     bin_type: bool,
@@ -160,8 +161,8 @@ impl MsgPackCodec {
     /// `use_bin_type = false`: bytes and text are written in the raw
     /// family of MessagePack from before 2013 (fixraw, raw16, raw32; never
     /// str8 nor bin), for peers on it, byte for byte as msgpack-python's
-    /// `packb(x, use_bin_type=False)`. Decoding reads both specs (see the
-    /// [module documentation](self)).
+    /// `packb(x, use_bin_type=False)`. Decoding reads both specs (see
+    /// [`MsgPackCodec`]).
     pub fn with_bin_type(bin_type: bool) -> Self {
         Self { bin_type }
     }
