@@ -10,22 +10,31 @@
 //! (In the default build this file holds no test: `tests/codecs.rs` and the
 //! unit tests of `sansmqtt::payload` cover it.)
 
+/// A configuration from TOML.
+#[cfg(not(feature = "msgpack"))]
+fn toml_config(text: &str) -> sansmqtt::Config {
+    toml::from_str(text).expect("the document parses")
+}
+
+/// The error of a key that needs `feature`.
+#[cfg(not(feature = "msgpack"))]
+fn needs(feature: &'static str, key: &str) -> sansmqtt::ConfigError {
+    sansmqtt::ConfigError::NeedsFeature {
+        key: key.to_owned(),
+        feature,
+    }
+}
+
 /// No `payload` feature: plain bytes; `codec` may only be `"noop"`,
 /// `codec_params` must be empty, the will has neither `codec` nor `value`.
 #[cfg(not(feature = "payload"))]
 mod without_payload {
+    use super::{needs, toml_config};
     use sansmqtt::config::{BrokerUri, TextOrBytes, WillConfig};
     use sansmqtt::{Config, ConfigError};
 
-    fn toml_config(text: &str) -> Config {
-        toml::from_str(text).expect("the document parses")
-    }
-
     fn needs_payload(key: &str) -> ConfigError {
-        ConfigError::NeedsFeature {
-            key: key.to_owned(),
-            feature: "payload",
-        }
+        needs("payload", key)
     }
 
     #[test]
@@ -116,18 +125,12 @@ mod without_payload {
 /// and refused naming the feature; the other codecs work.
 #[cfg(all(feature = "payload", not(feature = "msgpack")))]
 mod without_msgpack {
+    use super::{needs, toml_config};
+    use sansmqtt::ConfigError;
     use sansmqtt::payload::{self, Codecs, PayloadError, Value};
-    use sansmqtt::{Config, ConfigError};
-
-    fn toml_config(text: &str) -> Config {
-        toml::from_str(text).expect("the document parses")
-    }
 
     fn needs_msgpack(key: &str) -> ConfigError {
-        ConfigError::NeedsFeature {
-            key: key.to_owned(),
-            feature: "msgpack",
-        }
+        needs("msgpack", key)
     }
 
     fn payload_needs_msgpack(codec: &str) -> PayloadError {
