@@ -14,7 +14,9 @@ const MAX_WILL_LEN: usize = u16::MAX as usize;
 
 /// The codecs built into the client, by name (distmqtt's set). A name in
 /// [`Config::codec`] is one of these or an alias declared in
-/// [`Config::codec_params`] with a `name` key.
+/// [`Config::codec_params`] with a `name` key. `msgpack` and
+/// `msgpack+json` are built only with the `msgpack` feature; without it
+/// they stay known names, refused with an error naming the feature.
 pub const BUILTIN_CODECS: &[&str] = &["noop", "utf8", "json", "msgpack", "msgpack+json", "bool"];
 
 /// The built-in codec a codec name stands for, and the parameters
