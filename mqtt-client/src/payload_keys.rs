@@ -204,7 +204,11 @@ impl WillConfig {
         #[cfg(feature = "payload")]
         return crate::payload::will_payload(self, config);
         #[cfg(not(feature = "payload"))]
-        return Err(lean::will_error(self, config));
+        {
+            // Only a codec reads the configuration.
+            let _ = config;
+            Err(lean::will_error(self))
+        }
     }
 }
 
@@ -230,15 +234,13 @@ mod lean {
             return Err(needs_payload(format!("codec_params.{name}")));
         }
         match &config.will {
-            Some(will) if will.codec.is_some() || will.value.is_some() => {
-                Err(will_error(will, config))
-            }
+            Some(will) if will.codec.is_some() || will.value.is_some() => Err(will_error(will)),
             _ => Ok(()),
         }
     }
 
     /// The error of a will with a `codec` or a `value`.
-    pub(super) fn will_error(will: &WillConfig, _config: &Config) -> ConfigError {
+    pub(super) fn will_error(will: &WillConfig) -> ConfigError {
         needs_payload(match &will.codec {
             Some(codec) => format!("will.codec = {codec:?}"),
             None => "will.value".to_owned(),
