@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use pki::Pki;
-use sansmqtt_async_std::codec::Value;
+use sansmqtt_async_std::payload::Value;
 use sansmqtt_async_std::{
     AsyncStdRuntime, BrokerUri, Client, ClientError, Config, Connector, DefaultConnector,
     ProtocolVersion, PublishOptions, QoS,

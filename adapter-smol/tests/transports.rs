@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use pki::Pki;
-use sansmqtt_smol::codec::Value;
+use sansmqtt_smol::payload::Value;
 use sansmqtt_smol::{
     BrokerUri, Client, ClientError, Config, Connector, DefaultConnector, ProtocolVersion,
     PublishOptions, QoS, SmolRuntime,

@@ -20,7 +20,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sansmqtt_tokio::codec::{Decoded, Value};
+use sansmqtt_tokio::payload::{Decoded, Value};
 use sansmqtt_tokio::{Config, PublishOptions, QoS};
 use tokio::time::timeout;
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
-use sansmqtt_tokio::codec::{Bytes, CallError, Codec, CodecError, Decoded, Value};
-use sansmqtt_tokio::{Client, Config, PublishOptions, QoS, TokioRuntime};
+use sansmqtt_tokio::payload::{Bytes, Codec, Decoded, PayloadError, Value};
+use sansmqtt_tokio::{Client, ClientError, Config, PublishOptions, QoS, TokioRuntime};
 use serde_json::json;
 use support::Mosquitto;
 
@@ -84,7 +84,10 @@ async fn decoded_stream_keeps_bad_payloads_and_goes_on() {
         .await
         .unwrap();
     let bad = next(&mut stream).await;
-    assert!(matches!(bad.value, Err(CodecError::Json { .. })), "{bad:?}");
+    assert!(
+        matches!(bad.value, Err(PayloadError::Json { .. })),
+        "{bad:?}"
+    );
     assert_eq!(&bad.message.payload()[..], b"{not json");
     assert_eq!(bad.message.topic().as_str(), "codecs/json/b");
 
@@ -118,7 +121,10 @@ async fn aliases_and_deliver_decoded() {
     let e = within("deliver_decoded", client.deliver_value(Some("nope")))
         .await
         .unwrap_err();
-    assert_eq!(e, CodecError::UnknownCodec("nope".into()));
+    assert_eq!(
+        e,
+        ClientError::Payload(PayloadError::UnknownCodec("nope".into()))
+    );
     // A value the alias refuses is not published.
     let e = client
         .publish_value_with(
@@ -132,7 +138,7 @@ async fn aliases_and_deliver_decoded() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, CallError::Codec(CodecError::Unsupported { .. })),
+        matches!(e, ClientError::Payload(PayloadError::Unsupported { .. })),
         "{e}"
     );
 
@@ -172,7 +178,10 @@ async fn aliases_and_deliver_decoded() {
         .await
         .unwrap()
         .expect("a message");
-    assert!(matches!(d.value, Err(CodecError::NotABool { .. })), "{d:?}");
+    assert!(
+        matches!(d.value, Err(PayloadError::NotABool { .. })),
+        "{d:?}"
+    );
     assert_eq!(&d.message.payload()[..], b"yes");
     // The same message, decoded with its own codec.
     let yesno = client.codecs().get("yesno").unwrap();
@@ -185,14 +194,15 @@ async fn typed_msgpack_subscription_and_user_codecs() {
     /// A user codec: text reversed on the wire.
     struct Reversed;
     impl Codec for Reversed {
-        fn encode(&self, value: &Value) -> Result<Bytes, CodecError> {
+        fn encode(&self, value: &Value) -> Result<Bytes, PayloadError> {
             let s = value
                 .as_str()
-                .ok_or_else(|| CodecError::custom("reversed", "text only"))?;
+                .ok_or_else(|| PayloadError::custom("reversed", "text only"))?;
             Ok(s.chars().rev().collect::<String>().into())
         }
-        fn decode(&self, payload: &Bytes) -> Result<Value, CodecError> {
-            let s = std::str::from_utf8(payload).map_err(|e| CodecError::custom("reversed", e))?;
+        fn decode(&self, payload: &Bytes) -> Result<Value, PayloadError> {
+            let s =
+                std::str::from_utf8(payload).map_err(|e| PayloadError::custom("reversed", e))?;
             Ok(Value::Text(s.chars().rev().collect()))
         }
     }
@@ -231,7 +241,7 @@ async fn typed_msgpack_subscription_and_user_codecs() {
         .unwrap();
     assert!(matches!(
         next(&mut numbers).await.value,
-        Err(CodecError::Typed(_))
+        Err(PayloadError::Typed(_))
     ));
     client
         .publish("codecs/mp", &[0xc1u8][..], QoS::AtLeastOnce, false)
@@ -239,7 +249,7 @@ async fn typed_msgpack_subscription_and_user_codecs() {
         .unwrap();
     assert!(matches!(
         next(&mut numbers).await.value,
-        Err(CodecError::MsgPack { .. })
+        Err(PayloadError::MsgPack { .. })
     ));
     client
         .publish_typed_with(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sansmqtt_proto::Publish as Message;
 use sansmqtt_tokio::Bytes;
-use sansmqtt_tokio::codec::{Codec, Value};
+use sansmqtt_tokio::payload::{Codec, Value};
 use serde_json::Value as Json;
 use time::{OffsetDateTime, UtcOffset};
 

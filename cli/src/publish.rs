@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sansmqtt_proto::{PacketId, Properties, ProtocolVersion, PublishProperties};
-use sansmqtt_tokio::codec::{Codecs, Value};
+use sansmqtt_tokio::payload::{Codecs, Value};
 use sansmqtt_tokio::{Bytes, Client, ClientError, Config, Publish, QoS, TopicName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 

@@ -4,7 +4,7 @@ use std::io::{ErrorKind, Write};
 use std::time::Duration;
 
 use sansmqtt_proto::ProtocolVersion;
-use sansmqtt_tokio::codec::Codecs;
+use sansmqtt_tokio::payload::Codecs;
 use sansmqtt_tokio::{Bytes, Client, ClientError, QoS, TopicFilter};
 use time::{OffsetDateTime, UtcOffset};
 

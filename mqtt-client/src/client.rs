@@ -160,7 +160,8 @@ pub struct PublishOptions {
     pub timeout: Option<Duration>,
     /// The payload codec of the value and typed forms, by name (built-in,
     /// alias or registered). Default: the config's `codec`. Not used by the
-    /// forms that take the payload as bytes.
+    /// forms that take the payload as bytes (nor at all without the
+    /// `payload` feature).
     pub codec: Option<String>,
 }
 
@@ -198,7 +199,8 @@ struct Shared {
     replies: ReplyPool<PublishOutcome>,
     /// Shared with the driver.
     config: Arc<Config>,
-    codecs: crate::codec::Codecs,
+    #[cfg(feature = "payload")]
+    codecs: crate::payload::Codecs,
     next_route: AtomicU64,
     runtime: Arc<dyn Runtime>,
     counters: Arc<Counters>,
@@ -264,7 +266,8 @@ impl Client {
         let uris = config.broker_uris(Some(&first))?;
         let options = config.session_options(&first)?;
         let session = new_session(options, config.persistence.as_deref())?;
-        let codecs = crate::codec::Codecs::from_config(&config)?;
+        #[cfg(feature = "payload")]
+        let codecs = crate::payload::Codecs::from_config(&config)?;
         let commands = Commands::new(COMMANDS);
         let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
         let counters = Arc::new(Counters::default());
@@ -290,6 +293,7 @@ impl Client {
                 deliver_wait: Mutex::new(()),
                 replies: ReplyPool::new(),
                 config,
+                #[cfg(feature = "payload")]
                 codecs,
                 next_route: AtomicU64::new(0),
                 runtime: runtime.clone(),
@@ -360,9 +364,10 @@ impl Client {
         &self.shared.config
     }
 
-    /// The client's codecs (see [`crate::codec`]): built from the config;
+    /// The client's codecs (see [`crate::payload`]): built from the config;
     /// register codecs of your own here.
-    pub fn codecs(&self) -> &crate::codec::Codecs {
+    #[cfg(feature = "payload")]
+    pub fn codecs(&self) -> &crate::payload::Codecs {
         &self.shared.codecs
     }
 

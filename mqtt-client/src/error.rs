@@ -49,6 +49,11 @@ pub enum ClientError {
     /// A malformed packet.
     #[error("malformed packet: {0}")]
     Decode(#[from] DecodeError),
+    /// A payload codec failed: the codec is unknown, or the value does not
+    /// encode (the payload calls of [`crate::payload`]).
+    #[cfg(feature = "payload")]
+    #[error(transparent)]
+    Payload(#[from] crate::payload::PayloadError),
 }
 
 /// For conversions that cannot fail (a [`TopicName`](crate::TopicName)

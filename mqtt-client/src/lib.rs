@@ -9,17 +9,21 @@
 //! Protocol work happens in `sansmqtt-session`, a sans-IO state machine; the
 //! driver only moves bytes, time and commands in and out of it.
 //!
-//! Cargo features, both on by default: `tls` (`mqtts://`, rustls with
-//! ring, Mozilla's roots) and `websocket` (`ws://`; `wss://` with `tls`);
-//! `native-roots` also trusts the platform's root certificates. See
-//! [`transport`].
+//! Cargo features, all on by default: `tls` (`mqtts://`, rustls with
+//! ring, Mozilla's roots) and `websocket` (`ws://`; `wss://` with `tls`),
+//! see [`transport`]; `payload` (payload codecs, values and typed payloads,
+//! with `serde_json`) and `msgpack` (the MessagePack codecs, with
+//! `rmp-serde`; implies `payload`), see [`payload`]. `native-roots` (off)
+//! also trusts the platform's root certificates. Without `payload`,
+//! payloads are plain bytes: the config's `codec` may only be `"noop"`,
+//! `codec_params` must be empty and the will has neither `codec` nor
+//! `value` ([`ConfigError::NeedsFeature`] otherwise).
 
 #![deny(missing_docs)]
 
 mod backoff;
 mod chan;
 mod client;
-pub mod codec;
 mod command;
 pub mod config;
 mod connect_error;
@@ -30,6 +34,9 @@ mod inbox;
 mod link;
 mod message;
 mod outbox;
+#[cfg(feature = "payload")]
+pub mod payload;
+mod payload_keys;
 pub mod persist;
 mod routing;
 pub mod runtime;
@@ -38,13 +45,19 @@ pub mod transport;
 /// Payloads and message bodies are `bytes::Bytes`, re-exported.
 pub use bytes::Bytes;
 pub use client::{Client, ConnectionState, PublishOptions, Stats, Subscription};
-pub use codec::{Codec, CodecError, Codecs, Decoded, DecodedSubscription, Value};
 pub use config::{BrokerUri, Config, ConfigError, Qos0Overflow};
 pub use connect_error::ConnectError;
 pub use connector::{Connector, DefaultConnector};
 pub use error::ClientError;
 pub use message::Message;
+#[cfg(feature = "payload")]
+pub use payload::{Codec, Codecs, Decoded, DecodedSubscription, PayloadError, Value};
 pub use persist::FileStore;
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
-pub use sansmqtt_proto::{ProtocolVersion, Publish, QoS, SubAckReason, TopicFilter, TopicName};
+/// The packet and property types of [`Message`] and [`Client::publish_packet_with`],
+/// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.
+pub use sansmqtt_proto::{
+    MqttString, PacketId, PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties,
+    QoS, SubAckReason, SubscriptionId, TopicFilter, TopicName, UserProperty,
+};
 pub use sansmqtt_session::{CloseReason, PublishDone, PublishError, RequestError};

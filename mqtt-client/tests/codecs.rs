@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sansmqtt::codec::{
-    self, BoolCodec, Codec, CodecError, Codecs, JsonCodec, MsgPackCodec, MsgPackJsonCodec,
-    NoopCodec, Utf8Codec, Value,
-};
 use sansmqtt::config::{BrokerUri, WillConfig};
+use sansmqtt::payload::{
+    self as payload, BoolCodec, Codec, Codecs, JsonCodec, MsgPackCodec, MsgPackJsonCodec,
+    NoopCodec, PayloadError, Utf8Codec, Value,
+};
 use sansmqtt::{Config, ConfigError, QoS, TopicName};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -110,7 +110,7 @@ fn check_seed_example(config: &Config) {
         Value::Data(json!({"on": true})),
     ] {
         let e = yesno.encode(&not_a_bool).unwrap_err();
-        assert!(matches!(e, CodecError::Unsupported { .. }), "{e}");
+        assert!(matches!(e, PayloadError::Unsupported { .. }), "{e}");
     }
     // BOOL: the same with upper-case words.
     let upper = codecs.get("BOOL").unwrap();
@@ -245,10 +245,10 @@ fn seed_bug_13_msgpack_json_encode_works() {
     assert_eq!(codec.encode(&Value::Bool(true)).unwrap(), &[0xc3][..]);
     // Text that is not JSON, and bytes, are refused.
     let e = codec.encode(&Value::from("not json")).unwrap_err();
-    assert!(matches!(e, CodecError::Json { .. }), "{e}");
+    assert!(matches!(e, PayloadError::Json { .. }), "{e}");
     let e = codec.encode(&Value::from(vec![1u8])).unwrap_err();
     assert!(
-        matches!(e, CodecError::Unsupported { kind: "bytes", .. }),
+        matches!(e, PayloadError::Unsupported { kind: "bytes", .. }),
         "{e}"
     );
     // With its (accepted) parameters, by name.
@@ -345,7 +345,7 @@ fn utf8_codec_takes_and_gives_text() {
         assert!(
             matches!(
                 e,
-                CodecError::Unsupported {
+                PayloadError::Unsupported {
                     expected: "text",
                     ..
                 }
@@ -356,7 +356,7 @@ fn utf8_codec_takes_and_gives_text() {
     let e = Utf8Codec.decode(&b([b'o', b'k', 0xff])).unwrap_err();
     assert_eq!(
         e,
-        CodecError::InvalidUtf8 {
+        PayloadError::InvalidUtf8 {
             codec: "utf8".into(),
             valid_up_to: 2
         }
@@ -385,13 +385,16 @@ fn json_codec_round_trips_every_kind_of_value() {
     assert_eq!(json.decode(&b(" [1] \n")).unwrap(), Value::Data(json!([1])));
     assert!(matches!(
         json.decode(&b("[1] x")),
-        Err(CodecError::Json { .. })
+        Err(PayloadError::Json { .. })
     ));
-    assert!(matches!(json.decode(&b("")), Err(CodecError::Json { .. })));
+    assert!(matches!(
+        json.decode(&b("")),
+        Err(PayloadError::Json { .. })
+    ));
     // No bytes in JSON.
     assert!(matches!(
         json.encode(&Value::from(vec![1u8])),
-        Err(CodecError::Unsupported { kind: "bytes", .. })
+        Err(PayloadError::Unsupported { kind: "bytes", .. })
     ));
     // `indent` pretty-prints.
     assert_eq!(
@@ -436,7 +439,7 @@ fn msgpack_codec_round_trips_every_kind_of_value() {
     // Errors: truncated, trailing bytes, reserved marker.
     for bad in [&[0x92, 0x01][..], &[0x01, 0x02], &[0xc1], &[]] {
         let e = mp.decode(&b(bad)).unwrap_err();
-        assert!(matches!(e, CodecError::MsgPack { .. }), "{bad:?}: {e}");
+        assert!(matches!(e, PayloadError::MsgPack { .. }), "{bad:?}: {e}");
     }
 }
 
@@ -454,7 +457,7 @@ fn msgpack_params_are_honoured_and_checked() {
     ))
     .unwrap_err();
     assert!(
-        matches!(&e, ConfigError::Codec { key, source: CodecError::InvalidParam { param, .. } }
+        matches!(&e, ConfigError::Codec { key, source: PayloadError::InvalidParam { param, .. } }
             if key == "codec_params.msgpack" && param == "use_bin_type"),
         "{e}"
     );
@@ -473,7 +476,7 @@ fn bool_codec_params_on_off_null() {
     assert!(c.encode(&Value::from("an")).is_err());
     for other in ["AN", " an", "an\n", "", "true"] {
         let e = c.decode(&b(other)).unwrap_err();
-        assert!(matches!(e, CodecError::NotABool { .. }), "{other:?}: {e}");
+        assert!(matches!(e, PayloadError::NotABool { .. }), "{other:?}: {e}");
     }
     // An empty word is a word.
     let c = BoolCodec::with_words("1", "0", Some("")).unwrap();
@@ -482,7 +485,7 @@ fn bool_codec_params_on_off_null() {
     let c = BoolCodec::new("1", "0").unwrap();
     assert!(matches!(
         c.encode(&Value::Null),
-        Err(CodecError::Unsupported {
+        Err(PayloadError::Unsupported {
             expected: "a bool",
             ..
         })
@@ -493,7 +496,7 @@ fn bool_codec_params_on_off_null() {
     // From codec_params: a non-string word is refused.
     let e = Codecs::from_config(&toml_config("[codec_params]\nbool = { on = 1 }")).unwrap_err();
     assert!(
-        matches!(&e, ConfigError::Codec { key, source: CodecError::InvalidParam { param, .. } }
+        matches!(&e, ConfigError::Codec { key, source: PayloadError::InvalidParam { param, .. } }
             if key == "codec_params.bool" && param == "on"),
         "{e}"
     );
@@ -517,7 +520,7 @@ fn unknown_codec_params_are_refused_not_ignored() {
         let e =
             Codecs::from_config(&toml_config(&format!("[codec_params]\n{params}"))).unwrap_err();
         assert!(
-            matches!(&e, ConfigError::Codec { source: CodecError::InvalidParam { param: p, .. }, .. } if p == param),
+            matches!(&e, ConfigError::Codec { source: PayloadError::InvalidParam { param: p, .. }, .. } if p == param),
             "{params}: {e}"
         );
     }
@@ -525,10 +528,10 @@ fn unknown_codec_params_are_refused_not_ignored() {
         Codecs::from_config(&toml_config("[codec_params]\njson = { indent = -1 }")).unwrap_err();
     assert!(matches!(e, ConfigError::Codec { .. }), "{e}");
     // The standalone builder says the same.
-    assert!(codec::builtin("noop", None).is_ok());
+    assert!(payload::builtin("noop", None).is_ok());
     assert_eq!(
-        codec::builtin("nope", None).err(),
-        Some(CodecError::UnknownCodec("nope".into()))
+        payload::builtin("nope", None).err(),
+        Some(PayloadError::UnknownCodec("nope".into()))
     );
 }
 
@@ -551,7 +554,7 @@ fn codec_names_are_checked() {
     let codecs = Codecs::new();
     assert_eq!(
         codecs.encode(Some("yaml"), &"x".into()).unwrap_err(),
-        CodecError::UnknownCodec("yaml".into())
+        PayloadError::UnknownCodec("yaml".into())
     );
     assert!(codecs.set_default("yaml").is_err());
     assert_eq!(codecs.default_name(), "noop");
@@ -563,22 +566,22 @@ fn codec_names_are_checked() {
 struct Decimal;
 
 impl Codec for Decimal {
-    fn encode(&self, value: &Value) -> Result<Bytes, CodecError> {
+    fn encode(&self, value: &Value) -> Result<Bytes, PayloadError> {
         match value.as_data().and_then(serde_json::Value::as_i64) {
             Some(n) => Ok(n.to_string().into()),
-            None => Err(CodecError::custom(
+            None => Err(PayloadError::custom(
                 "decimal",
                 format!("not an integer: {value:?}"),
             )),
         }
     }
 
-    fn decode(&self, payload: &Bytes) -> Result<Value, CodecError> {
+    fn decode(&self, payload: &Bytes) -> Result<Value, PayloadError> {
         std::str::from_utf8(payload)
             .ok()
             .and_then(|s| s.trim().parse::<i64>().ok())
             .map(|n| Value::Data(n.into()))
-            .ok_or_else(|| CodecError::custom("decimal", "not a decimal integer"))
+            .ok_or_else(|| PayloadError::custom("decimal", "not a decimal integer"))
     }
 }
 
@@ -603,7 +606,7 @@ fn user_codecs_register_replace_and_become_the_default() {
     let e = codecs
         .decode_typed::<u8>(Some("decimal"), &b("300"))
         .unwrap_err();
-    assert!(matches!(e, CodecError::Typed(_)), "{e}");
+    assert!(matches!(e, PayloadError::Typed(_)), "{e}");
     assert_eq!(
         codecs
             .decode(Some("decimal"), &b("x"))
@@ -702,7 +705,7 @@ fn typed_values_round_trip_through_structured_codecs() {
     let e = codecs
         .decode_typed::<Reading>(Some("json"), &b(r#"{"sensor": 1}"#))
         .unwrap_err();
-    assert!(matches!(e, CodecError::Typed(_)), "{e}");
+    assert!(matches!(e, PayloadError::Typed(_)), "{e}");
 }
 
 #[test]
@@ -820,7 +823,7 @@ fn will_errors_are_config_errors() {
         .session_options(&uri)
         .unwrap_err();
     assert!(
-        matches!(&e, ConfigError::Codec { key, source: CodecError::Unsupported { .. } } if key == "will"),
+        matches!(&e, ConfigError::Codec { key, source: PayloadError::Unsupported { .. } } if key == "will"),
         "{e}"
     );
     // An unknown codec.

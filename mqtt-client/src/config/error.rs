@@ -103,12 +103,23 @@ pub enum ConfigError {
     },
     /// A codec cannot be built from its `codec_params`, or the will does
     /// not encode with its codec.
+    #[cfg(feature = "payload")]
     #[error("{key}: {source}")]
     Codec {
         /// Where: `codec_params.<name>` or `will`.
         key: String,
         /// What the codec said.
-        source: crate::codec::CodecError,
+        source: crate::payload::PayloadError,
+    },
+    /// A key that needs a Cargo feature of sansmqtt this build leaves out:
+    /// `payload` for a `codec` other than `"noop"`, `codec_params`,
+    /// `will.codec` and `will.value`; `msgpack` for the MessagePack codecs.
+    #[error("{key}: needs sansmqtt's Cargo feature `{feature}`, which this build leaves out")]
+    NeedsFeature {
+        /// The key (with its value where it is a name), as `codec = "json"`.
+        key: String,
+        /// The feature.
+        feature: &'static str,
     },
     /// The will has both a non-empty `message` and a `value`.
     #[error("will: give either message or value, not both")]

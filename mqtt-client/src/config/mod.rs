@@ -67,7 +67,7 @@ use sansmqtt_proto::{LastWill, MqttString, ProtocolVersion, QoS, TopicName};
 use sansmqtt_session::SessionOptions;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::CodecParams;
+pub use crate::payload_keys::{CodecParam, CodecParams, WillValue};
 pub use crate::transport::proxy::Proxy;
 
 pub use error::ConfigError;
@@ -119,7 +119,7 @@ pub struct Config {
     /// (default 2); negative: retry forever. See [`Config::reconnect_limit`].
     pub reconnect_retries: i64,
     /// Name of the default codec (default `"noop"`: payloads as bytes). One
-    /// of [`BUILTIN_CODECS`](crate::codec::BUILTIN_CODECS), an alias declared in `codec_params`,
+    /// of [`BUILTIN_CODECS`](crate::payload::BUILTIN_CODECS), an alias declared in `codec_params`,
     /// or (for the client's registry) a codec registered in code.
     pub codec: String,
     /// Parameters of codecs, by codec name. An entry with a `name` key
@@ -344,7 +344,7 @@ impl Config {
         if self.max_packet_size == Some(0) {
             return Err(ConfigError::ZeroMaxPacketSize);
         }
-        crate::codec::check_config(self)?;
+        crate::payload_keys::check_config(self)?;
         self.check_credentials()?;
         transport::check(self)
     }
@@ -565,7 +565,7 @@ pub struct WillConfig {
     /// `{ state = "gone" }`), encoded with `codec`, else with the default
     /// codec (`Config::codec`). Excludes a non-empty `message`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<serde_json::Value>,
+    pub value: Option<WillValue>,
 }
 
 impl WillConfig {

@@ -4,7 +4,8 @@
 use super::*;
 use sansmqtt_proto::{StringError, TopicError};
 
-use crate::codec::{BUILTIN_CODECS, CodecParam, resolve_name};
+#[cfg(feature = "payload")]
+use crate::payload::resolve_name;
 
 fn topic(s: &str) -> TopicName {
     TopicName::try_from(s).unwrap()
@@ -90,6 +91,7 @@ const SEED_TOML: &str = r#"
 "#;
 
 /// The same example, in JSON.
+#[cfg(feature = "payload")]
 const SEED_JSON: &str = r#"{
     "keep_alive": 10,
     "ping_delay": 1,
@@ -110,6 +112,7 @@ const SEED_JSON: &str = r#"{
     }
 }"#;
 
+#[cfg(feature = "payload")]
 fn check_seed_example(c: &Config) {
     c.validate().unwrap();
     assert_eq!(c.reconnect_max_interval, Duration::from_secs(5));
@@ -137,16 +140,19 @@ fn check_seed_example(c: &Config) {
     );
 }
 
+#[cfg(feature = "payload")]
 #[test]
 fn loads_the_seed_example_from_toml() {
     check_seed_example(&toml::from_str(SEED_TOML).unwrap());
 }
 
+#[cfg(feature = "payload")]
 #[test]
 fn loads_the_seed_example_from_json() {
     check_seed_example(&json(SEED_JSON));
 }
 
+#[cfg(feature = "payload")]
 #[test]
 fn loads_every_key_from_toml() {
     let c: Config = toml::from_str(
@@ -526,9 +532,10 @@ fn zero_max_inflight_and_max_packet_size_are_refused() {
     );
 }
 
+#[cfg(feature = "msgpack")]
 #[test]
 fn unknown_codec_is_refused() {
-    for name in BUILTIN_CODECS {
+    for name in crate::payload::BUILTIN_CODECS {
         let c = Config {
             codec: (*name).into(),
             ..Config::default()
@@ -546,6 +553,7 @@ fn unknown_codec_is_refused() {
     assert_eq!(e, ConfigError::UnknownCodec("yesno".into()));
 }
 
+#[cfg(feature = "payload")]
 #[test]
 fn invalid_codec_alias_is_refused() {
     let alias = |target: CodecParam| -> CodecParams { [("name".to_owned(), target)].into() };
