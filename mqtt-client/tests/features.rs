@@ -74,12 +74,8 @@ mod without_payload {
 
     #[test]
     fn codec_params_are_refused_naming_the_feature() {
-        let c = toml_config(
-            r#"
-            [codec_params]
-            yesno = { on = "yes", off = "no", name = "bool" }
-            "#,
-        );
+        // The seed's alias, as a TOML table of its own.
+        let c = toml_config("[codec_params.yesno]\non = \"yes\"\noff = \"no\"\nname = \"bool\"");
         assert_eq!(
             c.validate().unwrap_err(),
             needs_payload("codec_params.yesno")
