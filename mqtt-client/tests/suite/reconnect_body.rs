@@ -97,13 +97,25 @@ struct Task<T> {
     abort: AbortHandle,
 }
 
-/// Sets its flag when dropped: when the task's future ended, panicked or
-/// was aborted.
-struct Over(Arc<AtomicBool>);
+/// A task's future, raising `over` once it is over: ready (the runtimes
+/// drop a task's future once it is), panicked (the runtime drops it then)
+/// or aborted.
+struct Watched<F> {
+    future: Pin<Box<F>>,
+    over: Arc<AtomicBool>,
+}
 
-impl Drop for Over {
+impl<F: Future> Future for Watched<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for Watched<F> {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+        self.over.store(true, Ordering::Release);
     }
 }
 
@@ -111,10 +123,9 @@ impl Drop for Over {
 fn spawn<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> Task<T> {
     let over = Arc::new(AtomicBool::new(false));
     let (future, abort) = abortable(future);
-    let flag = Over(over.clone());
-    let output = runtime::spawn(async move {
-        let _flag = flag;
-        future.await
+    let output = runtime::spawn(Watched {
+        future: Box::pin(future),
+        over: over.clone(),
     });
     Task {
         output: Box::pin(output),
@@ -145,6 +156,31 @@ impl<T> Future for Task<T> {
             .map(|r| r.expect("the task was aborted"))
     }
 }
+
+// The suite's own tasks on this runtime: `is_finished` turns true once a
+// task is ready, aborted or panicked (the tests' "still waiting" checks
+// mean something only then), and awaiting gives the output.
+reconnect!(suite_tasks_report_when_they_are_over, 20, async {
+    /// Whether `task` is over within `T` (a panic's message and backtrace
+    /// are written first, which may take a while).
+    async fn over<R>(task: &Task<R>) -> bool {
+        let deadline = Instant::now() + T;
+        while !task.is_finished() && Instant::now() < deadline {
+            Rt::sleep(ms(10)).await;
+        }
+        task.is_finished()
+    }
+    let ready = spawn(async { 1 });
+    assert!(over(&ready).await, "ready");
+    assert_eq!(ready.await, 1);
+    let pending = spawn(Rt::sleep(ms(2000)));
+    Rt::sleep(ms(50)).await;
+    assert!(!pending.is_finished(), "pending");
+    pending.abort();
+    assert!(over(&pending).await, "aborted");
+    let panicked = spawn(async { panic!("a task's panic (expected by the test)") });
+    assert!(over(&panicked).await, "panicked");
+});
 
 /// Runs `future` in the background, detached (it ends with its stream).
 fn detach(future: impl Future<Output = ()> + Send + 'static) {
