@@ -21,7 +21,8 @@
 //! type Rt = MyTestRuntime; // implements runtime::TestRuntime
 //! ```
 //!
-//! and gets one `#[test]` per body, named like
+//! and gets its tests: `#[test]` functions that run their body on
+//! `crate::Rt` ([`run`]), named like
 //! `suite::seed_bug_9_a_hash_filter_matches_its_parent` (dev-dependencies:
 //! `futures-util`, `serde_json`, `socket2`).
 //!
@@ -63,23 +64,15 @@ const PROMPT: Duration = Duration::from_secs(1);
 /// How long "nothing happens" is watched.
 const QUIET: Duration = Duration::from_millis(400);
 
-/// Runs a test body under a deadline.
-async fn bounded<F: Future>(limit: Duration, body: F) -> F::Output {
-    match timeout(limit, body).await {
-        Ok(v) => v,
-        Err(_) => panic!("test did not finish within {limit:?}"),
-    }
-}
-
-/// One `#[test]` named `$name`: `$body` on the including test crate's
-/// runtime `crate::Rt`, under a deadline of `$secs` seconds.
-macro_rules! reconnect {
-    ($name:ident, $secs:literal, $body:expr $(,)?) => {
-        #[test]
-        fn $name() {
-            <Rt as TestRuntime>::block_on(bounded(Duration::from_secs($secs), $body));
+/// Runs a test body on the including test crate's runtime `crate::Rt`,
+/// under a deadline.
+fn run<F: Future>(limit: Duration, body: F) -> F::Output {
+    <Rt as TestRuntime>::block_on(async {
+        match timeout(limit, body).await {
+            Ok(v) => v,
+            Err(_) => panic!("test did not finish within {limit:?}"),
         }
-    };
+    })
 }
 
 fn ms(n: u64) -> Duration {
@@ -157,30 +150,33 @@ impl<T> Future for Task<T> {
     }
 }
 
-// The suite's own tasks on this runtime: `is_finished` turns true once a
-// task is ready, aborted or panicked (the tests' "still waiting" checks
-// mean something only then), and awaiting gives the output.
-reconnect!(suite_tasks_report_when_they_are_over, 20, async {
-    /// Whether `task` is over within `T` (a panic's message and backtrace
-    /// are written first, which may take a while).
-    async fn over<R>(task: &Task<R>) -> bool {
-        let deadline = Instant::now() + T;
-        while !task.is_finished() && Instant::now() < deadline {
-            Rt::sleep(ms(10)).await;
+/// The suite's own tasks on this runtime: `is_finished` turns true once a
+/// task is ready, aborted or panicked (the tests' "still waiting" checks
+/// mean something only then), and awaiting gives the output.
+#[test]
+fn suite_tasks_report_when_they_are_over() {
+    run(Duration::from_secs(20), async {
+        /// Whether `task` is over within `T` (a panic's message and backtrace
+        /// are written first, which may take a while).
+        async fn over<R>(task: &Task<R>) -> bool {
+            let deadline = Instant::now() + T;
+            while !task.is_finished() && Instant::now() < deadline {
+                Rt::sleep(ms(10)).await;
+            }
+            task.is_finished()
         }
-        task.is_finished()
-    }
-    let ready = spawn(async { 1 });
-    assert!(over(&ready).await, "ready");
-    assert_eq!(ready.await, 1);
-    let pending = spawn(Rt::sleep(ms(2000)));
-    Rt::sleep(ms(50)).await;
-    assert!(!pending.is_finished(), "pending");
-    pending.abort();
-    assert!(over(&pending).await, "aborted");
-    let panicked = spawn(async { panic!("a task's panic (expected by the test)") });
-    assert!(over(&panicked).await, "panicked");
-});
+        let ready = spawn(async { 1 });
+        assert!(over(&ready).await, "ready");
+        assert_eq!(ready.await, 1);
+        let pending = spawn(Rt::sleep(ms(2000)));
+        Rt::sleep(ms(50)).await;
+        assert!(!pending.is_finished(), "pending");
+        pending.abort();
+        assert!(over(&pending).await, "aborted");
+        let panicked = spawn(async { panic!("a task's panic (expected by the test)") });
+        assert!(over(&panicked).await, "panicked");
+    });
+}
 
 /// Runs `future` in the background, detached (it ends with its stream).
 fn detach(future: impl Future<Output = ()> + Send + 'static) {
@@ -600,26 +596,29 @@ async fn stream_through_outage(down: Duration) {
     publisher.disconnect().await;
 }
 
-reconnect!(
-    qos1_and_qos2_streams_survive_a_3s_broker_outage_with_persistent_sessions,
-    45,
-    stream_through_outage(Duration::from_secs(3))
-);
+#[test]
+fn qos1_and_qos2_streams_survive_a_3s_broker_outage_with_persistent_sessions() {
+    run(
+        Duration::from_secs(45),
+        stream_through_outage(Duration::from_secs(3)),
+    );
+}
 
-reconnect!(
-    qos1_and_qos2_streams_survive_a_15s_broker_outage_with_persistent_sessions,
-    60,
-    stream_through_outage(Duration::from_secs(15))
-);
+#[test]
+fn qos1_and_qos2_streams_survive_a_15s_broker_outage_with_persistent_sessions() {
+    run(
+        Duration::from_secs(60),
+        stream_through_outage(Duration::from_secs(15)),
+    );
+}
 
-// The broker restarts without the sessions (SIGKILL, no persistence): the
-// client sees `session_present: false`, resubscribes every stream and plain
-// subscription by itself, and messages flow again; publishes that were in
-// flight fail with a typed error instead of succeeding without an ack.
-reconnect!(
-    subscriptions_are_restored_when_the_broker_lost_the_session,
-    45,
-    async {
+/// The broker restarts without the sessions (SIGKILL, no persistence): the
+/// client sees `session_present: false`, resubscribes every stream and plain
+/// subscription by itself, and messages flow again; publishes that were in
+/// flight fail with a typed error instead of succeeding without an ack.
+#[test]
+fn subscriptions_are_restored_when_the_broker_lost_the_session() {
+    run(Duration::from_secs(45), async {
         let mut broker = blocking(|| Mosquitto::start("max_queued_messages 0\n"));
         let uri = broker.uri();
         let client = connect(&uri, persistent("lost-sub")).await;
@@ -730,15 +729,14 @@ reconnect!(
         }
         client.disconnect().await;
         publisher.disconnect().await;
-    }
-);
+    });
+}
 
 // ========================================= first connect, give up, states
 
-reconnect!(
-    seed_bug_2_auto_reconnect_covers_the_first_connect,
-    20,
-    async {
+#[test]
+fn seed_bug_2_auto_reconnect_covers_the_first_connect() {
+    run(Duration::from_secs(20), async {
         let mut broker = blocking(|| Mosquitto::start(""));
         let uri = broker.uri();
         blocking(|| broker.stop());
@@ -762,13 +760,12 @@ reconnect!(
             .await
             .unwrap();
         client.disconnect().await;
-    }
-);
+    });
+}
 
-reconnect!(
-    first_connect_gives_up_after_reconnect_retries_with_a_typed_error,
-    20,
-    async {
+#[test]
+fn first_connect_gives_up_after_reconnect_retries_with_a_typed_error() {
+    run(Duration::from_secs(20), async {
         let mut broker = blocking(|| Mosquitto::start(""));
         let uri = broker.uri();
         blocking(|| broker.stop());
@@ -794,15 +791,14 @@ reconnect!(
             .await
             .expect("connect fails at once");
         assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
-    }
-);
+    });
+}
 
-// After a loss, `reconnect_retries` attempts, then `Closed`: waiting calls
-// fail with a typed error, new calls fail, `deliver_message` ends.
-reconnect!(
-    auto_reconnect_gives_up_after_reconnect_retries_with_a_typed_error,
-    20,
-    async {
+/// After a loss, `reconnect_retries` attempts, then `Closed`: waiting calls
+/// fail with a typed error, new calls fail, `deliver_message` ends.
+#[test]
+fn auto_reconnect_gives_up_after_reconnect_retries_with_a_typed_error() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             reconnect_retries: 3,
@@ -850,14 +846,13 @@ reconnect!(
                 .expect("deliver_message ends")
                 .is_none()
         );
-    }
-);
+    });
+}
 
-// Calls waiting when the client gives up fail with a typed error.
-reconnect!(
-    calls_waiting_for_the_connection_fail_when_the_client_gives_up,
-    20,
-    async {
+/// Calls waiting when the client gives up fail with a typed error.
+#[test]
+fn calls_waiting_for_the_connection_fail_when_the_client_gives_up() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             reconnect_retries: 2,
@@ -908,127 +903,133 @@ reconnect!(
         );
         assert!(finished(stream, PROMPT).await.is_err());
         assert!(finished(ping, PROMPT).await.is_err());
-    }
-);
-
-reconnect!(state_changes_show_every_state, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let (client, _) = connect_fake(&mut fake, forever("states"), &CONNACK_ACCEPTED).await;
-    let mut states = client.state_changes();
-    assert_eq!(
-        states.next().await,
-        Some(ConnectionState::Connected {
-            session_present: false
-        }),
-        "the current state comes first"
-    );
-    fake.drop_connection();
-    let pending = spawn(async move {
-        let seen = wait_state(&mut states, T, is_connected).await;
-        (states, seen)
     });
-    handshake(&mut fake, &CONNACK_ACCEPTED);
-    let (mut states, seen) = finished(pending, T).await;
-    assert_eq!(
-        seen,
-        [
-            ConnectionState::Disconnected {
-                reason: Some(CloseReason::ConnectionLost)
-            },
-            ConnectionState::Reconnecting { attempt: 1 },
-            ConnectionState::Connecting { attempt: 1 },
-            ConnectionState::Connected {
+}
+
+#[test]
+fn state_changes_show_every_state() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let (client, _) = connect_fake(&mut fake, forever("states"), &CONNACK_ACCEPTED).await;
+        let mut states = client.state_changes();
+        assert_eq!(
+            states.next().await,
+            Some(ConnectionState::Connected {
                 session_present: false
-            },
-        ]
-    );
-    client.disconnect().await;
-    assert_eq!(
-        states.next().await,
-        Some(ConnectionState::Disconnected {
-            reason: Some(CloseReason::ClientDisconnect)
+            }),
+            "the current state comes first"
+        );
+        fake.drop_connection();
+        let pending = spawn(async move {
+            let seen = wait_state(&mut states, T, is_connected).await;
+            (states, seen)
+        });
+        handshake(&mut fake, &CONNACK_ACCEPTED);
+        let (mut states, seen) = finished(pending, T).await;
+        assert_eq!(
+            seen,
+            [
+                ConnectionState::Disconnected {
+                    reason: Some(CloseReason::ConnectionLost)
+                },
+                ConnectionState::Reconnecting { attempt: 1 },
+                ConnectionState::Connecting { attempt: 1 },
+                ConnectionState::Connected {
+                    session_present: false
+                },
+            ]
+        );
+        client.disconnect().await;
+        assert_eq!(
+            states.next().await,
+            Some(ConnectionState::Disconnected {
+                reason: Some(CloseReason::ClientDisconnect)
+            })
+        );
+        drop(client);
+        assert_eq!(
+            timeout(T, states.next()).await.unwrap(),
+            Some(ConnectionState::Closed),
+            "every handle dropped"
+        );
+    });
+}
+
+/// `disconnect()`: DISCONNECT, the transport closed, no automatic reconnect;
+/// unacknowledged publishes stay; `reconnect()` connects again and returns
+/// whether the session was resumed; the publish then completes.
+#[test]
+fn disconnect_and_reconnect_behave_as_documented() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let (client, _) =
+            connect_fake(&mut fake, persistent("disc-reconn"), &CONNACK_ACCEPTED).await;
+        let mut states = client.state_changes();
+        let published = spawn_publish(&client, "dr/1", "kept", QoS::AtLeastOnce);
+        let (p, _) = fake.read_until_type(3, T).unwrap();
+        let id = packet_id(&p).unwrap();
+
+        finished(
+            spawn({
+                let c = client.clone();
+                async move { c.disconnect().await }
+            }),
+            PROMPT,
+        )
+        .await;
+        let (d, _) = fake.read_until_type(14, T).expect("DISCONNECT");
+        assert_eq!(d, DISCONNECT);
+        assert!(fake.expect_eof(T), "the client closes the transport");
+        wait_state(&mut states, T, |s| {
+            *s == ConnectionState::Disconnected {
+                reason: Some(CloseReason::ClientDisconnect),
+            }
         })
-    );
-    drop(client);
-    assert_eq!(
-        timeout(T, states.next()).await.unwrap(),
-        Some(ConnectionState::Closed),
-        "every handle dropped"
-    );
-});
+        .await;
+        assert!(
+            fake.accept(ms(1500)).is_err(),
+            "no automatic reconnect after disconnect()"
+        );
+        assert!(!published.is_finished(), "not acknowledged: still waiting");
+        // A call made now waits for the reconnect too.
+        let later = spawn_publish(&client, "dr/2", "later", QoS::AtLeastOnce);
 
-// `disconnect()`: DISCONNECT, the transport closed, no automatic reconnect;
-// unacknowledged publishes stay; `reconnect()` connects again and returns
-// whether the session was resumed; the publish then completes.
-reconnect!(disconnect_and_reconnect_behave_as_documented, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let (client, _) = connect_fake(&mut fake, persistent("disc-reconn"), &CONNACK_ACCEPTED).await;
-    let mut states = client.state_changes();
-    let published = spawn_publish(&client, "dr/1", "kept", QoS::AtLeastOnce);
-    let (p, _) = fake.read_until_type(3, T).unwrap();
-    let id = packet_id(&p).unwrap();
+        let c = client.clone();
+        let reconnected = spawn(async move { c.reconnect().await });
+        let connect = handshake(&mut fake, &CONNACK_SESSION_PRESENT);
+        assert!(!parse_connect(&connect).clean);
+        assert_eq!(finished(reconnected, T).await, Ok(true));
+        let (p1, _) = fake.read_until_type(3, T).unwrap();
+        assert!(dup_flag(&p1) && packet_id(&p1) == Some(id), "{p1:02x?}");
+        let (p2, _) = fake.read_until_type(3, T).unwrap();
+        assert!(!dup_flag(&p2));
+        assert_eq!(publish_parts(&p2).0, "dr/2");
+        fake.write(&ack(0x40, id)).unwrap();
+        fake.write(&ack(0x40, packet_id(&p2).unwrap())).unwrap();
+        assert!(finished(published, T).await.is_ok());
+        assert!(finished(later, T).await.is_ok());
 
-    finished(
-        spawn({
-            let c = client.clone();
-            async move { c.disconnect().await }
-        }),
-        PROMPT,
-    )
-    .await;
-    let (d, _) = fake.read_until_type(14, T).expect("DISCONNECT");
-    assert_eq!(d, DISCONNECT);
-    assert!(fake.expect_eof(T), "the client closes the transport");
-    wait_state(&mut states, T, |s| {
-        *s == ConnectionState::Disconnected {
-            reason: Some(CloseReason::ClientDisconnect),
-        }
-    })
-    .await;
-    assert!(
-        fake.accept(ms(1500)).is_err(),
-        "no automatic reconnect after disconnect()"
-    );
-    assert!(!published.is_finished(), "not acknowledged: still waiting");
-    // A call made now waits for the reconnect too.
-    let later = spawn_publish(&client, "dr/2", "later", QoS::AtLeastOnce);
+        // reconnect() on a live connection: DISCONNECT, then a new connection.
+        let c = client.clone();
+        let reconnected = spawn(async move { c.reconnect().await });
+        let (d, _) = fake.read_until_type(14, T).expect("DISCONNECT");
+        assert_eq!(d, DISCONNECT);
+        handshake(&mut fake, &CONNACK_ACCEPTED);
+        assert_eq!(finished(reconnected, T).await, Ok(false));
+        client
+            .publish("dr/3", "x", QoS::AtMostOnce, false)
+            .await
+            .unwrap();
+        let (p3, _) = fake.read_until_type(3, T).unwrap();
+        assert_eq!(publish_parts(&p3).0, "dr/3");
+    });
+}
 
-    let c = client.clone();
-    let reconnected = spawn(async move { c.reconnect().await });
-    let connect = handshake(&mut fake, &CONNACK_SESSION_PRESENT);
-    assert!(!parse_connect(&connect).clean);
-    assert_eq!(finished(reconnected, T).await, Ok(true));
-    let (p1, _) = fake.read_until_type(3, T).unwrap();
-    assert!(dup_flag(&p1) && packet_id(&p1) == Some(id), "{p1:02x?}");
-    let (p2, _) = fake.read_until_type(3, T).unwrap();
-    assert!(!dup_flag(&p2));
-    assert_eq!(publish_parts(&p2).0, "dr/2");
-    fake.write(&ack(0x40, id)).unwrap();
-    fake.write(&ack(0x40, packet_id(&p2).unwrap())).unwrap();
-    assert!(finished(published, T).await.is_ok());
-    assert!(finished(later, T).await.is_ok());
-
-    // reconnect() on a live connection: DISCONNECT, then a new connection.
-    let c = client.clone();
-    let reconnected = spawn(async move { c.reconnect().await });
-    let (d, _) = fake.read_until_type(14, T).expect("DISCONNECT");
-    assert_eq!(d, DISCONNECT);
-    handshake(&mut fake, &CONNACK_ACCEPTED);
-    assert_eq!(finished(reconnected, T).await, Ok(false));
-    client
-        .publish("dr/3", "x", QoS::AtMostOnce, false)
-        .await
-        .unwrap();
-    let (p3, _) = fake.read_until_type(3, T).unwrap();
-    assert_eq!(publish_parts(&p3).0, "dr/3");
-});
-
-// With `auto_reconnect = false` a loss leaves the client disconnected (no
-// attempt), and `reconnect()` brings it back with its session.
-reconnect!(
-    without_auto_reconnect_reconnect_brings_the_client_back,
-    20,
-    async {
+/// With `auto_reconnect = false` a loss leaves the client disconnected (no
+/// attempt), and `reconnect()` brings it back with its session.
+#[test]
+fn without_auto_reconnect_reconnect_brings_the_client_back() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             auto_reconnect: false,
@@ -1053,15 +1054,14 @@ reconnect!(
         fake.read_until_type(12, T).unwrap();
         fake.write(&PINGRESP).unwrap();
         assert_eq!(finished(ping, T).await, Ok(()));
-    }
-);
+    });
+}
 
 // ============================================ scripted broker (FakeBroker)
 
-reconnect!(
-    seed_bug_5_connack_never_sent_fails_within_connect_timeout,
-    20,
-    async {
+#[test]
+fn seed_bug_5_connack_never_sent_fails_within_connect_timeout() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             connect_timeout: Duration::from_secs(1),
@@ -1085,15 +1085,14 @@ reconnect!(
             "failed after {elapsed:?}"
         );
         assert!(fake.expect_eof(PROMPT), "the transport is closed");
-    }
-);
+    });
+}
 
-// No PINGRESP: the half-open connection is detected within keep_alive +
-// ping_timeout, the transport is closed and the client reconnects.
-reconnect!(
-    seed_bug_5_pingresp_never_sent_is_detected_and_the_client_reconnects,
-    20,
-    async {
+/// No PINGRESP: the half-open connection is detected within keep_alive +
+/// ping_timeout, the transport is closed and the client reconnects.
+#[test]
+fn seed_bug_5_pingresp_never_sent_is_detected_and_the_client_reconnects() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             keep_alive: Duration::from_secs(2),
@@ -1144,16 +1143,15 @@ reconnect!(
             }
         }
         assert!(answered >= 3, "{answered} pings in 4 s");
-    }
-);
+    });
+}
 
-// distmqtt pinged only when nothing was *sent*: a client that keeps
-// publishing to a broker that never answers would never notice. Here it
-// still pings within the keep-alive and detects the missing PINGRESP.
-reconnect!(
-    seed_bug_5_a_busy_publisher_still_detects_a_silent_broker,
-    20,
-    async {
+/// distmqtt pinged only when nothing was *sent*: a client that keeps
+/// publishing to a broker that never answers would never notice. Here it
+/// still pings within the keep-alive and detects the missing PINGRESP.
+#[test]
+fn seed_bug_5_a_busy_publisher_still_detects_a_silent_broker() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             keep_alive: Duration::from_secs(2),
@@ -1178,14 +1176,13 @@ reconnect!(
         assert!(fake.expect_eof(Duration::from_secs(3)), "PINGRESP deadline");
         assert!(connected.elapsed() < Duration::from_secs(3) + ms(300));
         busy.abort();
-    }
-);
+    });
+}
 
-// `ping()` waits for PINGRESP; concurrent pings are all answered by it.
-reconnect!(
-    ping_waits_for_pingresp_and_concurrent_pings_all_complete,
-    20,
-    async {
+/// `ping()` waits for PINGRESP; concurrent pings are all answered by it.
+#[test]
+fn ping_waits_for_pingresp_and_concurrent_pings_all_complete() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let (client, _) = connect_fake(&mut fake, forever("pings"), &CONNACK_ACCEPTED).await;
         let pings: Vec<_> = (0..3)
@@ -1201,16 +1198,15 @@ reconnect!(
         for p in pings {
             assert_eq!(finished(p, PROMPT).await, Ok(()));
         }
-    }
-);
+    });
+}
 
-// Acks withheld, connection dropped: after the reconnect (session present)
-// the QoS 1 publish is sent again with DUP=1 and the same packet id, and
-// completes only with the PUBACK.
-reconnect!(
-    withheld_puback_then_drop_redelivers_with_dup_and_the_same_id,
-    20,
-    async {
+/// Acks withheld, connection dropped: after the reconnect (session present)
+/// the QoS 1 publish is sent again with DUP=1 and the same packet id, and
+/// completes only with the PUBACK.
+#[test]
+fn withheld_puback_then_drop_redelivers_with_dup_and_the_same_id() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let (client, _) = connect_fake(&mut fake, persistent("dup1"), &CONNACK_ACCEPTED).await;
         let published = spawn_publish(&client, "dup/1", "payload-1", QoS::AtLeastOnce);
@@ -1231,15 +1227,14 @@ reconnect!(
         fake.write(&ack(0x40, id)).unwrap();
         let done = finished(published, T).await.unwrap();
         assert_eq!(done.qos, QoS::AtLeastOnce);
-    }
-);
+    });
+}
 
-// The same for QoS 2: PUBLISH again with DUP before PUBREC; after PUBREC a
-// loss makes the client send PUBREL again (not PUBLISH); PUBCOMP completes.
-reconnect!(
-    withheld_qos2_acks_then_drops_redeliver_publish_then_pubrel,
-    20,
-    async {
+/// The same for QoS 2: PUBLISH again with DUP before PUBREC; after PUBREC a
+/// loss makes the client send PUBREL again (not PUBLISH); PUBCOMP completes.
+#[test]
+fn withheld_qos2_acks_then_drops_redeliver_publish_then_pubrel() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let (client, _) = connect_fake(&mut fake, persistent("dup2"), &CONNACK_ACCEPTED).await;
         let published = spawn_publish(&client, "dup/2", "payload-2", QoS::ExactlyOnce);
@@ -1269,15 +1264,14 @@ reconnect!(
         let done = finished(published, T).await.unwrap();
         assert_eq!(done.qos, QoS::ExactlyOnce);
         fake.expect_silence(QUIET).unwrap();
-    }
-);
+    });
+}
 
-// Malformed packets, QoS 3 and a second CONNACK are protocol violations:
-// the client closes that connection (and reconnects).
-reconnect!(
-    protocol_violations_make_the_client_close_the_connection,
-    30,
-    async {
+/// Malformed packets, QoS 3 and a second CONNACK are protocol violations:
+/// the client closes that connection (and reconnects).
+#[test]
+fn protocol_violations_make_the_client_close_the_connection() {
+    run(Duration::from_secs(30), async {
         let (mut fake, _) = FakeBroker::bind();
         let (client, _) = connect_fake(&mut fake, forever("violations"), &CONNACK_ACCEPTED).await;
         let mut states = client.state_changes();
@@ -1312,14 +1306,13 @@ reconnect!(
         }
         // Nothing was delivered.
         assert!(timeout(QUIET, client.deliver_message()).await.is_err());
-    }
-);
+    });
+}
 
-// A first answer that is not CONNACK is a protocol violation: connect fails.
-reconnect!(
-    a_packet_other_than_connack_first_fails_the_connect,
-    20,
-    async {
+/// A first answer that is not CONNACK is a protocol violation: connect fails.
+#[test]
+fn a_packet_other_than_connack_first_fails_the_connect() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let uri = fake.uri();
         let pending = spawn(async move { try_connect(&uri, Config::default()).await });
@@ -1335,26 +1328,28 @@ reconnect!(
             "{r:?}"
         );
         assert!(fake.expect_eof(PROMPT));
-    }
-);
+    });
+}
 
-// A refused CONNACK is a typed error.
-reconnect!(a_refused_connack_is_a_typed_error, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let uri = fake.uri();
-    let pending = spawn(async move { try_connect(&uri, Config::default()).await });
-    handshake(&mut fake, &support::CONNACK_NOT_AUTHORIZED);
-    let r = finished(pending, T).await;
-    assert!(
-        matches!(r, Err(ClientError::Connection(CloseReason::Refused { .. }))),
-        "{r:?}"
-    );
-});
+/// A refused CONNACK is a typed error.
+#[test]
+fn a_refused_connack_is_a_typed_error() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let uri = fake.uri();
+        let pending = spawn(async move { try_connect(&uri, Config::default()).await });
+        handshake(&mut fake, &support::CONNACK_NOT_AUTHORIZED);
+        let r = finished(pending, T).await;
+        assert!(
+            matches!(r, Err(ClientError::Connection(CloseReason::Refused { .. }))),
+            "{r:?}"
+        );
+    });
+}
 
-reconnect!(
-    seed_bug_4_subscribe_unsubscribe_and_ping_in_flight_fail_promptly_on_loss,
-    20,
-    async {
+#[test]
+fn seed_bug_4_subscribe_unsubscribe_and_ping_in_flight_fail_promptly_on_loss() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let (client, _) = connect_fake(&mut fake, forever("inflight"), &CONNACK_ACCEPTED).await;
         let c = client.clone();
@@ -1401,19 +1396,18 @@ reconnect!(
             }
         }
         assert_eq!(finished(sub, T).await, Ok(vec![Ok(QoS::AtMostOnce)]));
-    }
-);
+    });
+}
 
 // ================================================= the seed's bugs, one each
 
-// distmqtt made one attempt about 1 s after a loss and died with a broker
-// down for 3 s. Here: attempts follow an exponential backoff capped at
-// `reconnect_max_interval`, as many as `reconnect_retries` allows, and the
-// client is back once the broker is.
-reconnect!(
-    seed_bug_1_reconnect_attempts_back_off_and_survive_a_3s_outage,
-    30,
-    async {
+/// distmqtt made one attempt about 1 s after a loss and died with a broker
+/// down for 3 s. Here: attempts follow an exponential backoff capped at
+/// `reconnect_max_interval`, as many as `reconnect_retries` allows, and the
+/// client is back once the broker is.
+#[test]
+fn seed_bug_1_reconnect_attempts_back_off_and_survive_a_3s_outage() {
+    run(Duration::from_secs(30), async {
         let mut broker = blocking(|| Mosquitto::start(""));
         let config = Config {
             reconnect_retries: 30,
@@ -1460,14 +1454,13 @@ reconnect!(
             .await
             .unwrap();
         client.disconnect().await;
-    }
-);
+    });
+}
 
-// Calls made while disconnected wait and complete after the reconnect.
-reconnect!(
-    seed_bug_3_calls_made_while_disconnected_complete_after_reconnect,
-    30,
-    async {
+/// Calls made while disconnected wait and complete after the reconnect.
+#[test]
+fn seed_bug_3_calls_made_while_disconnected_complete_after_reconnect() {
+    run(Duration::from_secs(30), async {
         let mut broker = blocking(|| Mosquitto::start(""));
         let client = connect(&broker.uri(), forever("b3")).await;
         let mut states = client.state_changes();
@@ -1522,15 +1515,14 @@ reconnect!(
             }
         }
         client.disconnect().await;
-    }
-);
+    });
+}
 
-// QoS 1 and 2 publishes never return Ok without their ack: not when the
-// connection drops (twice), and when the client gives up they fail.
-reconnect!(
-    seed_bug_6_qos1_and_qos2_never_succeed_without_an_ack,
-    20,
-    async {
+/// QoS 1 and 2 publishes never return Ok without their ack: not when the
+/// connection drops (twice), and when the client gives up they fail.
+#[test]
+fn seed_bug_6_qos1_and_qos2_never_succeed_without_an_ack() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             reconnect_retries: 1,
@@ -1560,16 +1552,15 @@ reconnect!(
             matches!(r2, Err(ClientError::Publish(PublishError::Abandoned))),
             "{r2:?}"
         );
-    }
-);
+    });
+}
 
-// With a clean session the broker has no session after a reconnect: the
-// client must not resend in-flight publishes (DUP) into it; they fail with
-// `SessionLost`.
-reconnect!(
-    seed_bug_7_no_inflight_resend_with_a_clean_session,
-    20,
-    async {
+/// With a clean session the broker has no session after a reconnect: the
+/// client must not resend in-flight publishes (DUP) into it; they fail with
+/// `SessionLost`.
+#[test]
+fn seed_bug_7_no_inflight_resend_with_a_clean_session() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let (client, _) = connect_fake(&mut fake, forever("b7-clean"), &CONNACK_ACCEPTED).await;
         let q1 = spawn_publish(&client, "b7/1", "x", QoS::AtLeastOnce);
@@ -1586,49 +1577,54 @@ reconnect!(
                 Err(ClientError::Publish(PublishError::SessionLost))
             );
         }
-    }
-);
+    });
+}
 
-// A PUBREL for an unknown packet id gets its PUBCOMP [MQTT-4.3.3-11].
-reconnect!(seed_bug_7_unknown_pubrel_gets_pubcomp, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let (_client, _) = connect_fake(&mut fake, forever("b7-pubrel"), &CONNACK_ACCEPTED).await;
-    fake.write(&ack(0x62, 77)).unwrap();
-    let (comp, _) = fake.read_until_type(7, T).unwrap();
-    assert_eq!(comp, ack(0x70, 77));
-    assert!(!fake.expect_eof(QUIET), "the connection stays");
-});
+/// A PUBREL for an unknown packet id gets its PUBCOMP [MQTT-4.3.3-11].
+#[test]
+fn seed_bug_7_unknown_pubrel_gets_pubcomp() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let (_client, _) = connect_fake(&mut fake, forever("b7-pubrel"), &CONNACK_ACCEPTED).await;
+        fake.write(&ack(0x62, 77)).unwrap();
+        let (comp, _) = fake.read_until_type(7, T).unwrap();
+        assert_eq!(comp, ack(0x70, 77));
+        assert!(!fake.expect_eof(QUIET), "the connection stays");
+    });
+}
 
-// Inbound QoS 2: PUBREC sent, connection lost; after the reconnect the
-// client waits for the broker's PUBREL (no PUBREC resent), answers it with
-// PUBCOMP, and the message is delivered once.
-reconnect!(seed_bug_7_no_pubrec_resend_on_reconnect, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let (client, _) = connect_fake(&mut fake, persistent("b7-pubrec"), &CONNACK_ACCEPTED).await;
-    fake.write(&publish("b7/in", b"once", 2, Some(5), false))
-        .unwrap();
-    let (rec, _) = fake.read_until_type(5, T).unwrap();
-    assert_eq!(rec, ack(0x50, 5));
-    fake.drop_connection();
-    handshake(&mut fake, &CONNACK_SESSION_PRESENT);
-    fake.expect_silence(QUIET).unwrap();
-    fake.write(&ack(0x62, 5)).unwrap();
-    let (comp, _) = fake.read_until_type(7, T).unwrap();
-    assert_eq!(comp, ack(0x70, 5));
-    let m = timeout(T, client.deliver_message()).await.unwrap().unwrap();
-    assert_eq!(payload_str(&m), "once");
-    assert!(
-        timeout(QUIET, client.deliver_message()).await.is_err(),
-        "delivered once"
-    );
-});
+/// Inbound QoS 2: PUBREC sent, connection lost; after the reconnect the
+/// client waits for the broker's PUBREL (no PUBREC resent), answers it with
+/// PUBCOMP, and the message is delivered once.
+#[test]
+fn seed_bug_7_no_pubrec_resend_on_reconnect() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let (client, _) = connect_fake(&mut fake, persistent("b7-pubrec"), &CONNACK_ACCEPTED).await;
+        fake.write(&publish("b7/in", b"once", 2, Some(5), false))
+            .unwrap();
+        let (rec, _) = fake.read_until_type(5, T).unwrap();
+        assert_eq!(rec, ack(0x50, 5));
+        fake.drop_connection();
+        handshake(&mut fake, &CONNACK_SESSION_PRESENT);
+        fake.expect_silence(QUIET).unwrap();
+        fake.write(&ack(0x62, 5)).unwrap();
+        let (comp, _) = fake.read_until_type(7, T).unwrap();
+        assert_eq!(comp, ack(0x70, 5));
+        let m = timeout(T, client.deliver_message()).await.unwrap().unwrap();
+        assert_eq!(payload_str(&m), "once");
+        assert!(
+            timeout(QUIET, client.deliver_message()).await.is_err(),
+            "delivered once"
+        );
+    });
+}
 
-// Plain `subscribe()` topics are restored after a reconnect that lost the
-// session, and messages that match no stream go to `deliver_message`.
-reconnect!(
-    seed_bug_8_plain_subscribe_is_restored_and_unmatched_messages_are_delivered,
-    30,
-    async {
+/// Plain `subscribe()` topics are restored after a reconnect that lost the
+/// session, and messages that match no stream go to `deliver_message`.
+#[test]
+fn seed_bug_8_plain_subscribe_is_restored_and_unmatched_messages_are_delivered() {
+    run(Duration::from_secs(30), async {
         let mut broker = blocking(|| Mosquitto::start(""));
         let client = connect(&broker.uri(), forever("b8")).await;
         client
@@ -1673,30 +1669,32 @@ reconnect!(
         let m = next_within(&mut stream, T).await;
         assert_eq!(payload_str(&m), "stream");
         client.disconnect().await;
-    }
-);
+    });
+}
 
-reconnect!(seed_bug_9_a_hash_filter_matches_its_parent, 20, async {
-    let broker = blocking(|| Mosquitto::start(""));
-    let client = connect(&broker.uri(), forever("b9")).await;
-    let mut sub = client.subscription("b9/#", QoS::AtLeastOnce).await.unwrap();
-    for topic in ["b9", "b9/x", "b9/x/y"] {
-        client
-            .publish(topic, topic, QoS::AtLeastOnce, false)
-            .await
-            .unwrap();
-        let m = next_within(&mut sub, T).await;
-        assert_eq!(m.topic().as_str(), topic);
-    }
-    client.disconnect().await;
-});
+#[test]
+fn seed_bug_9_a_hash_filter_matches_its_parent() {
+    run(Duration::from_secs(20), async {
+        let broker = blocking(|| Mosquitto::start(""));
+        let client = connect(&broker.uri(), forever("b9")).await;
+        let mut sub = client.subscription("b9/#", QoS::AtLeastOnce).await.unwrap();
+        for topic in ["b9", "b9/x", "b9/x/y"] {
+            client
+                .publish(topic, topic, QoS::AtLeastOnce, false)
+                .await
+                .unwrap();
+            let m = next_within(&mut sub, T).await;
+            assert_eq!(m.topic().as_str(), topic);
+        }
+        client.disconnect().await;
+    });
+}
 
-// One PUBLISH matching two streams: each stream gets its own message; the
-// broker gets one PUBACK.
-reconnect!(
-    seed_bug_10_overlapping_subscriptions_each_get_their_own_message,
-    20,
-    async {
+/// One PUBLISH matching two streams: each stream gets its own message; the
+/// broker gets one PUBACK.
+#[test]
+fn seed_bug_10_overlapping_subscriptions_each_get_their_own_message() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let (client, _) = connect_fake(&mut fake, forever("b10"), &CONNACK_ACCEPTED).await;
         let mut streams = Vec::new();
@@ -1728,17 +1726,16 @@ reconnect!(
             "matched messages do not also go to deliver_message"
         );
         fake.expect_silence(ms(100)).unwrap();
-    }
-);
+    });
+}
 
-// A stream that is not read for longer than keep-alive + ping timeout,
-// with thousands of QoS 1 messages coming: nothing is dropped, the stream
-// stays alive, the connection stays up (acks are withheld: the broker
-// slows down), and every message arrives in order once it is read.
-reconnect!(
-    seed_bug_11_a_slow_subscription_neither_dies_nor_loses_messages,
-    60,
-    async {
+/// A stream that is not read for longer than keep-alive + ping timeout,
+/// with thousands of QoS 1 messages coming: nothing is dropped, the stream
+/// stays alive, the connection stays up (acks are withheld: the broker
+/// slows down), and every message arrives in order once it is read.
+#[test]
+fn seed_bug_11_a_slow_subscription_neither_dies_nor_loses_messages() {
+    run(Duration::from_secs(60), async {
         let broker = blocking(|| Mosquitto::start("max_queued_messages 0\n"));
         let config = Config {
             keep_alive: Duration::from_secs(2),
@@ -1779,13 +1776,12 @@ reconnect!(
         );
         client.disconnect().await;
         publisher.disconnect().await;
-    }
-);
+    });
+}
 
-reconnect!(
-    seed_bug_12_deliver_message_works_alongside_subscription_streams,
-    20,
-    async {
+#[test]
+fn seed_bug_12_deliver_message_works_alongside_subscription_streams() {
+    run(Duration::from_secs(20), async {
         let broker = blocking(|| Mosquitto::start(""));
         let client = connect(&broker.uri(), forever("b12")).await;
         let mut stream = client
@@ -1821,74 +1817,79 @@ reconnect!(
         let m = timeout(T, client.deliver_message()).await.unwrap().unwrap();
         assert_eq!(payload_str(&m), "last");
         client.disconnect().await;
-    }
-);
+    });
+}
 
-// Two clients, two configs: nothing of one shows in the other (distmqtt
-// leaked the URI through a mutable default).
-reconnect!(seed_bug_14_no_config_leaks_between_clients, 20, async {
-    let (mut fake_a, _) = FakeBroker::bind();
-    let (mut fake_b, _) = FakeBroker::bind();
-    let config_a = Config {
-        client_id: Some("b14-a".into()),
-        keep_alive: Duration::from_secs(30),
-        will: Some(sansmqtt::config::WillConfig {
-            topic: "b14/will".into(),
-            message: "a".into(),
-            qos: 1,
-            retain: false,
-            codec: None,
-            value: None,
-        }),
-        ..Config::default()
-    };
-    let (a, connect_a) = connect_fake(&mut fake_a, config_a.clone(), &CONNACK_ACCEPTED).await;
-    let (b, connect_b) = connect_fake(&mut fake_b, Config::default(), &CONNACK_ACCEPTED).await;
-    let (ia, ib) = (parse_connect(&connect_a), parse_connect(&connect_b));
-    assert_eq!(ia.client_id, "b14-a");
-    assert_eq!(ia.keep_alive, 30);
-    assert!(ia.will.is_some());
-    assert!(ib.client_id.starts_with("sansmqtt-"), "{ib:?}");
-    assert_eq!(ib.keep_alive, 10);
-    assert!(ib.will.is_none());
-    assert!(a.config().uris.is_empty() && b.config().uris.is_empty());
-    assert_eq!(b.config().client_id, None);
-    assert_eq!(Config::default().client_id, None);
-    assert!(Config::default().will.is_none());
-    // B's traffic goes to B's broker only.
-    b.publish("b14", "b", QoS::AtMostOnce, false).await.unwrap();
-    let (p, _) = fake_b.read_until_type(3, T).unwrap();
-    assert_eq!(publish_parts(&p).0, "b14");
-    fake_a.expect_silence(QUIET).unwrap();
-    assert!(fake_a.accept(ms(100)).is_err());
-});
+/// Two clients, two configs: nothing of one shows in the other (distmqtt
+/// leaked the URI through a mutable default).
+#[test]
+fn seed_bug_14_no_config_leaks_between_clients() {
+    run(Duration::from_secs(20), async {
+        let (mut fake_a, _) = FakeBroker::bind();
+        let (mut fake_b, _) = FakeBroker::bind();
+        let config_a = Config {
+            client_id: Some("b14-a".into()),
+            keep_alive: Duration::from_secs(30),
+            will: Some(sansmqtt::config::WillConfig {
+                topic: "b14/will".into(),
+                message: "a".into(),
+                qos: 1,
+                retain: false,
+                codec: None,
+                value: None,
+            }),
+            ..Config::default()
+        };
+        let (a, connect_a) = connect_fake(&mut fake_a, config_a.clone(), &CONNACK_ACCEPTED).await;
+        let (b, connect_b) = connect_fake(&mut fake_b, Config::default(), &CONNACK_ACCEPTED).await;
+        let (ia, ib) = (parse_connect(&connect_a), parse_connect(&connect_b));
+        assert_eq!(ia.client_id, "b14-a");
+        assert_eq!(ia.keep_alive, 30);
+        assert!(ia.will.is_some());
+        assert!(ib.client_id.starts_with("sansmqtt-"), "{ib:?}");
+        assert_eq!(ib.keep_alive, 10);
+        assert!(ib.will.is_none());
+        assert!(a.config().uris.is_empty() && b.config().uris.is_empty());
+        assert_eq!(b.config().client_id, None);
+        assert_eq!(Config::default().client_id, None);
+        assert!(Config::default().will.is_none());
+        // B's traffic goes to B's broker only.
+        b.publish("b14", "b", QoS::AtMostOnce, false).await.unwrap();
+        let (p, _) = fake_b.read_until_type(3, T).unwrap();
+        assert_eq!(publish_parts(&p).0, "b14");
+        fake_a.expect_silence(QUIET).unwrap();
+        assert!(fake_a.accept(ms(100)).is_err());
+    });
+}
 
-// Topics are validated before anything is sent.
-reconnect!(seed_bug_17_publish_validates_the_topic, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let (client, _) = connect_fake(&mut fake, forever("b17"), &CONNACK_ACCEPTED).await;
-    for topic in ["a/+/b", "a/#", "+", "#", "", "a\0b"] {
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            let r = timeout(PROMPT, client.publish(topic, "x", qos, false))
-                .await
-                .expect("refused at once");
-            assert!(matches!(r, Err(ClientError::Topic(_))), "{topic:?}: {r:?}");
+/// Topics are validated before anything is sent.
+#[test]
+fn seed_bug_17_publish_validates_the_topic() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let (client, _) = connect_fake(&mut fake, forever("b17"), &CONNACK_ACCEPTED).await;
+        for topic in ["a/+/b", "a/#", "+", "#", "", "a\0b"] {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let r = timeout(PROMPT, client.publish(topic, "x", qos, false))
+                    .await
+                    .expect("refused at once");
+                assert!(matches!(r, Err(ClientError::Topic(_))), "{topic:?}: {r:?}");
+            }
         }
-    }
-    for filter in ["a/#/b", "a+", "", "#/a"] {
-        let r = client.subscribe(&[(filter, QoS::AtMostOnce)]).await;
-        assert!(matches!(r, Err(ClientError::Topic(_))), "{filter:?}: {r:?}");
-        assert!(client.subscription(filter, QoS::AtMostOnce).await.is_err());
-    }
-    fake.expect_silence(QUIET).unwrap();
-});
+        for filter in ["a/#/b", "a+", "", "#/a"] {
+            let r = client.subscribe(&[(filter, QoS::AtMostOnce)]).await;
+            assert!(matches!(r, Err(ClientError::Topic(_))), "{filter:?}: {r:?}");
+            assert!(client.subscription(filter, QoS::AtMostOnce).await.is_err());
+        }
+        fake.expect_silence(QUIET).unwrap();
+    });
+}
 
-// A packet above `max_packet_size` is refused from its header, before its
-// body is buffered: the client closes the connection.
-reconnect!(
-    seed_bug_17_incoming_packets_are_bounded_by_max_packet_size,
-    20,
-    async {
+/// A packet above `max_packet_size` is refused from its header, before its
+/// body is buffered: the client closes the connection.
+#[test]
+fn seed_bug_17_incoming_packets_are_bounded_by_max_packet_size() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         let config = Config {
             max_packet_size: Some(1024),
@@ -1912,34 +1913,36 @@ reconnect!(
             .unwrap();
         let m = timeout(T, client.deliver_message()).await.unwrap().unwrap();
         assert_eq!(m.payload().len(), 900);
-    }
-);
+    });
+}
 
-// A will given by its topic only (text, no message, no QoS, no retain).
-reconnect!(seed_bug_18_a_will_needs_only_a_topic, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let config: Config =
-        serde_json::from_str(r#"{ "will": { "topic": "b18/gone" } }"#).expect("will config");
-    let (_a, connect) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
-    let will = parse_connect(&connect).will.expect("a will");
-    assert_eq!(will, ("b18/gone".to_owned(), Vec::new(), 0, false));
+/// A will given by its topic only (text, no message, no QoS, no retain).
+#[test]
+fn seed_bug_18_a_will_needs_only_a_topic() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let config: Config =
+            serde_json::from_str(r#"{ "will": { "topic": "b18/gone" } }"#).expect("will config");
+        let (_a, connect) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
+        let will = parse_connect(&connect).will.expect("a will");
+        assert_eq!(will, ("b18/gone".to_owned(), Vec::new(), 0, false));
 
-    let (mut fake, _) = FakeBroker::bind();
-    let config: Config =
-        serde_json::from_str(r#"{ "will": { "topic": "b18/text", "message": "gone é" } }"#)
-            .expect("will config");
-    let (_b, connect) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
-    let will = parse_connect(&connect).will.expect("a will");
-    assert_eq!(will.0, "b18/text");
-    assert_eq!(will.1, "gone é".as_bytes());
-});
+        let (mut fake, _) = FakeBroker::bind();
+        let config: Config =
+            serde_json::from_str(r#"{ "will": { "topic": "b18/text", "message": "gone é" } }"#)
+                .expect("will config");
+        let (_b, connect) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
+        let will = parse_connect(&connect).will.expect("a will");
+        assert_eq!(will.0, "b18/text");
+        assert_eq!(will.1, "gone é".as_bytes());
+    });
+}
 
-// `keep_alive <= ping_delay` is a clear configuration error when the client
-// is built, before any connection; `keep_alive = 0` disables pings.
-reconnect!(
-    seed_bug_20_keep_alive_not_above_ping_delay_is_a_config_error,
-    20,
-    async {
+/// `keep_alive <= ping_delay` is a clear configuration error when the client
+/// is built, before any connection; `keep_alive = 0` disables pings.
+#[test]
+fn seed_bug_20_keep_alive_not_above_ping_delay_is_a_config_error() {
+    run(Duration::from_secs(20), async {
         let (mut fake, _) = FakeBroker::bind();
         for (keep_alive, ping_delay) in [(1, 1), (1, 2), (5, 10)] {
             let config = Config {
@@ -1971,153 +1974,164 @@ reconnect!(
         let (_client, connect) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
         assert_eq!(parse_connect(&connect).keep_alive, 0);
         fake.expect_silence(Duration::from_secs(2)).unwrap();
-    }
-);
+    });
+}
 
 // ============================================== connection setup, failover
 
-// A host that never answers SYN (its accept queue is full): the transport
-// connection is bounded by `connect_timeout` too, not by the OS (minutes).
-reconnect!(connect_timeout_bounds_the_transport_connection, 20, async {
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener
-        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    listener.listen(0).unwrap();
-    let port = listener.local_addr().unwrap().as_socket().unwrap().port();
-    // Backlog 0: one connection fills the accept queue; later SYNs are dropped.
-    let _filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let uri = format!("mqtt://127.0.0.1:{port}");
-    let config = Config {
-        connect_timeout: Duration::from_secs(1),
-        auto_reconnect: false,
-        ..Config::default()
-    };
-    let start = Instant::now();
-    let r = timeout(T, try_connect(&uri, config))
-        .await
-        .expect("connect gives up within connect_timeout");
-    assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
-    let elapsed = start.elapsed();
-    assert!(
-        elapsed >= ms(950) && elapsed < ms(1600),
-        "gave up after {elapsed:?}"
-    );
-    // With auto_reconnect the timed-out attempts are retried, then given up.
-    let config = Config {
-        connect_timeout: Duration::from_secs(1),
-        reconnect_retries: 1,
-        ..Config::default()
-    };
-    let r = timeout(T, try_connect(&uri, config))
-        .await
-        .expect("connect gives up after its retries");
-    assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
-    drop(listener);
-});
+/// A host that never answers SYN (its accept queue is full): the transport
+/// connection is bounded by `connect_timeout` too, not by the OS (minutes).
+#[test]
+fn connect_timeout_bounds_the_transport_connection() {
+    run(Duration::from_secs(20), async {
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        listener.listen(0).unwrap();
+        let port = listener.local_addr().unwrap().as_socket().unwrap().port();
+        // Backlog 0: one connection fills the accept queue; later SYNs are dropped.
+        let _filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let uri = format!("mqtt://127.0.0.1:{port}");
+        let config = Config {
+            connect_timeout: Duration::from_secs(1),
+            auto_reconnect: false,
+            ..Config::default()
+        };
+        let start = Instant::now();
+        let r = timeout(T, try_connect(&uri, config))
+            .await
+            .expect("connect gives up within connect_timeout");
+        assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= ms(950) && elapsed < ms(1600),
+            "gave up after {elapsed:?}"
+        );
+        // With auto_reconnect the timed-out attempts are retried, then given up.
+        let config = Config {
+            connect_timeout: Duration::from_secs(1),
+            reconnect_retries: 1,
+            ..Config::default()
+        };
+        let r = timeout(T, try_connect(&uri, config))
+            .await
+            .expect("connect gives up after its retries");
+        assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");
+        drop(listener);
+    });
+}
 
-// The constructor's URI, then `Config::uris`, in turn.
-reconnect!(failover_tries_the_uris_in_turn, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let dead = format!("mqtt://127.0.0.1:{}", support::free_port());
-    let config = Config {
-        uris: vec![fake.uri()],
-        ..forever("failover")
-    };
-    let pending = spawn(async move { try_connect(&dead, config).await });
-    handshake(&mut fake, &CONNACK_ACCEPTED);
-    let client = finished(pending, T)
-        .await
-        .expect("connected to the second URI");
-    // After a loss: the dead one, then this one again.
-    fake.drop_connection();
-    handshake(&mut fake, &CONNACK_ACCEPTED);
-    let c = client.clone();
-    let ping = spawn(async move { c.ping().await });
-    fake.read_until_type(12, T).unwrap();
-    fake.write(&PINGRESP).unwrap();
-    assert_eq!(finished(ping, T).await, Ok(()));
-});
+/// The constructor's URI, then `Config::uris`, in turn.
+#[test]
+fn failover_tries_the_uris_in_turn() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let dead = format!("mqtt://127.0.0.1:{}", support::free_port());
+        let config = Config {
+            uris: vec![fake.uri()],
+            ..forever("failover")
+        };
+        let pending = spawn(async move { try_connect(&dead, config).await });
+        handshake(&mut fake, &CONNACK_ACCEPTED);
+        let client = finished(pending, T)
+            .await
+            .expect("connected to the second URI");
+        // After a loss: the dead one, then this one again.
+        fake.drop_connection();
+        handshake(&mut fake, &CONNACK_ACCEPTED);
+        let c = client.clone();
+        let ping = spawn(async move { c.ping().await });
+        fake.read_until_type(12, T).unwrap();
+        fake.write(&PINGRESP).unwrap();
+        assert_eq!(finished(ping, T).await, Ok(()));
+    });
+}
 
-// A CONNACK refusal on a reconnect stops the automatic reconnection (no
-// further attempt), the state says why, and `reconnect()` still works.
-reconnect!(a_refusal_on_reconnect_stops_reconnecting, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let (client, _) = connect_fake(&mut fake, forever("refused"), &CONNACK_ACCEPTED).await;
-    let mut states = changes(&client);
-    fake.drop_connection();
-    handshake(&mut fake, &support::CONNACK_NOT_AUTHORIZED);
-    let seen = wait_state(&mut states, T, |s| {
-        matches!(
-            s,
-            ConnectionState::Disconnected {
-                reason: Some(CloseReason::Refused { .. })
-            }
-        )
-    })
-    .await;
-    assert!(
-        fake.accept(ms(1500)).is_err(),
-        "no attempt after a refusal: {seen:?}"
-    );
-    let c = client.clone();
-    let reconnected = spawn(async move { c.reconnect().await });
-    handshake(&mut fake, &CONNACK_ACCEPTED);
-    assert_eq!(finished(reconnected, T).await, Ok(false));
-});
+/// A CONNACK refusal on a reconnect stops the automatic reconnection (no
+/// further attempt), the state says why, and `reconnect()` still works.
+#[test]
+fn a_refusal_on_reconnect_stops_reconnecting() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let (client, _) = connect_fake(&mut fake, forever("refused"), &CONNACK_ACCEPTED).await;
+        let mut states = changes(&client);
+        fake.drop_connection();
+        handshake(&mut fake, &support::CONNACK_NOT_AUTHORIZED);
+        let seen = wait_state(&mut states, T, |s| {
+            matches!(
+                s,
+                ConnectionState::Disconnected {
+                    reason: Some(CloseReason::Refused { .. })
+                }
+            )
+        })
+        .await;
+        assert!(
+            fake.accept(ms(1500)).is_err(),
+            "no attempt after a refusal: {seen:?}"
+        );
+        let c = client.clone();
+        let reconnected = spawn(async move { c.reconnect().await });
+        handshake(&mut fake, &CONNACK_ACCEPTED);
+        assert_eq!(finished(reconnected, T).await, Ok(false));
+    });
+}
 
-// Publishes made while disconnected wait in a bounded queue; beyond it
-// `publish` fails at once with a typed error.
-reconnect!(the_offline_queue_is_bounded, 20, async {
-    let (mut fake, _) = FakeBroker::bind();
-    let config = Config {
-        max_queued: 3,
-        ..forever("queue")
-    };
-    let (client, _) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
-    let mut states = changes(&client);
-    fake.drop_connection();
-    wait_state(&mut states, T, |s| {
-        matches!(s, ConnectionState::Reconnecting { .. })
-    })
-    .await;
-    let waiting: Vec<_> = (0..3)
-        .map(|_| spawn_publish(&client, "q", "x", QoS::AtLeastOnce))
-        .collect();
-    Rt::sleep(ms(200)).await;
-    let r = timeout(PROMPT, client.publish("q", "x", QoS::AtLeastOnce, false))
-        .await
-        .expect("refused at once");
-    assert!(
-        matches!(r, Err(ClientError::Publish(PublishError::QueueFull(3)))),
-        "{r:?}"
-    );
-    // The queued ones go out after the reconnect.
-    handshake(&mut fake, &CONNACK_ACCEPTED);
-    for _ in 0..3 {
-        let (p, _) = fake.read_until_type(3, T).unwrap();
-        fake.write(&ack(0x40, packet_id(&p).unwrap())).unwrap();
-    }
-    for w in waiting {
-        assert!(finished(w, T).await.is_ok());
-    }
-});
+/// Publishes made while disconnected wait in a bounded queue; beyond it
+/// `publish` fails at once with a typed error.
+#[test]
+fn the_offline_queue_is_bounded() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let config = Config {
+            max_queued: 3,
+            ..forever("queue")
+        };
+        let (client, _) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
+        let mut states = changes(&client);
+        fake.drop_connection();
+        wait_state(&mut states, T, |s| {
+            matches!(s, ConnectionState::Reconnecting { .. })
+        })
+        .await;
+        let waiting: Vec<_> = (0..3)
+            .map(|_| spawn_publish(&client, "q", "x", QoS::AtLeastOnce))
+            .collect();
+        Rt::sleep(ms(200)).await;
+        let r = timeout(PROMPT, client.publish("q", "x", QoS::AtLeastOnce, false))
+            .await
+            .expect("refused at once");
+        assert!(
+            matches!(r, Err(ClientError::Publish(PublishError::QueueFull(3)))),
+            "{r:?}"
+        );
+        // The queued ones go out after the reconnect.
+        handshake(&mut fake, &CONNACK_ACCEPTED);
+        for _ in 0..3 {
+            let (p, _) = fake.read_until_type(3, T).unwrap();
+            fake.write(&ack(0x40, packet_id(&p).unwrap())).unwrap();
+        }
+        for w in waiting {
+            assert!(finished(w, T).await.is_ok());
+        }
+    });
+}
 
 // ------------------------------------------------------- session expiry (v5)
 
-// MQTT 5 `session_expiry`: a clean first connection whose session outlives
-// it. Another connection takes the session over (mosquitto closes ours
-// with DISCONNECT 0x8E) and leaves; the client reconnects with Clean
-// Start 0 [MQTT-3.1.2-6] and resumes the session (CONNACK: session
-// present), where Clean Start 1 would have discarded it [MQTT-3.1.2-4].
-// The broker closes the first connection with DISCONNECT 0x8E when the
-// other one takes the session [MQTT-3.1.4-3].
-// (A broker restart cannot show it: mosquitto 2.0 saves only the sessions
-// of clients whose connection did not start clean.)
-reconnect!(
-    v5_session_expiry_resumes_a_clean_first_session_after_a_reconnect,
-    60,
-    async {
+/// MQTT 5 `session_expiry`: a clean first connection whose session outlives
+/// it. Another connection takes the session over (mosquitto closes ours
+/// with DISCONNECT 0x8E) and leaves; the client reconnects with Clean
+/// Start 0 [MQTT-3.1.2-6] and resumes the session (CONNACK: session
+/// present), where Clean Start 1 would have discarded it [MQTT-3.1.2-4].
+/// The broker closes the first connection with DISCONNECT 0x8E when the
+/// other one takes the session [MQTT-3.1.4-3].
+/// (A broker restart cannot show it: mosquitto 2.0 saves only the sessions
+/// of clients whose connection did not start clean.)
+#[test]
+fn v5_session_expiry_resumes_a_clean_first_session_after_a_reconnect() {
+    run(Duration::from_secs(60), async {
         let broker = blocking(|| Mosquitto::start(""));
         let uri = broker.uri();
         let v5 = |clean: bool| Config {
@@ -2175,19 +2189,18 @@ reconnect!(
         assert_eq!(payload_str(&next_within(&mut sub, T).await), "kept");
         publisher.disconnect().await;
         client.disconnect().await;
-    }
-);
+    });
+}
 
-// MQTT 5 `session_expiry` with `cleansession = false`: the broker keeps
-// the session while the interval runs after the connection ended
-// [MQTT-3.1.2-23] and ends it once it has passed; a
-// message published after that is not kept for it, and the next
-// connection finds no session. With a long expiry, the same steps find
-// the session and its message.
-reconnect!(
-    v5_session_expiry_ends_the_session_after_the_interval,
-    60,
-    async {
+/// MQTT 5 `session_expiry` with `cleansession = false`: the broker keeps
+/// the session while the interval runs after the connection ended
+/// [MQTT-3.1.2-23] and ends it once it has passed; a
+/// message published after that is not kept for it, and the next
+/// connection finds no session. With a long expiry, the same steps find
+/// the session and its message.
+#[test]
+fn v5_session_expiry_ends_the_session_after_the_interval() {
+    run(Duration::from_secs(60), async {
         let broker = blocking(|| Mosquitto::start(""));
         let uri = broker.uri();
         for (expiry, kept) in [(1, false), (600, true)] {
@@ -2229,5 +2242,5 @@ reconnect!(
             );
             client.disconnect().await;
         }
-    }
-);
+    });
+}
