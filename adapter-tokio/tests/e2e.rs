@@ -5,55 +5,13 @@
 #[path = "../../mqtt-client/tests/support/mod.rs"]
 mod support;
 
+#[path = "../../mqtt-client/tests/suite/runtime.rs"]
+mod runtime;
+
+mod rt;
+
 #[path = "../../mqtt-client/tests/suite/e2e_body.rs"]
 mod suite;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-use sansmqtt_tokio::{Runtime, TokioRuntime};
-
 /// The runtime every test of the suite runs on.
-type Rt = Tokio;
-
-/// tokio for the suite.
-struct Tokio;
-
-impl suite::TestRuntime for Tokio {
-    fn runtime() -> Arc<dyn Runtime> {
-        Arc::new(TokioRuntime::current())
-    }
-
-    fn block_on<F: Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-            .block_on(future)
-    }
-
-    fn spawn<T: Send + 'static>(
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = T> + Send + 'static {
-        let task = tokio::spawn(future);
-        async move {
-            match task.await {
-                Ok(output) => output,
-                Err(e) => match e.try_into_panic() {
-                    Ok(panic) => std::panic::resume_unwind(panic),
-                    Err(e) => panic!("task failed: {e}"),
-                },
-            }
-        }
-    }
-
-    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
-        tokio::time::sleep(duration)
-    }
-
-    fn blocking<T>(f: impl FnOnce() -> T) -> T {
-        tokio::task::block_in_place(f)
-    }
-}
+type Rt = rt::Tokio;

@@ -6,17 +6,20 @@
 //! hang.
 //!
 //! The bodies use only the runtime-generic `sansmqtt::Client::connect` and
-//! [`TestRuntime`]: sleeping, spawning, blocking and `block_on`. An adapter's
-//! `tests/e2e.rs` includes this file and picks its runtime:
+//! [`TestRuntime`] (`runtime.rs`): sleeping, spawning, blocking and
+//! `block_on`. An adapter's `tests/e2e.rs` includes this file and picks its
+//! runtime:
 //!
 //! ```ignore
 //! #[path = "../../mqtt-client/tests/support/mod.rs"]
 //! mod support;
+//! #[path = "../../mqtt-client/tests/suite/runtime.rs"]
+//! mod runtime;
 //! #[path = "../../mqtt-client/tests/suite/e2e_body.rs"]
 //! mod suite;
 //!
 //! /// The runtime every test of the suite runs on.
-//! type Rt = MyTestRuntime; // implements suite::TestRuntime
+//! type Rt = MyTestRuntime; // implements runtime::TestRuntime
 //! ```
 //!
 //! and gets one `#[test]` per body and broker variant, named like
@@ -30,13 +33,13 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use futures_util::future::{AbortHandle, Either, abortable, select};
+use futures_util::future::{AbortHandle, abortable};
 use futures_util::{StreamExt, TryStreamExt};
 use sansmqtt::config::WillConfig;
 use sansmqtt::{
@@ -45,54 +48,10 @@ use sansmqtt::{
 };
 
 use crate::Rt;
+use crate::runtime::{TestRuntime, blocking, spawn, timeout};
 use crate::support::{self, Mosquitto};
 
 // ------------------------------------------------------------------ runtime
-
-/// What the suite needs from a runtime besides `sansmqtt::Runtime`.
-pub(crate) trait TestRuntime: 'static {
-    /// The adapter's runtime, for `Client::connect`. Called inside
-    /// [`TestRuntime::block_on`].
-    fn runtime() -> Arc<dyn Runtime>;
-    /// Runs a test body to completion on the calling thread (the test's).
-    fn block_on<F: Future>(future: F) -> F::Output;
-    /// Runs `future` in the background; the returned future gives its
-    /// output, and re-raises its panic.
-    fn spawn<T: Send + 'static>(
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = T> + Send + 'static;
-    /// Ready once `duration` has passed.
-    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
-    /// Runs blocking code (starting or stopping a broker) from a test body:
-    /// the body's thread may block, unless the runtime says otherwise.
-    fn blocking<T>(f: impl FnOnce() -> T) -> T {
-        f()
-    }
-}
-
-/// A wait that reached its deadline.
-#[derive(Debug)]
-struct Elapsed;
-
-/// `future`'s output, unless `duration` passes first.
-async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
-    match select(pin!(future), pin!(Rt::sleep(duration))).await {
-        Either::Left((output, _)) => Ok(output),
-        Either::Right(_) => Err(Elapsed),
-    }
-}
-
-/// [`TestRuntime::spawn`] on the suite's runtime.
-fn spawn<T: Send + 'static>(
-    future: impl Future<Output = T> + Send + 'static,
-) -> impl Future<Output = T> + Send + 'static {
-    Rt::spawn(future)
-}
-
-/// [`TestRuntime::blocking`] on the suite's runtime.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    Rt::blocking(f)
-}
 
 /// The test runtime's `sansmqtt::Runtime`, able to drop every task it
 /// spawned at once: [`Crashable::crash`] is a process dying, for a client
@@ -345,7 +304,7 @@ macro_rules! e2e {
             $(
                 #[test]
                 fn $variant() {
-                    <crate::Rt as super::TestRuntime>::block_on(
+                    <crate::Rt as crate::runtime::TestRuntime>::block_on(
                         super::run(stringify!($variant), super::$body),
                     );
                 }
