@@ -1,7 +1,7 @@
 //! Payload codecs end to end, on tokio against a real mosquitto (one per
 //! test): values and typed values published with the default codec, a
 //! named codec and an alias of `codec_params`; decoded subscription
-//! streams and `deliver_decoded`; a payload that does not decode is an
+//! streams and `deliver_value`; a payload that does not decode is an
 //! error in its item, the message is kept and the stream goes on; a will
 //! encoded with an alias reaches the subscribers.
 
@@ -109,7 +109,7 @@ async fn decoded_stream_keeps_bad_payloads_and_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aliases_and_deliver_decoded() {
+async fn aliases_and_deliver_value() {
     let broker = Mosquitto::start("");
     let client = connect(&broker, config("codecs-alias")).await;
     client
@@ -118,7 +118,7 @@ async fn aliases_and_deliver_decoded() {
         .unwrap();
 
     // An unknown codec fails at once, before waiting for a message.
-    let e = within("deliver_decoded", client.deliver_value(Some("nope")))
+    let e = within("deliver_value", client.deliver_value(Some("nope")))
         .await
         .unwrap_err();
     assert_eq!(
@@ -154,7 +154,7 @@ async fn aliases_and_deliver_decoded() {
             )
             .await
             .unwrap();
-        let d = within("deliver_decoded", client.deliver_value(Some(codec)))
+        let d = within("deliver_value", client.deliver_value(Some(codec)))
             .await
             .unwrap()
             .expect("a message");
