@@ -101,6 +101,7 @@ impl std::ops::Deref for Handle {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) qos0_dropped: AtomicU64,
+    pub(crate) replies_dropped: AtomicU64,
 }
 
 /// What the client counted so far.
@@ -110,6 +111,10 @@ pub struct Stats {
     /// QoS 0 messages dropped for a full receiver, under
     /// [`Qos0Overflow::Drop`](crate::config::Qos0Overflow::Drop).
     pub qos0_dropped: u64,
+    /// Messages on the response topic of [`Client::request`] dropped for
+    /// naming no waiting request (missing, foreign or stale correlation
+    /// data: a reply after its timeout, a duplicate).
+    pub replies_dropped: u64,
 }
 
 /// Builder methods setting `Option` fields of an options struct: `name(value)`
@@ -309,7 +314,7 @@ impl Client {
     }
 
     /// Queues a command for the driver (never waits).
-    fn send(&self, command: Command) -> Result<(), ClientError> {
+    pub(crate) fn send(&self, command: Command) -> Result<(), ClientError> {
         self.shared
             .commands
             .send_now(command)
@@ -330,7 +335,7 @@ impl Client {
     }
 
     /// `call`, or [`ClientError::Timeout`] after `timeout`.
-    async fn within<T>(
+    pub(crate) async fn within<T>(
         &self,
         timeout: Option<Duration>,
         call: impl Future<Output = Result<T, ClientError>>,
@@ -352,10 +357,16 @@ impl Client {
         .await
     }
 
+    /// A new id for a route or a request, unique in the client.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.shared.next_route.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// What the client counted so far.
     pub fn stats(&self) -> Stats {
         Stats {
             qos0_dropped: self.shared.counters.qos0_dropped.load(Ordering::Relaxed),
+            replies_dropped: self.shared.counters.replies_dropped.load(Ordering::Relaxed),
         }
     }
 
@@ -544,7 +555,7 @@ impl Client {
     /// [`ClientError::SubscribeRefused`] and its reason code.
     pub async fn subscription(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
-        let id = self.shared.next_route.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id();
         let (sender, receiver) = chan::channel(QUEUE);
         let route_filter = filter.clone();
         self.ask(|reply| Command::Route {
