@@ -14,3 +14,6 @@
 
 /// A smoke test of the suite itself: a v5 connection to mosquitto.
 mod smoke;
+
+/// Request / response: `Client::request` and `Client::respond`.
+mod request;
