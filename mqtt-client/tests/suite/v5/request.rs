@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, join_all, select};
 use sansmqtt::{
     Bytes, Client, ClientError, Config, ConnectionState, Message, MqttString, ProtocolVersion,
-    Publish, QoS, RequestOptions, TopicName,
+    Publish, QoS, RequestOptions, Subscription, TopicName,
 };
 
 use crate::Rt;
@@ -70,6 +70,17 @@ async fn responder(uri: &str, topic: &str, concurrency: usize) -> Responder {
     }
 }
 
+/// A broker, a requester, and a spy client with a stream of the requests
+/// to `topic` (which it does not answer).
+async fn spied(topic: &str) -> (Mosquitto, Client, Client, Subscription) {
+    let broker = blocking(|| Mosquitto::start(""));
+    let uri = broker.uri();
+    let requester = connect(&uri, v5("rr-requester")).await;
+    let spy = connect(&uri, v5("rr-spy")).await;
+    let seen = spy.subscription(topic, QoS::AtLeastOnce).await.unwrap();
+    (broker, requester, spy, seen)
+}
+
 /// Waits (up to `T`) until `f` holds.
 async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + T;
@@ -112,7 +123,10 @@ fn thousand_concurrent_requests_none_lost_none_crossed() {
             assert!(topic.is_none(), "a reply is no request");
         }
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_secs(5), "1,000 requests took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "1,000 requests took {elapsed:?}"
+        );
         assert_eq!(requester.stats().replies_dropped, 0);
         requester.disconnect().await;
         responder.client.disconnect().await;
@@ -125,16 +139,15 @@ fn thousand_concurrent_requests_none_lost_none_crossed() {
 #[test]
 fn a_request_without_answer_times_out_and_a_late_reply_is_dropped() {
     Rt::block_on(async {
-        let broker = blocking(|| Mosquitto::start(""));
+        let (broker, requester, spy, mut seen) = spied("rr/silent").await;
         let uri = broker.uri();
-        let requester = connect(&uri, v5("rr-timeout")).await;
-        let spy = connect(&uri, v5("rr-spy")).await;
-        let mut seen = spy.subscription("rr/silent", QoS::AtLeastOnce).await.unwrap();
         let options = RequestOptions::new()
             .qos(QoS::AtLeastOnce)
             .timeout(Duration::from_millis(300));
         let started = Instant::now();
-        let outcome = requester.request_with("rr/silent", "anyone?", options).await;
+        let outcome = requester
+            .request_with("rr/silent", "anyone?", options)
+            .await;
         assert_eq!(outcome, Err(ClientError::Timeout));
         assert!(started.elapsed() >= Duration::from_millis(300));
         assert!(started.elapsed() < T);
@@ -157,11 +170,7 @@ fn a_request_without_answer_times_out_and_a_late_reply_is_dropped() {
 #[test]
 fn a_dropped_request_frees_its_slot() {
     Rt::block_on(async {
-        let broker = blocking(|| Mosquitto::start(""));
-        let uri = broker.uri();
-        let requester = connect(&uri, v5("rr-dropped")).await;
-        let spy = connect(&uri, v5("rr-spy")).await;
-        let mut seen = spy.subscription("rr/slow", QoS::AtLeastOnce).await.unwrap();
+        let (_broker, requester, spy, mut seen) = spied("rr/slow").await;
         let request = {
             let call = std::pin::pin!(requester.request("rr/slow", "will you?"));
             let next = std::pin::pin!(timeout(T, seen.next()));
@@ -195,11 +204,7 @@ fn a_dropped_request_frees_its_slot() {
 #[test]
 fn replies_with_foreign_or_missing_correlation_data_are_dropped() {
     Rt::block_on(async {
-        let broker = blocking(|| Mosquitto::start(""));
-        let uri = broker.uri();
-        let requester = connect(&uri, v5("rr-foreign")).await;
-        let spy = connect(&uri, v5("rr-spy")).await;
-        let mut seen = spy.subscription("rr/ask", QoS::AtLeastOnce).await.unwrap();
+        let (_broker, requester, spy, mut seen) = spied("rr/ask").await;
         let r = requester.clone();
         let call = spawn(async move { r.request("rr/ask", "question").await });
         let request = timeout(T, seen.next()).await.unwrap().expect("the request");
@@ -242,7 +247,10 @@ fn the_response_subscription_is_restored_after_a_new_session() {
         };
         let requester = connect(&uri, fast("rr-restore")).await;
         let responder = connect(&uri, fast("rr-restore-responder")).await;
-        let mut requests = responder.subscription("rr/echo", QoS::AtLeastOnce).await.unwrap();
+        let mut requests = responder
+            .subscription("rr/echo", QoS::AtLeastOnce)
+            .await
+            .unwrap();
         let answer = |responder: Client, request: Message| async move {
             responder.respond(&request, "pong").await.unwrap();
         };
@@ -250,7 +258,10 @@ fn the_response_subscription_is_restored_after_a_new_session() {
         let call = spawn(async move { r.request("rr/echo", "ping").await });
         let request = timeout(T, requests.next()).await.unwrap().unwrap();
         answer(responder.clone(), request).await;
-        assert_eq!(&timeout(T, call).await.unwrap().unwrap().payload()[..], b"pong");
+        assert_eq!(
+            &timeout(T, call).await.unwrap().unwrap().payload()[..],
+            b"pong"
+        );
 
         let requester_states = requester.state_changes();
         let responder_states = responder.state_changes();
@@ -273,7 +284,10 @@ fn the_response_subscription_is_restored_after_a_new_session() {
         let call = spawn(async move { r.request("rr/echo", "ping").await });
         let request = timeout(T, requests.next()).await.unwrap().unwrap();
         answer(responder.clone(), request).await;
-        let reply = timeout(T, call).await.unwrap().expect("a reply after the restart");
+        let reply = timeout(T, call)
+            .await
+            .unwrap()
+            .expect("a reply after the restart");
         assert_eq!(&reply.payload()[..], b"pong");
     });
 }
@@ -310,7 +324,10 @@ fn request_in_mqtt_3_1_1_and_respond_without_response_topic_are_typed_errors() {
         assert_eq!(outcome, Err(ClientError::NeedsMqtt5("request / response")));
 
         let client = connect(&uri, v5("rr-plain")).await;
-        let mut stream = client.subscription("rr/plain", QoS::AtLeastOnce).await.unwrap();
+        let mut stream = client
+            .subscription("rr/plain", QoS::AtLeastOnce)
+            .await
+            .unwrap();
         client
             .publish("rr/plain", "no topic", QoS::AtLeastOnce, false)
             .await
@@ -364,9 +381,12 @@ fn body(p: &[u8]) -> &[u8] {
     &p[i + 1..]
 }
 
+/// A property: its identifier and its value's bytes.
+type Property = (u8, Vec<u8>);
+
 /// A v5 PUBLISH of QoS 1 taken apart: topic, properties (id, value bytes),
 /// payload.
-fn parse_publish_v5(p: &[u8]) -> (String, Vec<(u8, Vec<u8>)>, Vec<u8>) {
+fn parse_publish_v5(p: &[u8]) -> (String, Vec<Property>, Vec<u8>) {
     let b = body(p);
     let n = usize::from(u16::from_be_bytes([b[0], b[1]]));
     let topic = String::from_utf8(b[2..2 + n].to_vec()).unwrap();
@@ -410,9 +430,8 @@ fn response_topic_and_correlation_data_on_the_wire() {
     Rt::block_on(async {
         let (mut fake, _) = FakeBroker::bind();
         let uri = fake.uri();
-        let pending = spawn(async move {
-            Client::connect(Rt::runtime(), &uri, v5("rr-wire")).await
-        });
+        let pending =
+            spawn(async move { Client::connect(Rt::runtime(), &uri, v5("rr-wire")).await });
         blocking(|| {
             fake.accept(T).expect("the client connects");
             let connect = fake.read_packet(T).expect("CONNECT");
@@ -441,7 +460,8 @@ fn response_topic_and_correlation_data_on_the_wire() {
             assert_eq!(b[b.len() - 1] & 0x03, 1, "the response topic at QoS 1");
             // Nothing is published before the SUBACK.
             assert!(fake.expect_silence(Duration::from_millis(200)).is_ok());
-            fake.write(&suback_v5(packet_id(&subscribe).unwrap())).unwrap();
+            fake.write(&suback_v5(packet_id(&subscribe).unwrap()))
+                .unwrap();
             let (publish, _) = fake.read_until_type(3, T).expect("the request");
             let (topic, props, payload) = parse_publish_v5(&publish);
             assert_eq!(topic, "svc/wire");
