@@ -949,7 +949,10 @@ impl World {
                     );
                 }
                 Event::Pong => self.stats.pings += 1,
-                Event::Connected(_) | Event::Auth(_) | Event::Closed(_) => {}
+                Event::Connected(_)
+                | Event::Auth(_)
+                | Event::AuthSuccess { .. }
+                | Event::Closed(_) => {}
             }
         }
         if mode == Fed::Several {
