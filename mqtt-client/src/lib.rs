@@ -21,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 mod backoff;
 mod chan;
 mod client;
