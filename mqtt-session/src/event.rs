@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 use sansmqtt_proto::{
-    AckProperties, Auth, AuthReason, ConnAckProperties, ConnectReason, DecodeError, DisconnectProperties,
-    DisconnectReason, EncodeError, PacketType, PubAckReason, PubRecReason, Publish, QoS,
-    MqttString, SubAckReason, UnsubAckReason,
+    AckProperties, Auth, AuthReason, ConnAckProperties, ConnectReason, DecodeError,
+    DisconnectProperties, DisconnectReason, EncodeError, MqttString, PacketType, PubAckReason,
+    PubRecReason, Publish, QoS, SubAckReason, UnsubAckReason,
 };
 
 /// Identifies one publish, subscribe or unsubscribe request; its outcome is
@@ -180,9 +180,7 @@ pub enum ProtocolError {
     AuthWithoutMethod,
     /// AUTH or a successful CONNACK without CONNECT's Authentication Method
     /// [MQTT-4.12.0-5].
-    #[error(
-        "authentication method {received:?} instead of CONNECT's {expected:?} [MQTT-4.12.0-5]"
-    )]
+    #[error("authentication method {received:?} instead of CONNECT's {expected:?} [MQTT-4.12.0-5]")]
     AuthMethodMismatch {
         /// CONNECT's Authentication Method.
         expected: MqttString,

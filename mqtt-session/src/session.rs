@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{
-    AckProperties, Auth, AuthReason, ConnAck, Connect, ConnectReason, DecodeError, Decoder, Disconnect,
-    DisconnectReason,
-    EncodeError, MaximumQoS, MqttString, Packet, PacketId, PacketType, PropertyId, ProtocolVersion,
-    PubAck, PubAckReason, PubComp, PubCompReason, PubRec, PubRel, PubRelReason, Publish, QoS,
-    SubAck, SubAckReason, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter,
-    TopicName, UnsubAck, UnsubAckReason, Unsubscribe, UnsubscribeProperties,
+    AckProperties, Auth, AuthReason, ConnAck, Connect, ConnectReason, DecodeError, Decoder,
+    Disconnect, DisconnectReason, EncodeError, MaximumQoS, MqttString, Packet, PacketId,
+    PacketType, PropertyId, ProtocolVersion, PubAck, PubAckReason, PubComp, PubCompReason, PubRec,
+    PubRel, PubRelReason, Publish, QoS, SubAck, SubAckReason, Subscribe, SubscribeProperties,
+    SubscriptionOptions, TopicFilter, TopicName, UnsubAck, UnsubAckReason, Unsubscribe,
+    UnsubscribeProperties,
 };
 
 use crate::inflight::{IdSet, OutFlight, Slot, Slots, Stage};

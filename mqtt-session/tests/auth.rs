@@ -261,7 +261,9 @@ fn mqtt_4_12_0_3_client_auth_reason_codes_out_of_place() {
             h.now,
         )
         .unwrap();
-    assert!(matches!(&h.sent()[..], [Packet::Auth(a)] if a.reason == AuthReason::ContinueAuthentication));
+    assert!(
+        matches!(&h.sent()[..], [Packet::Auth(a)] if a.reason == AuthReason::ContinueAuthentication)
+    );
     h.receive(auth(AuthReason::Success, Some(METHOD), Some(b"v")));
     assert_eq!(
         h.events(),
@@ -303,10 +305,8 @@ fn connack_held_until_the_final_data_is_accepted() {
     assert!(h.sent_bytes().is_empty());
     // No AUTH while the final data is checked.
     assert_eq!(
-        h.session.auth(
-            auth(AuthReason::ContinueAuthentication, None, None),
-            h.now
-        ),
+        h.session
+            .auth(auth(AuthReason::ContinueAuthentication, None, None), h.now),
         Err(StateError::NotConnected)
     );
     h.session.accept_auth(h.now);
@@ -338,11 +338,7 @@ fn held_connack_times_out_without_an_answer() {
 /// held CONNACK, and during a re-authentication.
 #[test]
 fn mqtt_4_12_1_2_abort_sends_disconnect_0x83_and_closes() {
-    let challenge = auth(
-        AuthReason::ContinueAuthentication,
-        Some(METHOD),
-        Some(b"c"),
-    );
+    let challenge = auth(AuthReason::ContinueAuthentication, Some(METHOD), Some(b"c"));
     let mut on_challenge = connecting(with_method());
     on_challenge.receive(challenge.clone());
     let mut on_connack = connecting(with_method());
@@ -360,12 +356,13 @@ fn mqtt_4_12_1_2_abort_sends_disconnect_0x83_and_closes() {
         assert_eq!(h.events(), [Event::Closed(CloseReason::AuthAborted)]);
         assert_eq!(
             h.sent_bytes(),
-            [0xe0, 0x01, DisconnectReason::ImplementationSpecificError.code()]
+            [
+                0xe0,
+                0x01,
+                DisconnectReason::ImplementationSpecificError.code()
+            ]
         );
-        assert_eq!(
-            h.session.abort_auth(h.now),
-            Err(StateError::NotConnected)
-        );
+        assert_eq!(h.session.abort_auth(h.now), Err(StateError::NotConnected));
     }
 }
 

@@ -596,7 +596,10 @@ fn mqtt_3_1_2_30_only_auth_before_connack() {
     connack.properties.authentication_method = Some(mstr("SCRAM-SHA-1"));
     h.receive(connack);
     // Still nothing but AUTH until the server's final data is accepted.
-    assert!(matches!(&h.events()[..], [Event::AuthSuccess { data: None }]));
+    assert!(matches!(
+        &h.events()[..],
+        [Event::AuthSuccess { data: None }]
+    ));
     assert!(h.sent().is_empty());
     h.session.accept_auth(h.now);
     assert!(matches!(&h.sent()[..], [Packet::Publish(_)]));

@@ -78,7 +78,7 @@ fn nonce() -> String {
 }
 
 /// The attribute `key` of a SCRAM message (`k=value,...`).
-fn attr<'a>(message: &'a str, key: char) -> Option<&'a str> {
+fn attr(message: &str, key: char) -> Option<&str> {
     message
         .split(',')
         .find_map(|part| part.strip_prefix(key)?.strip_prefix('='))
@@ -161,10 +161,7 @@ impl AuthExchange for ScramExchange {
         let client_key = hmac(&salted, b"Client Key");
         let stored_key = sha256(&client_key);
         let without_proof = format!("c={},r={nonce}", B64.encode("n,,"));
-        let auth_message = format!(
-            "{},{server_first},{without_proof}",
-            self.client_first_bare
-        );
+        let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
         let proof = xor(&client_key, &hmac(&stored_key, auth_message.as_bytes()));
         let server_key = hmac(&salted, b"Server Key");
         self.server_signature = Some(hmac(&server_key, auth_message.as_bytes()));
@@ -351,7 +348,11 @@ fn read_auth(fake: &mut FakeBroker, reason: AuthReason) -> Vec<u8> {
     let Packet::Auth(auth) = decode(&bytes) else {
         panic!("not an AUTH: {bytes:02x?}");
     };
-    let data = auth.properties.authentication_data.clone().unwrap_or_default();
+    let data = auth
+        .properties
+        .authentication_data
+        .clone()
+        .unwrap_or_default();
     assert_eq!(bytes, expected_auth_bytes(reason.code(), &data));
     data.to_vec()
 }
@@ -705,7 +706,10 @@ fn authenticator_needs_v5_and_reauthenticate_needs_an_authenticator() {
         v311.protocol_version = ProtocolVersion::V3_1_1;
         assert_eq!(v311.validate(), Err(ConfigError::AuthenticatorNeedsV5));
         let error = connect("mqtt://127.0.0.1:1", v311).await.unwrap_err();
-        assert_eq!(error, ClientError::Config(ConfigError::AuthenticatorNeedsV5));
+        assert_eq!(
+            error,
+            ClientError::Config(ConfigError::AuthenticatorNeedsV5)
+        );
 
         let (uri, script) = broker(|fake| {
             fake.read_packet(T).expect("CONNECT");
