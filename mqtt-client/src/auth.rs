@@ -226,14 +226,7 @@ impl AuthFlow {
     ) -> Result<(), AuthError> {
         let exchange = self.exchange.as_mut().ok_or(AuthError::NoAuthenticator)?;
         let data = exchange.challenge(auth.properties.authentication_data.as_deref())?;
-        let mut answer = Auth {
-            reason: AuthReason::ContinueAuthentication,
-            ..Auth::default()
-        };
-        answer.properties.authentication_data = data;
-        session
-            .auth(answer, now)
-            .map_err(|e| AuthError::new(e.to_string()))
+        send(session, AuthReason::ContinueAuthentication, data, now)
     }
 
     /// The server's final data: checked by the exchange, which is over.
@@ -276,14 +269,7 @@ impl AuthFlow {
         let mut exchange = authenticator.start();
         let data = exchange.initial_data()?;
         self.exchange = Some(exchange);
-        let mut start = Auth {
-            reason: AuthReason::ReAuthenticate,
-            ..Auth::default()
-        };
-        start.properties.authentication_data = data;
-        session
-            .auth(start, now)
-            .map_err(|e| AuthError::new(e.to_string()))
+        send(session, AuthReason::ReAuthenticate, data, now)
     }
 
     /// A connection was accepted: it authenticated afresh, which answers
@@ -305,6 +291,23 @@ impl AuthFlow {
         self.exchange = None;
         self.answer(&Err(error));
     }
+}
+
+/// Sends AUTH with `reason` and `data` (the session adds CONNECT's method).
+fn send<S: SessionStore>(
+    session: &mut Session<S>,
+    reason: AuthReason,
+    data: Option<Bytes>,
+    now: Instant,
+) -> Result<(), AuthError> {
+    let mut auth = Auth {
+        reason,
+        ..Auth::default()
+    };
+    auth.properties.authentication_data = data;
+    session
+        .auth(auth, now)
+        .map_err(|e| AuthError::new(e.to_string()))
 }
 
 /// A session that cannot start a connection.

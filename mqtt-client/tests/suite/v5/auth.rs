@@ -199,7 +199,7 @@ impl ScramServer {
     /// The broker's record of [`USER`] (RFC 5802 §3: it keeps StoredKey and
     /// ServerKey, not the password).
     fn new(iterations: u32) -> Self {
-        let salted = salted_password(PASSWORD, SALT, ITERATIONS);
+        let salted = salted_password(PASSWORD, SALT, iterations);
         Self {
             stored_key: sha256(&hmac(&salted, b"Client Key")),
             server_key: hmac(&salted, b"Server Key"),
@@ -224,6 +224,11 @@ impl ScramServer {
             self.iterations
         );
         self.server_first.clone()
+    }
+
+    /// The client-first this exchange answered.
+    fn client_first(&self) -> String {
+        format!("n,,{}", self.client_first_bare)
     }
 
     /// Checks client-final's proof: `Some(server-final)` if it proves the
@@ -361,19 +366,22 @@ fn read_auth(fake: &mut FakeBroker, reason: AuthReason) -> Vec<u8> {
 /// AUTH 0x18 with server-first, the client's AUTH 0x18 with client-final,
 /// CONNACK with server-final. Returns the client-first received.
 fn scram_handshake(fake: &mut FakeBroker) -> String {
-    let client_first = read_connect(fake);
-    let mut server = ScramServer::new(ITERATIONS);
-    let server_first = server.first(&client_first);
-    fake.write(&auth_packet(
-        AuthReason::ContinueAuthentication,
-        METHOD,
-        &server_first,
-    ))
-    .unwrap();
+    let server = challenge(fake, ITERATIONS);
     let client_final = read_auth(fake, AuthReason::ContinueAuthentication);
     let server_final = server.last(&client_final).expect("the proof verifies");
     fake.write(&connack_success(&server_final)).unwrap();
-    String::from_utf8(client_first).unwrap()
+    server.client_first()
+}
+
+/// The broker's first step: CONNECT read (and checked), AUTH 0x18 with
+/// server-first (`iterations` announced) written.
+fn challenge(fake: &mut FakeBroker, iterations: u32) -> ScramServer {
+    let client_first = read_connect(fake);
+    let mut server = ScramServer::new(iterations);
+    let server_first = server.first(&client_first);
+    let packet = auth_packet(AuthReason::ContinueAuthentication, METHOD, &server_first);
+    fake.write(&packet).unwrap();
+    server
 }
 
 /// Runs the broker's script in a thread of its own.
@@ -402,6 +410,40 @@ async fn finished<T>(handle: JoinHandle<T>) -> T {
         Ok(t) => t,
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// A first connect the client ends itself after the broker's `script`:
+/// `connect`'s error, and the one packet the client sent last (checked to
+/// be followed by the close of the connection).
+async fn closed_by_client(
+    script: impl FnOnce(&mut FakeBroker) + Send + 'static,
+) -> (ClientError, Vec<u8>) {
+    let (uri, script) = broker(|fake| {
+        script(fake);
+        let last = fake.read_packet(T).expect("DISCONNECT");
+        (last, fake.expect_eof(T))
+    });
+    let error = connect(&uri, config(Scram::new(PASSWORD)))
+        .await
+        .expect_err("the client ends the connection");
+    let (last, closed) = finished(script).await;
+    assert!(closed, "the client closed the connection");
+    (error, last)
+}
+
+/// [`closed_by_client`] because the authenticator failed: `connect` fails
+/// with its error (which names `why`), after DISCONNECT 0x83
+/// (Implementation specific error; 0x87 is the server's).
+async fn aborted_by_authenticator(
+    why: &str,
+    script: impl FnOnce(&mut FakeBroker) + Send + 'static,
+) {
+    let (error, disconnect) = closed_by_client(script).await;
+    assert!(
+        matches!(&error, ClientError::Auth(AuthError::Failed(m)) if m.contains(why)),
+        "{error:?}"
+    );
+    assert_eq!(disconnect, [0xe0, 0x01, 0x83]);
 }
 
 fn config(authenticator: Scram) -> Config {
@@ -560,15 +602,7 @@ fn mqtt_4_12_1_2_refused_reauthentication_fails_with_the_server_disconnect() {
 fn mqtt_4_12_0_4_wrong_password_is_refused_with_connack_0x87() {
     Rt::block_on(async {
         let (uri, script) = broker(|fake| {
-            let client_first = read_connect(fake);
-            let mut server = ScramServer::new(ITERATIONS);
-            let server_first = server.first(&client_first);
-            fake.write(&auth_packet(
-                AuthReason::ContinueAuthentication,
-                METHOD,
-                &server_first,
-            ))
-            .unwrap();
+            let server = challenge(fake, ITERATIONS);
             let client_final = read_auth(fake, AuthReason::ContinueAuthentication);
             assert_eq!(server.last(&client_final), None, "the proof fails");
             let refusal = ConnAck::new(false, ConnectReason::NotAuthorized);
@@ -601,29 +635,10 @@ fn mqtt_4_12_0_4_wrong_password_is_refused_with_connack_0x87() {
 #[test]
 fn failing_authenticator_closes_cleanly_with_a_typed_error() {
     Rt::block_on(async {
-        let (uri, script) = broker(|fake| {
-            let client_first = read_connect(fake);
-            let server_first = ScramServer::new(1000).first(&client_first);
-            fake.write(&auth_packet(
-                AuthReason::ContinueAuthentication,
-                METHOD,
-                &server_first,
-            ))
-            .unwrap();
-            let disconnect = fake.read_packet(T).expect("DISCONNECT");
-            (disconnect, fake.expect_eof(T))
-        });
-        let error = connect(&uri, config(Scram::new(PASSWORD)))
-            .await
-            .expect_err("aborted");
-        assert!(
-            matches!(&error, ClientError::Auth(AuthError::Failed(m)) if m.contains("4096")),
-            "{error:?}"
-        );
-        let (disconnect, closed) = finished(script).await;
-        // DISCONNECT, Implementation specific error (0x87 is the server's).
-        assert_eq!(disconnect, [0xe0, 0x01, 0x83]);
-        assert!(closed, "the client closed the connection");
+        aborted_by_authenticator("4096", |fake| {
+            challenge(fake, 1000);
+        })
+        .await;
     });
 }
 
@@ -634,32 +649,13 @@ fn failing_authenticator_closes_cleanly_with_a_typed_error() {
 #[test]
 fn bad_server_signature_closes_before_the_connection_is_used() {
     Rt::block_on(async {
-        let (uri, script) = broker(|fake| {
-            let client_first = read_connect(fake);
-            let mut server = ScramServer::new(ITERATIONS);
-            let server_first = server.first(&client_first);
-            fake.write(&auth_packet(
-                AuthReason::ContinueAuthentication,
-                METHOD,
-                &server_first,
-            ))
-            .unwrap();
+        aborted_by_authenticator("signature", |fake| {
+            challenge(fake, ITERATIONS);
             read_auth(fake, AuthReason::ContinueAuthentication);
             let forged = format!("v={}", B64.encode([0u8; 32]));
             fake.write(&connack_success(&forged)).unwrap();
-            let after = fake.read_packet(T).expect("DISCONNECT");
-            (after, fake.expect_eof(T))
-        });
-        let error = connect(&uri, config(Scram::new(PASSWORD)))
-            .await
-            .expect_err("not verified");
-        assert!(
-            matches!(&error, ClientError::Auth(AuthError::Failed(m)) if m.contains("signature")),
-            "{error:?}"
-        );
-        let (after, closed) = finished(script).await;
-        assert_eq!(after, [0xe0, 0x01, 0x83]);
-        assert!(closed);
+        })
+        .await;
     });
 }
 
@@ -669,20 +665,16 @@ fn bad_server_signature_closes_before_the_connection_is_used() {
 #[test]
 fn mqtt_4_12_0_5_server_auth_with_another_method_is_a_protocol_error() {
     Rt::block_on(async {
-        let (uri, script) = broker(|fake| {
+        let (error, disconnect) = closed_by_client(|fake| {
             read_connect(fake);
-            fake.write(&auth_packet(
+            let other = auth_packet(
                 AuthReason::ContinueAuthentication,
                 "SCRAM-SHA-1",
                 "r=x,s=eA==,i=4096",
-            ))
-            .unwrap();
-            let disconnect = fake.read_packet(T).expect("DISCONNECT");
-            (disconnect, fake.expect_eof(T))
-        });
-        let error = connect(&uri, config(Scram::new(PASSWORD)))
-            .await
-            .expect_err("a protocol error");
+            );
+            fake.write(&other).unwrap();
+        })
+        .await;
         let expected = ProtocolError::AuthMethodMismatch {
             expected: mstr(METHOD),
             received: Some(mstr("SCRAM-SHA-1")),
@@ -691,9 +683,7 @@ fn mqtt_4_12_0_5_server_auth_with_another_method_is_a_protocol_error() {
             error,
             ClientError::Connection(CloseReason::ProtocolViolation(expected))
         );
-        let (disconnect, closed) = finished(script).await;
         assert_eq!(disconnect, [0xe0, 0x01, 0x82]);
-        assert!(closed);
     });
 }
 
