@@ -269,7 +269,8 @@ impl Client {
         // The config was validated by the caller, once.
         let first = BrokerUri::parse(uri)?;
         let uris = config.broker_uris(Some(&first))?;
-        let options = config.session_options(&first)?;
+        let mut options = config.session_options(&first)?;
+        crate::auth::configure(config.authenticator.as_ref(), &mut options)?;
         let session = new_session(options, config.persistence.as_deref())?;
         #[cfg(feature = "payload")]
         let codecs = crate::payload::Codecs::from_config(&config)?;
@@ -533,6 +534,20 @@ impl Client {
     /// keeping the session; returns whether the broker resumed it.
     pub async fn reconnect(&self) -> Result<bool, ClientError> {
         self.ask(|reply| Command::Reconnect { reply }).await
+    }
+
+    /// Authenticates the connection again (MQTT 5 re-authentication,
+    /// §4.12.1): AUTH 0x19 with a fresh exchange of the config's
+    /// [`Authenticator`](crate::auth::Authenticator) and its method, the
+    /// server's challenges answered, the server's final data checked.
+    /// Resolves when the server confirmed; the connection is used meanwhile.
+    /// While offline, the next connection (which authenticates afresh)
+    /// answers. Fails with [`ClientError::Auth`] when the authenticator
+    /// refuses (the connection is then closed: DISCONNECT 0x83) or none is
+    /// configured, with [`ClientError::Connection`] when the server ends
+    /// the connection (its DISCONNECT, e.g. 0x87 Not authorized).
+    pub async fn reauthenticate(&self) -> Result<(), ClientError> {
+        self.ask(|reply| Command::Reauthenticate { reply }).await
     }
 
     /// The next message that no [`Client::subscription`] stream took, or

@@ -41,6 +41,9 @@ pub(crate) enum Command {
     Reconnect {
         reply: Reply<bool>,
     },
+    Reauthenticate {
+        reply: Reply<()>,
+    },
     Route {
         id: u64,
         filter: TopicFilter,
@@ -116,7 +119,9 @@ impl Command {
             Command::Subscribe { reply, .. } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
-            Command::Unsubscribe { reply, .. } | Command::Ping { reply } => {
+            Command::Unsubscribe { reply, .. }
+            | Command::Ping { reply }
+            | Command::Reauthenticate { reply } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
             Command::Disconnect { reply } => {

@@ -20,6 +20,7 @@ use futures_io::AsyncRead;
 use sansmqtt_proto::{QoS, SubscriptionOptions, TopicFilter};
 use sansmqtt_session::{CloseReason, Connected, Event, PublishDone, PublishError, Session, Token};
 
+use crate::auth::{AuthError, AuthFlow};
 use crate::backoff::Backoff;
 use crate::chan::{self, Commands};
 use crate::client::Counters;
@@ -71,6 +72,8 @@ pub(crate) struct Driver {
     cause: Option<ConnectError>,
     first: FirstConnect,
     counters: Arc<Counters>,
+    /// MQTT 5 enhanced authentication: the config's authenticator at work.
+    auth: AuthFlow,
 }
 
 /// Commands handled before the driver writes what they produced.
@@ -127,6 +130,7 @@ impl Driver {
             cause: None,
             first: FirstConnect::new(links.first_connect, retry_first),
             counters: links.counters,
+            auth: AuthFlow::new(config.authenticator.clone()),
             config,
         }
     }
@@ -239,6 +243,10 @@ impl Driver {
                 self.stay_down(now);
             }
             Command::Reconnect { reply } => self.reconnect(reply, now),
+            Command::Reauthenticate { reply } => {
+                let started = self.auth.reauthenticate(reply, &mut self.session, now);
+                self.auth_outcome(started, now);
+            }
             Command::Route {
                 id,
                 filter,
@@ -441,14 +449,34 @@ impl Driver {
                 // One PINGRESP answers every ping waiting for it (the
                 // session sends one PINGREQ at a time).
                 Event::Pong => self.callers.pong(),
-                Event::Auth(_) => {}
+                Event::Auth(auth) => {
+                    let answered = self.auth.challenge(&auth, &mut self.session, now);
+                    self.auth_outcome(answered, now);
+                }
+                Event::AuthSuccess { data } => {
+                    let checked = self.auth.finish(data.as_deref(), &mut self.session, now);
+                    self.auth_outcome(checked, now);
+                }
                 Event::Closed(reason) => self.closed(reason, now),
             }
         }
     }
 
+    /// An authentication step failed on our side: the waiting calls get
+    /// the error, the session aborts (DISCONNECT 0x83, then `Closed`).
+    fn auth_outcome(&mut self, outcome: Result<(), AuthError>, now: Instant) {
+        let Err(e) = outcome else { return };
+        let error = ClientError::Auth(e);
+        log::warn!("{}: {error}", self.client_id());
+        self.first.failed(error.clone());
+        self.callers.fail_reconnects(&error);
+        self.auth.answer(&Err(error));
+        let _ = self.session.abort_auth(now);
+    }
+
     fn connected(&mut self, c: &Connected, now: Instant) {
         self.backoff.reset();
+        self.auth.connected();
         self.routing
             .connected(c.properties.subscription_identifier_available);
         self.requests.connected(&c.properties);
@@ -510,6 +538,7 @@ impl Driver {
 
     fn closed(&mut self, reason: CloseReason, now: Instant) {
         self.callers.closed(&reason);
+        self.auth.closed(ClientError::Connection(reason.clone()));
         self.first.closed(&reason, self.cause.as_ref());
         // Flush what the session queued (DISCONNECT), then close. A transport
         // already closing (`reconnect()` on a live link) is kept too:
@@ -528,7 +557,11 @@ impl Driver {
             other @ (Link::Closing { .. } | Link::Stopped | Link::Disconnected) => other,
             Link::Down { .. } | Link::Opening { .. } => Link::Down { reconnect_at: None },
         };
-        let refused = matches!(reason, CloseReason::Refused { .. });
+        // Neither a refusal nor an authentication we aborted is retried.
+        let refused = matches!(
+            reason,
+            CloseReason::Refused { .. } | CloseReason::AuthAborted
+        );
         self.set_state(ConnectionState::Disconnected {
             reason: Some(reason),
         });
@@ -572,6 +605,7 @@ impl Driver {
         self.routing.clear_routes();
         self.requests.clear();
         self.callers.stop();
+        self.auth.closed(ClientError::Closed);
         self.inbox.close();
         self.first.stopped(self.cause.as_ref(), ClientError::Closed);
         self.set_state(ConnectionState::Closed);
@@ -631,11 +665,10 @@ impl Driver {
         self.outbox
             .clear(&ClientError::Connection(CloseReason::ConnectionLost));
         self.cause = None;
-        match self.session.connect(now) {
+        match self.auth.connect(&mut self.session, now) {
             Ok(()) => self.link = Link::Up(transport),
-            Err(e) => {
+            Err(error) => {
                 self.link = Link::Stopped;
-                let error = ClientError::Connect(ConnectError::Session(e));
                 self.callers.fail_reconnects(&error);
                 self.first.failed(error);
                 self.give_up();

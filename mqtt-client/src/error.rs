@@ -36,6 +36,11 @@ pub enum ClientError {
     /// before CONNACK, retries spent), or the session could not start one.
     #[error("cannot connect: {0}")]
     Connect(#[from] ConnectError),
+    /// MQTT 5 enhanced authentication failed on the client's side: the
+    /// [`Authenticator`](crate::auth::Authenticator) refused, or none is
+    /// configured (see [`crate::auth`]).
+    #[error("authentication failed: {0}")]
+    Auth(#[from] crate::auth::AuthError),
     /// The client was shut down (disconnect, or reconnection gave up).
     #[error("client closed")]
     Closed,

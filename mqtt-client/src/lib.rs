@@ -21,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 mod backoff;
 mod chan;
 mod client;
@@ -62,4 +63,4 @@ pub use sansmqtt_proto::{
     MqttString, PacketId, PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties,
     QoS, SubAckReason, SubscriptionId, TopicFilter, TopicName, UserProperty,
 };
-pub use sansmqtt_session::{CloseReason, PublishDone, PublishError, RequestError};
+pub use sansmqtt_session::{CloseReason, ProtocolError, PublishDone, PublishError, RequestError};

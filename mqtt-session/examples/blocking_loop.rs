@@ -282,6 +282,9 @@ impl Conn {
                 seen.pongs += 1;
             }
             Event::Auth(auth) => println!("  [event] Auth {auth:?} (not used here)"),
+            Event::AuthSuccess { data } => {
+                println!("  [event] AuthSuccess {data:?} (not used here)")
+            }
             Event::Closed(reason) => {
                 println!("  [event] Closed: {reason}");
                 seen.closed = Some(reason);

@@ -1,9 +1,10 @@
 //! What the session tells the application: events, tokens and errors.
 
+use bytes::Bytes;
 use sansmqtt_proto::{
-    AckProperties, Auth, ConnAckProperties, ConnectReason, DecodeError, DisconnectProperties,
-    DisconnectReason, EncodeError, PacketType, PubAckReason, PubRecReason, Publish, QoS,
-    SubAckReason, UnsubAckReason,
+    AckProperties, Auth, AuthReason, ConnAckProperties, ConnectReason, DecodeError,
+    DisconnectProperties, DisconnectReason, EncodeError, MqttString, PacketType, PubAckReason,
+    PubRecReason, Publish, QoS, SubAckReason, UnsubAckReason,
 };
 
 /// Identifies one publish, subscribe or unsubscribe request; its outcome is
@@ -84,8 +85,22 @@ pub enum Event {
     },
     /// PINGRESP arrived for a ping the application asked for.
     Pong,
-    /// An AUTH packet (MQTT 5 enhanced authentication): answer with [`crate::Session::auth`].
+    /// An AUTH 0x18 (Continue Authentication) from the server, MQTT 5
+    /// enhanced authentication: answer with [`crate::Session::auth`] (AUTH
+    /// 0x18 with the response), or give up with
+    /// [`crate::Session::abort_auth`]. Its method is CONNECT's (checked).
     Auth(Auth),
+    /// The server ended an enhanced authentication successfully: a CONNACK
+    /// accepted the connection (CONNECT had an Authentication Method), or
+    /// its AUTH 0x00 ended a re-authentication. `data` is its final
+    /// Authentication Data (e.g. SCRAM's server signature) for the
+    /// application to check: [`crate::Session::accept_auth`], or
+    /// [`crate::Session::abort_auth`]. After a CONNACK nothing is sent and
+    /// [`Event::Connected`] waits for that answer.
+    AuthSuccess {
+        /// The server's Authentication Data, if any.
+        data: Option<Bytes>,
+    },
     /// The connection is over; unacknowledged publishes stay for redelivery
     /// on the next connect. The transport should be flushed and closed.
     Closed(CloseReason),
@@ -124,6 +139,11 @@ pub enum CloseReason {
     /// The application disconnected.
     #[error("disconnected by the client")]
     ClientDisconnect,
+    /// The application ended an enhanced authentication (MQTT 5) it could
+    /// not go on with ([`crate::Session::abort_auth`]): DISCONNECT 0x83 was
+    /// sent.
+    #[error("authentication aborted by the client")]
+    AuthAborted,
     /// The transport reported the connection lost.
     #[error("connection lost")]
     ConnectionLost,
@@ -154,6 +174,24 @@ pub enum ProtocolError {
     /// A SUBACK or UNSUBACK whose reason count differs from the request's filters [MQTT-3.9.3-1].
     #[error("{0:?} has a reason count different from the request's filters")]
     ReasonCountMismatch(PacketType),
+    /// AUTH, or an Authentication Method in CONNACK, although CONNECT had
+    /// no Authentication Method [MQTT-4.12.0-6].
+    #[error("authentication from a server the client did not ask for it [MQTT-4.12.0-6]")]
+    AuthWithoutMethod,
+    /// AUTH or a successful CONNACK without CONNECT's Authentication Method
+    /// [MQTT-4.12.0-5].
+    #[error("authentication method {received:?} instead of CONNECT's {expected:?} [MQTT-4.12.0-5]")]
+    AuthMethodMismatch {
+        /// CONNECT's Authentication Method.
+        expected: MqttString,
+        /// The server's (absent: `None`).
+        received: Option<MqttString>,
+    },
+    /// AUTH with a reason code the server may not send now: 0x19 (the
+    /// client's), 0x00 outside a re-authentication, 0x18 after CONNACK
+    /// outside a re-authentication [MQTT-4.12.0-2, MQTT-4.12.1-1].
+    #[error("unexpected AUTH ({0})")]
+    UnexpectedAuth(AuthReason),
 }
 
 impl ProtocolError {
@@ -266,6 +304,9 @@ pub enum StateError {
     /// AUTH needs MQTT 5.
     #[error("AUTH requires MQTT 5")]
     AuthNeedsV5,
+    /// An AUTH the specification forbids here (the requirement is named).
+    #[error("invalid AUTH: {0}")]
+    InvalidAuth(&'static str),
     /// The options make a CONNECT the specification forbids.
     #[error("invalid CONNECT: {0}")]
     InvalidConnect(EncodeError),

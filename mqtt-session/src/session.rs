@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{
-    AckProperties, Auth, ConnAck, Connect, ConnectReason, DecodeError, Decoder, Disconnect,
-    EncodeError, MaximumQoS, MqttString, Packet, PacketId, PacketType, PropertyId, ProtocolVersion,
-    PubAck, PubAckReason, PubComp, PubCompReason, PubRec, PubRel, PubRelReason, Publish, QoS,
-    SubAck, SubAckReason, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter,
-    TopicName, UnsubAck, UnsubAckReason, Unsubscribe, UnsubscribeProperties,
+    AckProperties, Auth, AuthReason, ConnAck, Connect, ConnectReason, DecodeError, Decoder,
+    Disconnect, DisconnectReason, EncodeError, MaximumQoS, MqttString, Packet, PacketId,
+    PacketType, PropertyId, ProtocolVersion, PubAck, PubAckReason, PubComp, PubCompReason, PubRec,
+    PubRel, PubRelReason, Publish, QoS, SubAck, SubAckReason, Subscribe, SubscribeProperties,
+    SubscriptionOptions, TopicFilter, TopicName, UnsubAck, UnsubAckReason, Unsubscribe,
+    UnsubscribeProperties,
 };
 
 use crate::inflight::{IdSet, OutFlight, Slot, Slots, Stage};
@@ -36,6 +37,11 @@ enum Conn {
     Disconnected,
     /// CONNECT sent, waiting for CONNACK until the deadline.
     Connecting { deadline: Instant },
+    /// A CONNACK accepted an enhanced authentication (MQTT 5): the
+    /// application checks the server's final Authentication Data
+    /// ([`Event::AuthSuccess`]) before the connection is used; until then
+    /// nothing is sent and what follows the CONNACK stays undecoded.
+    Verifying { deadline: Instant },
     /// CONNACK accepted.
     Connected,
 }
@@ -168,6 +174,11 @@ pub struct Session<S: SessionStore = InMemory> {
     assigned_client_id: Option<MqttString>,
     /// The Clean Start flag of the CONNECT in flight.
     sent_clean_start: bool,
+    /// A successful CONNACK held while the application checks the server's
+    /// final authentication data (`Conn::Verifying`).
+    held_connack: Option<ConnAck>,
+    /// A re-authentication (AUTH 0x19) is under way on this connection.
+    reauthenticating: bool,
     /// A CONNACK accepted a connection of this session, or the session was
     /// restored: a session exists at the broker to be resumed.
     established: bool,
@@ -219,6 +230,8 @@ impl<S: SessionStore> Session<S> {
             ping_requested: false,
             assigned_client_id: None,
             sent_clean_start: true,
+            held_connack: None,
+            reauthenticating: false,
             established: false,
             store,
         }
@@ -354,6 +367,21 @@ impl<S: SessionStore> Session<S> {
     /// CONNACK deadline. Until CONNACK arrives nothing else is sent; commands
     /// issued meanwhile wait.
     pub fn connect(&mut self, now: Instant) -> Result<(), StateError> {
+        let data = self.options.properties.authentication_data.clone();
+        self.connect_with_auth_data(data, now)
+    }
+
+    /// [`Session::connect`] with this connection's Authentication Data
+    /// (MQTT 5 enhanced authentication) in place of the options' own: each
+    /// connection starts a fresh exchange (e.g. a SCRAM client-first
+    /// message with a new nonce). The Authentication Method is the
+    /// options' (`properties.authentication_method`); data without one
+    /// cannot be encoded ([`StateError::InvalidConnect`]).
+    pub fn connect_with_auth_data(
+        &mut self,
+        data: Option<Bytes>,
+        now: Instant,
+    ) -> Result<(), StateError> {
         if self.conn != Conn::Disconnected {
             return Err(StateError::AlreadyConnected);
         }
@@ -389,7 +417,9 @@ impl<S: SessionStore> Session<S> {
             username: o.username.clone(),
             password: o.password.clone(),
             properties: if self.version.is_v5() {
-                o.properties.clone().into()
+                let mut properties = o.properties.clone();
+                properties.authentication_data = data;
+                properties.into()
             } else {
                 Default::default()
             },
@@ -446,7 +476,9 @@ impl<S: SessionStore> Session<S> {
         if self.conn != Conn::Disconnected {
             self.last_received = Some(now);
         }
-        while self.conn != Conn::Disconnected {
+        // While a CONNACK's authentication is checked, what follows it
+        // waits in the decoder (`accept_auth` decodes it).
+        while matches!(self.conn, Conn::Connecting { .. } | Conn::Connected) {
             match self.decoder.decode() {
                 Ok(Some(packet)) => self.handle_packet(packet, now),
                 Ok(None) => break,
@@ -471,9 +503,7 @@ impl<S: SessionStore> Session<S> {
         if let Conn::Connecting { .. } = self.conn {
             match packet {
                 Packet::ConnAck(ack) => self.handle_connack(ack, now),
-                Packet::Auth(auth) if self.version.is_v5() => {
-                    self.events.push_back(Event::Auth(auth))
-                }
+                Packet::Auth(auth) if self.version.is_v5() => self.handle_auth(auth),
                 other => self.violation(ProtocolError::UnexpectedPacket(other.packet_type())),
             }
             return;
@@ -498,7 +528,7 @@ impl<S: SessionStore> Session<S> {
                     properties: Box::new(d.properties.into_inner()),
                 });
             }
-            Packet::Auth(auth) if self.version.is_v5() => self.events.push_back(Event::Auth(auth)),
+            Packet::Auth(auth) if self.version.is_v5() => self.handle_auth(auth),
             // A second CONNACK, or a packet only a client sends.
             other => self.violation(ProtocolError::UnexpectedPacket(other.packet_type())),
         }
@@ -517,6 +547,29 @@ impl<S: SessionStore> Session<S> {
             self.violation(ProtocolError::SessionPresentOnCleanStart);
             return;
         }
+        // [MQTT-4.12.0-5, MQTT-4.12.0-6]: the CONNECT's Authentication
+        // Method again, or none if it had none.
+        if let Err(e) = self.check_auth_method(ack.properties.authentication_method.as_ref()) {
+            self.violation(e);
+            return;
+        }
+        if self.options.properties.authentication_method.is_some()
+            && let Conn::Connecting { deadline } = self.conn
+        {
+            // The server's final data is checked before the connection is
+            // used (e.g. SCRAM's server signature).
+            let data = ack.properties.authentication_data.clone();
+            self.conn = Conn::Verifying { deadline };
+            self.held_connack = Some(ack);
+            self.events.push_back(Event::AuthSuccess { data });
+            return;
+        }
+        self.accept_connack(ack, now);
+    }
+
+    /// A successful CONNACK, its authentication (if any) accepted: the
+    /// connection is established.
+    fn accept_connack(&mut self, ack: ConnAck, now: Instant) {
         let p = &ack.properties;
         self.server = ServerLimits {
             receive_maximum: p.receive_maximum.map_or(u16::MAX, NonZeroU16::get),
@@ -1299,7 +1352,7 @@ impl<S: SessionStore> Session<S> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conn = match self.conn {
             Conn::Disconnected => None,
-            Conn::Connecting { deadline } => Some(deadline),
+            Conn::Connecting { deadline } | Conn::Verifying { deadline } => Some(deadline),
             Conn::Connected => match (self.next_ping(), self.ping_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -1342,7 +1395,7 @@ impl<S: SessionStore> Session<S> {
         self.expire_queued(now);
         match self.conn {
             Conn::Disconnected => {}
-            Conn::Connecting { deadline } => {
+            Conn::Connecting { deadline } | Conn::Verifying { deadline } => {
                 if now >= deadline {
                     self.close(CloseReason::ConnAckTimeout);
                 }
@@ -1368,7 +1421,7 @@ impl<S: SessionStore> Session<S> {
     ) -> Result<(), StateError> {
         match self.conn {
             Conn::Disconnected => return Err(StateError::NotConnected),
-            Conn::Connecting { .. } => {}
+            Conn::Connecting { .. } | Conn::Verifying { .. } => {}
             Conn::Connected => {
                 let d = disconnect
                     .filter(|_| self.version.is_v5())
@@ -1380,16 +1433,131 @@ impl<S: SessionStore> Session<S> {
         Ok(())
     }
 
-    /// Sends an AUTH packet (MQTT 5 enhanced authentication), also before CONNACK.
-    pub fn auth(&mut self, auth: Auth, now: Instant) -> Result<(), StateError> {
+    /// Sends an AUTH packet (MQTT 5 enhanced authentication): before
+    /// CONNACK the answer to the server's AUTH 0x18 (Continue
+    /// Authentication) [MQTT-4.12.0-3]; once connected AUTH 0x19
+    /// (Re-authenticate) starts a re-authentication [MQTT-4.12.1-1], whose
+    /// challenges are answered with 0x18 until the server's AUTH 0x00
+    /// ([`Event::AuthSuccess`]) or DISCONNECT.
+    ///
+    /// Only with an Authentication Method in the options (CONNECT's)
+    /// [MQTT-4.12.0-7]; an AUTH without a method gets that one, an AUTH with
+    /// another is refused [MQTT-4.12.0-5, MQTT-4.12.1-1].
+    pub fn auth(&mut self, mut auth: Auth, now: Instant) -> Result<(), StateError> {
+        if !self.version.is_v5() {
+            return Err(StateError::AuthNeedsV5);
+        }
+        let Some(method) = &self.options.properties.authentication_method else {
+            return Err(StateError::InvalidAuth(
+                "AUTH without an Authentication Method in CONNECT [MQTT-4.12.0-7]",
+            ));
+        };
+        match &auth.properties.authentication_method {
+            None => auth.properties.authentication_method = Some(method.clone()),
+            Some(m) if m != method => {
+                return Err(StateError::InvalidAuth(
+                    "an Authentication Method other than CONNECT's [MQTT-4.12.1-1]",
+                ));
+            }
+            Some(_) => {}
+        }
+        match (self.conn, auth.reason) {
+            (Conn::Disconnected | Conn::Verifying { .. }, _) => {
+                return Err(StateError::NotConnected);
+            }
+            (Conn::Connecting { .. }, AuthReason::ContinueAuthentication) => {}
+            (Conn::Connected, AuthReason::ReAuthenticate) if !self.reauthenticating => {
+                self.reauthenticating = true;
+            }
+            (Conn::Connected, AuthReason::ContinueAuthentication) if self.reauthenticating => {}
+            _ => {
+                return Err(StateError::InvalidAuth(
+                    "this AUTH reason code is not the client's to send now [MQTT-4.12.0-3, MQTT-4.12.1-1]",
+                ));
+            }
+        }
+        self.write(&Packet::Auth(auth), now);
+        Ok(())
+    }
+
+    /// Whether a re-authentication the client started is under way.
+    pub fn is_reauthenticating(&self) -> bool {
+        self.reauthenticating
+    }
+
+    /// The application accepted the server's final Authentication Data
+    /// ([`Event::AuthSuccess`]). After a CONNACK the connection is
+    /// established now ([`Event::Connected`] follows, then what came
+    /// behind the CONNACK); after a re-authentication nothing changes.
+    pub fn accept_auth(&mut self, now: Instant) {
+        if let Conn::Verifying { .. } = self.conn
+            && let Some(ack) = self.held_connack.take()
+        {
+            self.accept_connack(ack, now);
+            self.process_input(now);
+        }
+    }
+
+    /// The application ends an enhanced authentication it cannot go on
+    /// with: it could not answer a challenge, or refused the server's final
+    /// data. DISCONNECT 0x83 (Implementation specific error: 0x87 Not
+    /// authorized is the server's alone, Table 3-10) goes out, also before
+    /// CONNACK [MQTT-3.1.2-30, MQTT-4.12.1-2], and the connection closes
+    /// with [`CloseReason::AuthAborted`].
+    pub fn abort_auth(&mut self, now: Instant) -> Result<(), StateError> {
         if !self.version.is_v5() {
             return Err(StateError::AuthNeedsV5);
         }
         if self.conn == Conn::Disconnected {
             return Err(StateError::NotConnected);
         }
-        self.write(&Packet::Auth(auth), now);
+        let d = Disconnect::new(DisconnectReason::ImplementationSpecificError);
+        self.write(&Packet::Disconnect(d), now);
+        self.close(CloseReason::AuthAborted);
         Ok(())
+    }
+
+    /// An AUTH from the server: only with CONNECT's Authentication Method
+    /// [MQTT-4.12.0-5, MQTT-4.12.0-6]; 0x18 (Continue Authentication)
+    /// before CONNACK [MQTT-4.12.0-2] or during a re-authentication the
+    /// client started, 0x00 (Success) only to end that re-authentication.
+    fn handle_auth(&mut self, auth: Auth) {
+        if let Err(e) = self.check_auth_method(auth.properties.authentication_method.as_ref()) {
+            self.violation(e);
+            return;
+        }
+        let expected = match (self.conn, auth.reason) {
+            (Conn::Connecting { .. }, AuthReason::ContinueAuthentication) => true,
+            (Conn::Connected, AuthReason::ContinueAuthentication | AuthReason::Success) => {
+                self.reauthenticating
+            }
+            _ => false,
+        };
+        if !expected {
+            self.violation(ProtocolError::UnexpectedAuth(auth.reason));
+        } else if auth.reason == AuthReason::Success {
+            self.reauthenticating = false;
+            let data = auth.properties.into_inner().authentication_data;
+            self.events.push_back(Event::AuthSuccess { data });
+        } else {
+            self.events.push_back(Event::Auth(auth));
+        }
+    }
+
+    /// The Authentication Method of a CONNACK or AUTH from the server
+    /// against CONNECT's.
+    fn check_auth_method(&self, theirs: Option<&MqttString>) -> Result<(), ProtocolError> {
+        match (&self.options.properties.authentication_method, theirs) {
+            (None, None) => Ok(()),
+            // [MQTT-4.12.0-6]
+            (None, Some(_)) => Err(ProtocolError::AuthWithoutMethod),
+            (Some(ours), theirs) if theirs == Some(ours) => Ok(()),
+            // [MQTT-4.12.0-5]
+            (Some(ours), theirs) => Err(ProtocolError::AuthMethodMismatch {
+                expected: ours.clone(),
+                received: theirs.cloned(),
+            }),
+        }
     }
 
     /// The transport failed or closed. In-flight publishes are kept for
@@ -1459,6 +1627,9 @@ impl<S: SessionStore> Session<S> {
 
     fn close(&mut self, reason: CloseReason) {
         self.conn = Conn::Disconnected;
+        // An authentication in progress ends with its connection.
+        self.held_connack = None;
+        self.reauthenticating = false;
         self.ping_deadline = None;
         self.ping_requested = false;
         // The next resumed connection resends from the slots again.

@@ -592,7 +592,16 @@ fn mqtt_3_1_2_30_only_auth_before_connack() {
     answer.properties.authentication_data = Some(Bytes::from_static(b"proof"));
     h.session.auth(answer.clone(), h.now).unwrap();
     assert_eq!(h.sent(), [Packet::Auth(answer)]);
-    h.receive(ConnAck::new(false, ConnectReason::Success));
+    let mut connack = ConnAck::new(false, ConnectReason::Success);
+    connack.properties.authentication_method = Some(mstr("SCRAM-SHA-1"));
+    h.receive(connack);
+    // Still nothing but AUTH until the server's final data is accepted.
+    assert!(matches!(
+        &h.events()[..],
+        [Event::AuthSuccess { data: None }]
+    ));
+    assert!(h.sent().is_empty());
+    h.session.accept_auth(h.now);
     assert!(matches!(&h.sent()[..], [Packet::Publish(_)]));
 }
 
@@ -2159,15 +2168,31 @@ fn mqtt_4_12_0_3_v5_auth_exchange_before_connack() {
     ack.properties.authentication_method = Some(mstr("SCRAM-SHA-256"));
     ack.properties.authentication_data = Some(Bytes::from_static(b"server-final"));
     h.receive(ack);
+    // The server's final data is for the application to check first.
+    assert_eq!(
+        h.events(),
+        [Event::AuthSuccess {
+            data: Some(Bytes::from_static(b"server-final"))
+        }]
+    );
+    assert!(!h.session.is_connected());
+    h.session.accept_auth(h.now);
     assert!(matches!(&h.events()[..], [Event::Connected(c)]
         if c.properties.authentication_data.as_deref() == Some(&b"server-final"[..])));
 }
 
 /// 5.0 §4.12.1: re-authentication after CONNACK: `auth()` sends AUTH 0x19,
-/// the server's AUTH surfaces as Event::Auth.
+/// the server's AUTH 0x18 surfaces as Event::Auth, its AUTH 0x00 as
+/// Event::AuthSuccess.
 #[test]
 fn v5_reauthentication_after_connack() {
-    let mut h = connected(auth_options());
+    let mut ack = accepted(ConnAckProperties::default());
+    ack.properties.authentication_method = Some(mstr("SCRAM-SHA-256"));
+    let mut h = Harness::new(auth_options());
+    let events = open(&mut h, ack);
+    assert_eq!(events, [Event::AuthSuccess { data: None }]);
+    h.session.accept_auth(h.now);
+    assert!(matches!(&h.events()[..], [Event::Connected(_)]));
     let mut reauth = Auth {
         reason: AuthReason::ReAuthenticate,
         ..Auth::default()
@@ -2175,8 +2200,17 @@ fn v5_reauthentication_after_connack() {
     reauth.properties.authentication_method = Some(mstr("SCRAM-SHA-256"));
     h.session.auth(reauth.clone(), h.now).unwrap();
     assert_eq!(h.sent(), [Packet::Auth(reauth)]);
-    h.receive(Auth::default());
-    assert_eq!(h.events(), [Event::Auth(Auth::default())]);
+    let mut challenge = Auth {
+        reason: AuthReason::ContinueAuthentication,
+        ..Auth::default()
+    };
+    challenge.properties.authentication_method = Some(mstr("SCRAM-SHA-256"));
+    h.receive(challenge.clone());
+    assert_eq!(h.events(), [Event::Auth(challenge)]);
+    let mut success = Auth::default();
+    success.properties.authentication_method = Some(mstr("SCRAM-SHA-256"));
+    h.receive(success);
+    assert_eq!(h.events(), [Event::AuthSuccess { data: None }]);
     assert!(h.session.is_connected());
 }
 

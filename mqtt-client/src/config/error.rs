@@ -69,6 +69,13 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: UriError,
     },
+    /// An `authenticator` with a protocol version other than MQTT 5.
+    #[error("an authenticator is MQTT 5 enhanced authentication: it needs protocol_version 5")]
+    AuthenticatorNeedsV5,
+    /// The authenticator's method is not a valid MQTT string (too long, or
+    /// a character MQTT forbids).
+    #[error("the authenticator's method is not a valid MQTT string")]
+    InvalidAuthenticationMethod,
     /// `persistence` without a fixed, non-empty `client_id`: the file is the
     /// session of one client identifier.
     #[error("persistence needs a client_id (the saved session is that client's)")]

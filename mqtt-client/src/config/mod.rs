@@ -158,6 +158,14 @@ pub struct Config {
     /// `cleansession = false`, or with MQTT 5 a `session_expiry` above 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence: Option<std::path::PathBuf>,
+    /// MQTT 5 enhanced authentication (§4.12): the mechanism that answers
+    /// the server's challenges, for every connection and for
+    /// [`Client::reauthenticate`](crate::Client::reauthenticate) (see
+    /// [`crate::auth`]). Its method goes in CONNECT. Code, not
+    /// configuration: never read from or written to a file. Needs
+    /// `protocol_version` 5. Default: none.
+    #[serde(skip)]
+    pub authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
     /// A proxy to reach the broker through: `http://[user:password@]host[:port]`
     /// (HTTP `CONNECT`) or `socks5://[user:password@]host[:port]` (SOCKS5),
     /// for every scheme of broker URI (see [`crate::transport::proxy`]).
@@ -292,6 +300,7 @@ impl Default for Config {
             publish_expiry: None,
             session_expiry: None,
             persistence: None,
+            authenticator: None,
             proxy: None,
             qos0_overflow: Qos0Overflow::Wait,
             certfile: None,
@@ -328,6 +337,14 @@ impl Config {
             }
             if expiry.as_secs() > u64::from(u32::MAX) {
                 return Err(ConfigError::SessionExpiryOutOfRange(expiry));
+            }
+        }
+        if let Some(authenticator) = &self.authenticator {
+            if !v5 {
+                return Err(ConfigError::AuthenticatorNeedsV5);
+            }
+            if MqttString::try_from(authenticator.method()).is_err() {
+                return Err(ConfigError::InvalidAuthenticationMethod);
             }
         }
         if self.persistence.is_some() {

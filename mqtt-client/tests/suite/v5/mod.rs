@@ -12,6 +12,8 @@
 
 #![allow(dead_code)]
 
+/// Enhanced authentication (AUTH): SCRAM-SHA-256 against a scripted broker.
+mod auth;
 /// A smoke test of the suite itself: a v5 connection to mosquitto.
 mod smoke;
 
