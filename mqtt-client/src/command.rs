@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_channel::{mpsc, oneshot};
-use sansmqtt_proto::{Publish, QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{Publish, SubscriptionOptions, TopicFilter, UserProperty};
 use sansmqtt_session::{CloseReason, Token};
 
 use crate::inbox::RouteSender;
 use crate::outbox::PublishReply;
-use crate::routing::SubResults;
+use crate::subscribe_options::{SubscribeOutcome, UnsubscribeOutcome};
 use crate::{ClientError, ConnectionState};
 
 /// The answer to a call.
@@ -26,11 +26,13 @@ pub(crate) enum Command {
     },
     Subscribe {
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
-        reply: Reply<SubResults>,
+        user_properties: Vec<UserProperty>,
+        reply: Reply<SubscribeOutcome>,
     },
     Unsubscribe {
         filters: Vec<TopicFilter>,
-        reply: Reply<()>,
+        user_properties: Vec<UserProperty>,
+        reply: Reply<UnsubscribeOutcome>,
     },
     Ping {
         reply: Reply<()>,
@@ -44,7 +46,7 @@ pub(crate) enum Command {
     Route {
         id: u64,
         filter: TopicFilter,
-        qos: QoS,
+        options: SubscriptionOptions,
         sender: RouteSender,
         reply: Reply<()>,
     },
@@ -60,10 +62,12 @@ pub(crate) enum Command {
 pub(crate) enum Waiter {
     Publish(PublishReply),
     /// With the filters, to forget those that were refused or never acknowledged.
-    Subscribe(Reply<SubResults>, Vec<TopicFilter>),
+    Subscribe(Reply<SubscribeOutcome>, Vec<TopicFilter>),
     /// A subscribe made for subscription streams: their routes wait on it.
     RouteSubscribe(TopicFilter),
-    Unsubscribe(Reply<()>),
+    /// With, per filter asked, whether it was sent (see
+    /// [`sent_mask`](crate::subscribe_options::sent_mask)).
+    Unsubscribe(Reply<UnsubscribeOutcome>, Vec<bool>),
     /// Bookkeeping only (resubscribe after reconnect, unsubscribe on drop).
     Quiet,
 }
@@ -76,7 +80,7 @@ impl Waiter {
             Waiter::Subscribe(r, _) => {
                 let _ = r.send(Err(ClientError::Closed));
             }
-            Waiter::Unsubscribe(r) => {
+            Waiter::Unsubscribe(r, _) => {
                 let _ = r.send(Err(ClientError::Closed));
             }
             Waiter::RouteSubscribe(..) | Waiter::Quiet => {}
@@ -97,7 +101,10 @@ impl Command {
             Command::Subscribe { reply, .. } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
-            Command::Unsubscribe { reply, .. } | Command::Ping { reply } => {
+            Command::Unsubscribe { reply, .. } => {
+                let _ = reply.send(Err(ClientError::Closed));
+            }
+            Command::Ping { reply } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
             Command::Disconnect { reply } => {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_io::AsyncRead;
-use sansmqtt_proto::{QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{AckProperties, QoS, SubscriptionOptions, TopicFilter, UserProperty};
 use sansmqtt_session::{CloseReason, Connected, Event, PublishDone, PublishError, Session, Token};
 
 use crate::backoff::Backoff;
@@ -33,6 +33,7 @@ use crate::outbox::{Outbox, Written};
 use crate::persist::FileStore;
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
+use crate::subscribe_options::{SubscribeOutcome, UnsubscribeOutcome, sent_mask};
 use crate::{ClientError, ConnectionState, Message};
 
 /// What the driver shares with the client handles.
@@ -219,8 +220,16 @@ impl Driver {
                     }
                 }
             },
-            Command::Subscribe { filters, reply } => self.subscribe(filters, reply, now),
-            Command::Unsubscribe { filters, reply } => self.unsubscribe(filters, reply, now),
+            Command::Subscribe {
+                filters,
+                user_properties,
+                reply,
+            } => self.subscribe(filters, user_properties, reply, now),
+            Command::Unsubscribe {
+                filters,
+                user_properties,
+                reply,
+            } => self.unsubscribe(filters, user_properties, reply, now),
             // While not connected the ping waits for the connection, like
             // every other call made during an outage.
             Command::Ping { reply } if !self.session.is_connected() => {
@@ -235,10 +244,10 @@ impl Driver {
             Command::Route {
                 id,
                 filter,
-                qos,
+                options,
                 sender,
                 reply,
-            } => self.route(id, filter, qos, sender, reply, now),
+            } => self.route(id, filter, options, sender, reply, now),
             Command::Unroute { id } => self.unroute(id, now),
             Command::WatchState { sender } => {
                 if sender.unbounded_send(self.state.clone()).is_ok() {
@@ -250,17 +259,19 @@ impl Driver {
 
     fn subscribe(
         &mut self,
-        filters: Vec<(TopicFilter, SubscriptionOptions)>,
-        reply: Reply<SubResults>,
+        mut filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        user_properties: Vec<UserProperty>,
+        reply: Reply<SubscribeOutcome>,
         now: Instant,
     ) {
-        let asked: Vec<(TopicFilter, QoS)> =
-            filters.iter().map(|(f, o)| (f.clone(), o.qos)).collect();
+        if let Err(c) = self.routing.plan_subscribe(&mut filters) {
+            let _ = reply.send(Err(c.into()));
+            return;
+        }
+        let asked = filters.clone();
         let sid = self.routing.sid_for(asked.iter().map(|(f, _)| f));
-        match self
-            .session
-            .subscribe(filters, routing::properties(sid), now)
-        {
+        let properties = routing::properties(sid, user_properties);
+        match self.session.subscribe(filters, properties, now) {
             Ok(token) => {
                 self.routing.subscribed(&asked, sid);
                 let asked = asked.into_iter().map(|(f, _)| f).collect();
@@ -274,17 +285,25 @@ impl Driver {
         }
     }
 
-    fn unsubscribe(&mut self, filters: Vec<TopicFilter>, reply: Reply<()>, now: Instant) {
-        let filters = self.routing.unsubscribe(filters);
+    fn unsubscribe(
+        &mut self,
+        asked: Vec<TopicFilter>,
+        user_properties: Vec<UserProperty>,
+        reply: Reply<UnsubscribeOutcome>,
+        now: Instant,
+    ) {
+        let filters = self.routing.unsubscribe(asked.clone());
+        let sent = sent_mask(&asked, &filters);
         if filters.is_empty() {
-            let _ = reply.send(Ok(()));
+            let outcome = UnsubscribeOutcome::new(&sent, &[], AckProperties::default());
+            let _ = reply.send(Ok(outcome));
             return;
         }
-        match self.session.unsubscribe(filters, Default::default(), now) {
+        let properties = sansmqtt_proto::UnsubscribeProperties { user_properties };
+        match self.session.unsubscribe(filters, properties, now) {
             Ok(token) => {
-                self.callers
-                    .outcomes
-                    .insert(token, Waiter::Unsubscribe(reply));
+                let waiter = Waiter::Unsubscribe(reply, sent);
+                self.callers.outcomes.insert(token, waiter);
             }
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
@@ -346,7 +365,7 @@ impl Driver {
         &mut self,
         id: u64,
         filter: TopicFilter,
-        qos: QoS,
+        options: SubscriptionOptions,
         sender: RouteSender,
         reply: Reply<()>,
         now: Instant,
@@ -356,9 +375,12 @@ impl Driver {
             let _ = reply.send(Ok(()));
             return;
         }
-        match self.routing.add_route(id, filter, qos, sender) {
+        match self.routing.add_route(id, filter.clone(), options, sender) {
             RouteStart::Ready => {
                 let _ = reply.send(Ok(()));
+            }
+            RouteStart::Conflict(kept) => {
+                let _ = reply.send(Err(routing::Conflict { filter, kept }.into()));
             }
             RouteStart::Waiting => {
                 self.callers.routes.insert(id, reply);
@@ -403,10 +425,22 @@ impl Driver {
                 Event::Connected(c) => self.connected(&c, now),
                 Event::Message(m) => self.inbox.push(Message::new(m.publish), m.ack),
                 Event::Published { token, result } => self.published(token, result),
-                Event::Subscribed { token, result, .. } => self.subscribed(token, result),
-                Event::Unsubscribed { token, result, .. } => {
-                    if let Some(Waiter::Unsubscribe(reply)) = self.callers.outcomes.remove(&token) {
-                        let _ = reply.send(result.map(|_| ()).map_err(ClientError::from));
+                Event::Subscribed {
+                    token,
+                    result,
+                    properties,
+                } => self.subscribed(token, result, properties),
+                Event::Unsubscribed {
+                    token,
+                    result,
+                    properties,
+                } => {
+                    if let Some(Waiter::Unsubscribe(reply, sent)) =
+                        self.callers.outcomes.remove(&token)
+                    {
+                        let outcome =
+                            result.map(|r| UnsubscribeOutcome::new(&sent, &r, properties));
+                        let _ = reply.send(outcome.map_err(ClientError::from));
                     }
                 }
                 // One PINGRESP answers every ping waiting for it (the
@@ -461,11 +495,13 @@ impl Driver {
         &mut self,
         token: Token,
         result: Result<SubResults, sansmqtt_session::RequestError>,
+        properties: AckProperties,
     ) {
         match self.callers.outcomes.remove(&token) {
             Some(Waiter::Subscribe(reply, asked)) => {
                 self.routing.subscribe_outcome(&asked, result.as_ref().ok());
-                let _ = reply.send(result.map_err(ClientError::from));
+                let outcome = result.map(|r| SubscribeOutcome::new(r, properties));
+                let _ = reply.send(outcome.map_err(ClientError::from));
             }
             Some(Waiter::RouteSubscribe(filter)) => {
                 let outcome = match result {
