@@ -14,3 +14,7 @@
 
 /// A smoke test of the suite itself: a v5 connection to mosquitto.
 mod smoke;
+
+/// Publish and subscribe: PUBLISH properties, subscription options,
+/// SUBACK / UNSUBACK reasons, shared subscriptions.
+mod pubsub;
