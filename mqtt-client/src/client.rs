@@ -26,7 +26,7 @@ use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
 use crate::runtime::Runtime;
 use crate::subscribe_options::{
-    SubscribeOptions, SubscribeOutcome, UnsubscribeOptions, UnsubscribeOutcome,
+    RequestCall, SubscribeOptions, SubscribeOutcome, UnsubscribeOptions, UnsubscribeOutcome,
 };
 use crate::{ClientError, Message};
 
@@ -117,12 +117,20 @@ pub struct Stats {
 }
 
 /// Builder methods setting `Option` fields of an options struct: `name(value)`
-/// sets `name` to `Some(value)`.
+/// sets `name` to `Some(value)`; after `into:`, `value` is anything that
+/// converts into the field's type.
 macro_rules! option_setters {
     ($($(#[$doc:meta])* $name:ident: $t:ty,)*) => {$(
         $(#[$doc])*
         pub fn $name(mut self, $name: $t) -> Self {
             self.$name = Some($name);
+            self
+        }
+    )*};
+    (into: $($(#[$doc:meta])* $name:ident: $t:ty,)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $name: impl Into<$t>) -> Self {
+            self.$name = Some($name.into());
             self
         }
     )*};
@@ -221,28 +229,15 @@ impl PublishOptions {
         message_expiry: Duration,
     }
 
-    /// With a payload codec, by name.
-    pub fn codec(mut self, name: impl Into<String>) -> Self {
-        self.codec = Some(name.into());
-        self
-    }
-
-    /// With a Content Type (MQTT 5).
-    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = Some(content_type.into());
-        self
-    }
-
-    /// With a Response Topic (MQTT 5).
-    pub fn response_topic(mut self, topic: impl Into<String>) -> Self {
-        self.response_topic = Some(topic.into());
-        self
-    }
-
-    /// With Correlation Data (MQTT 5).
-    pub fn correlation_data(mut self, data: impl Into<Bytes>) -> Self {
-        self.correlation_data = Some(data.into());
-        self
+    option_setters! { into:
+        /// With a payload codec, by name.
+        codec: String,
+        /// With a Content Type (MQTT 5).
+        content_type: String,
+        /// With a Response Topic (MQTT 5).
+        response_topic: String,
+        /// With Correlation Data (MQTT 5).
+        correlation_data: Bytes,
     }
 
     /// With one more User Property (MQTT 5), after those set before.
@@ -598,13 +593,9 @@ impl Client {
             .iter()
             .map(|(f, o)| Ok((TopicFilter::try_from(*f)?, *o)))
             .collect::<Result<Vec<_>, ClientError>>()?;
-        let user_properties = crate::properties::user_properties(&options.user_properties)?;
-        self.ask_within(options.timeout, |reply| Command::Subscribe {
-            filters,
-            user_properties,
-            reply,
-        })
-        .await
+        let users = &options.user_properties;
+        self.request(filters, users, options.timeout, Command::Subscribe)
+            .await
     }
 
     /// Unsubscribes from filters and waits for UNSUBACK (fails, never hangs,
@@ -629,11 +620,27 @@ impl Client {
             .iter()
             .map(|f| TopicFilter::try_from(*f).map_err(ClientError::from))
             .collect::<Result<Vec<_>, _>>()?;
-        let user_properties = crate::properties::user_properties(&options.user_properties)?;
-        self.ask_within(options.timeout, |reply| Command::Unsubscribe {
-            filters,
-            user_properties,
-            reply,
+        let users = &options.user_properties;
+        self.request(filters, users, options.timeout, Command::Unsubscribe)
+            .await
+    }
+
+    /// A subscribe or unsubscribe of `filters` with user properties
+    /// `users`, made into a command by `command`; its outcome.
+    async fn request<F, O>(
+        &self,
+        filters: Vec<F>,
+        users: &[(String, String)],
+        timeout: Option<Duration>,
+        command: fn(RequestCall<F, O>) -> Command,
+    ) -> Result<O, ClientError> {
+        let user_properties = crate::properties::user_properties(users)?;
+        self.ask_within(timeout, |reply| {
+            command(RequestCall {
+                filters,
+                user_properties,
+                reply,
+            })
         })
         .await
     }

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_channel::{mpsc, oneshot};
-use sansmqtt_proto::{Publish, SubscriptionOptions, TopicFilter, UserProperty};
+use sansmqtt_proto::{AckProperties, Publish, SubscriptionOptions, TopicFilter, UnsubAckReason};
 use sansmqtt_session::{CloseReason, Token};
 
 use crate::inbox::RouteSender;
 use crate::outbox::PublishReply;
-use crate::subscribe_options::{SubscribeOutcome, UnsubscribeOutcome};
+use crate::subscribe_options::{
+    SubscribeCall, SubscribeOutcome, UnsubscribeCall, UnsubscribeOutcome,
+};
 use crate::{ClientError, ConnectionState};
 
 /// The answer to a call.
@@ -24,16 +26,8 @@ pub(crate) enum Command {
         expires: Option<Instant>,
         reply: Option<PublishReply>,
     },
-    Subscribe {
-        filters: Vec<(TopicFilter, SubscriptionOptions)>,
-        user_properties: Vec<UserProperty>,
-        reply: Reply<SubscribeOutcome>,
-    },
-    Unsubscribe {
-        filters: Vec<TopicFilter>,
-        user_properties: Vec<UserProperty>,
-        reply: Reply<UnsubscribeOutcome>,
-    },
+    Subscribe(SubscribeCall),
+    Unsubscribe(UnsubscribeCall),
     Ping {
         reply: Reply<()>,
     },
@@ -75,13 +69,18 @@ pub(crate) enum Waiter {
 impl Waiter {
     /// The client stops: the caller gets `Closed`.
     pub(crate) fn fail(self) {
+        self.fail_with(ClientError::Closed);
+    }
+
+    /// The caller gets `error`.
+    pub(crate) fn fail_with(self, error: ClientError) {
         match self {
-            Waiter::Publish(r) => r.send(Err(ClientError::Closed)),
+            Waiter::Publish(r) => r.send(Err(error)),
             Waiter::Subscribe(r, _) => {
-                let _ = r.send(Err(ClientError::Closed));
+                let _ = r.send(Err(error));
             }
             Waiter::Unsubscribe(r, _) => {
-                let _ = r.send(Err(ClientError::Closed));
+                let _ = r.send(Err(error));
             }
             Waiter::RouteSubscribe(..) | Waiter::Quiet => {}
         }
@@ -98,11 +97,11 @@ impl Command {
                     r.send(Err(ClientError::Closed));
                 }
             }
-            Command::Subscribe { reply, .. } => {
-                let _ = reply.send(Err(ClientError::Closed));
+            Command::Subscribe(call) => {
+                let _ = call.reply.send(Err(ClientError::Closed));
             }
-            Command::Unsubscribe { reply, .. } => {
-                let _ = reply.send(Err(ClientError::Closed));
+            Command::Unsubscribe(call) => {
+                let _ = call.reply.send(Err(ClientError::Closed));
             }
             Command::Ping { reply } => {
                 let _ = reply.send(Err(ClientError::Closed));
@@ -173,6 +172,19 @@ impl Callers {
     pub(crate) fn disconnected(&mut self) {
         for d in self.disconnects.drain(..) {
             let _ = d.send(());
+        }
+    }
+
+    /// An UNSUBSCRIBE ended: its caller gets the outcome.
+    pub(crate) fn unsubscribed(
+        &mut self,
+        token: Token,
+        result: Result<Vec<UnsubAckReason>, sansmqtt_session::RequestError>,
+        properties: AckProperties,
+    ) {
+        if let Some(Waiter::Unsubscribe(reply, sent)) = self.outcomes.remove(&token) {
+            let outcome = result.map(|r| UnsubscribeOutcome::new(&sent, &r, properties));
+            let _ = reply.send(outcome.map_err(ClientError::from));
         }
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_io::AsyncRead;
-use sansmqtt_proto::{AckProperties, QoS, SubscriptionOptions, TopicFilter, UserProperty};
+use sansmqtt_proto::{AckProperties, QoS, SubscriptionOptions, TopicFilter};
 use sansmqtt_session::{CloseReason, Connected, Event, PublishDone, PublishError, Session, Token};
 
 use crate::backoff::Backoff;
@@ -33,7 +33,7 @@ use crate::outbox::{Outbox, Written};
 use crate::persist::FileStore;
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
-use crate::subscribe_options::{SubscribeOutcome, UnsubscribeOutcome, sent_mask};
+use crate::subscribe_options::{SubscribeCall, SubscribeOutcome, UnsubscribeCall};
 use crate::{ClientError, ConnectionState, Message};
 
 /// What the driver shares with the client handles.
@@ -220,16 +220,8 @@ impl Driver {
                     }
                 }
             },
-            Command::Subscribe {
-                filters,
-                user_properties,
-                reply,
-            } => self.subscribe(filters, user_properties, reply, now),
-            Command::Unsubscribe {
-                filters,
-                user_properties,
-                reply,
-            } => self.unsubscribe(filters, user_properties, reply, now),
+            Command::Subscribe(call) => self.subscribe(call, now),
+            Command::Unsubscribe(call) => self.unsubscribe(call, now),
             // While not connected the ping waits for the connection, like
             // every other call made during an outage.
             Command::Ping { reply } if !self.session.is_connected() => {
@@ -257,13 +249,12 @@ impl Driver {
         }
     }
 
-    fn subscribe(
-        &mut self,
-        mut filters: Vec<(TopicFilter, SubscriptionOptions)>,
-        user_properties: Vec<UserProperty>,
-        reply: Reply<SubscribeOutcome>,
-        now: Instant,
-    ) {
+    fn subscribe(&mut self, call: SubscribeCall, now: Instant) {
+        let SubscribeCall {
+            mut filters,
+            user_properties,
+            reply,
+        } = call;
         if let Err(c) = self.routing.plan_subscribe(&mut filters) {
             let _ = reply.send(Err(c.into()));
             return;
@@ -285,29 +276,17 @@ impl Driver {
         }
     }
 
-    fn unsubscribe(
-        &mut self,
-        asked: Vec<TopicFilter>,
-        user_properties: Vec<UserProperty>,
-        reply: Reply<UnsubscribeOutcome>,
-        now: Instant,
-    ) {
-        let filters = self.routing.unsubscribe(asked.clone());
-        let sent = sent_mask(&asked, &filters);
-        if filters.is_empty() {
-            let outcome = UnsubscribeOutcome::new(&sent, &[], AckProperties::default());
-            let _ = reply.send(Ok(outcome));
+    fn unsubscribe(&mut self, call: UnsubscribeCall, now: Instant) {
+        let filters = self.routing.unsubscribe(call.filters.clone());
+        // Answered at once when nothing is left to send.
+        let Some((properties, waiter)) = call.sending(&filters) else {
             return;
-        }
-        let properties = sansmqtt_proto::UnsubscribeProperties { user_properties };
+        };
         match self.session.unsubscribe(filters, properties, now) {
             Ok(token) => {
-                let waiter = Waiter::Unsubscribe(reply, sent);
                 self.callers.outcomes.insert(token, waiter);
             }
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-            }
+            Err(e) => waiter.fail_with(e.into()),
         }
     }
 
@@ -434,15 +413,7 @@ impl Driver {
                     token,
                     result,
                     properties,
-                } => {
-                    if let Some(Waiter::Unsubscribe(reply, sent)) =
-                        self.callers.outcomes.remove(&token)
-                    {
-                        let outcome =
-                            result.map(|r| UnsubscribeOutcome::new(&sent, &r, properties));
-                        let _ = reply.send(outcome.map_err(ClientError::from));
-                    }
-                }
+                } => self.callers.unsubscribed(token, result, properties),
                 // One PINGRESP answers every ping waiting for it (the
                 // session sends one PINGREQ at a time).
                 Event::Pong => self.callers.pong(),

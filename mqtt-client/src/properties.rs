@@ -104,15 +104,16 @@ mod tests {
 
     #[test]
     fn publish_properties_from_options_in_order() {
-        let options = PublishOptions::new()
-            .payload_format(PayloadFormat::Utf8)
-            .message_expiry(Duration::from_secs(30))
-            .content_type("text/plain")
-            .response_topic("reply/here")
-            .correlation_data(Bytes::from_static(b"\x00\x01"))
-            .user_property("b", "2")
-            .user_property("a", "1")
-            .user_property("b", "3");
+        let pairs = [("b", "2"), ("a", "1"), ("b", "3")];
+        let options = PublishOptions {
+            payload_format: Some(PayloadFormat::Utf8),
+            message_expiry: Some(Duration::from_secs(30)),
+            content_type: Some("text/plain".into()),
+            response_topic: Some("reply/here".into()),
+            correlation_data: Some(Bytes::from_static(b"\x00\x01")),
+            user_properties: pairs.map(|(n, v)| (n.into(), v.into())).to_vec(),
+            ..PublishOptions::new()
+        };
         assert!(has_publish_properties(&options));
         let mut p = PublishProperties::default();
         p.user_properties.push(UserProperty {

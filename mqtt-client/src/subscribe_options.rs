@@ -12,80 +12,67 @@
 use std::time::Duration;
 
 use sansmqtt_proto::{
-    AckProperties, MqttString, QoS, SubAckReason, TopicFilter, UnsubAckReason, UserProperty,
+    AckProperties, MqttString, QoS, SubAckReason, SubscriptionOptions, TopicFilter, UnsubAckReason,
+    UnsubscribeProperties, UserProperty,
 };
 
 use crate::client::option_setters;
+use crate::command::{Reply, Waiter};
 
-/// The optional arguments of [`Client::subscribe_with`](crate::Client::subscribe_with):
-/// SUBSCRIBE user properties (MQTT 5) and a timeout.
-///
-/// ```
-/// use sansmqtt::SubscribeOptions;
-///
-/// let options = SubscribeOptions::new()
-///     .user_property("tenant", "a")
-///     .user_property("tenant", "b");
-/// assert_eq!(options.user_properties.len(), 2);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SubscribeOptions {
-    /// User Properties of the SUBSCRIBE (MQTT 5), in order; a name may
-    /// repeat. Not sent again when the client restores the subscription
-    /// after a session loss.
-    pub user_properties: Vec<(String, String)>,
-    /// Give up waiting for SUBACK after this long ([`ClientError::Timeout`](crate::ClientError::Timeout)).
-    /// Default: the config's `request_timeout`.
-    pub timeout: Option<Duration>,
+/// An options struct of a subscribe or unsubscribe call: user properties
+/// of its packet, a timeout for its acknowledgement.
+macro_rules! request_options {
+    ($(#[$doc:meta])* $name:ident, $packet:literal, $ack:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct $name {
+            #[doc = concat!("User Properties of the ", $packet, " (MQTT 5), in order; a name may repeat.")]
+            pub user_properties: Vec<(String, String)>,
+            #[doc = concat!("Give up waiting for ", $ack, " after this long ([`ClientError::Timeout`](crate::ClientError::Timeout)). Default: the config's `request_timeout`.")]
+            pub timeout: Option<Duration>,
+        }
+
+        impl $name {
+            /// No option set.
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// With one more user property (kept in order, after those set before).
+            pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+                self.user_properties.push((name.into(), value.into()));
+                self
+            }
+
+            option_setters! {
+                /// With a timeout.
+                timeout: Duration,
+            }
+        }
+    };
 }
 
-impl SubscribeOptions {
-    /// No option set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// With one more user property (kept in order, after those set before).
-    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.user_properties.push((name.into(), value.into()));
-        self
-    }
-
-    option_setters! {
-        /// With a timeout.
-        timeout: Duration,
-    }
+request_options! {
+    /// The optional arguments of [`Client::subscribe_with`](crate::Client::subscribe_with):
+    /// SUBSCRIBE user properties (MQTT 5; not sent again when the client
+    /// restores the subscription after a session loss) and a timeout.
+    ///
+    /// ```
+    /// use sansmqtt::SubscribeOptions;
+    ///
+    /// let options = SubscribeOptions::new()
+    ///     .user_property("tenant", "a")
+    ///     .user_property("tenant", "b");
+    /// assert_eq!(options.user_properties.len(), 2);
+    /// ```
+    SubscribeOptions, "SUBSCRIBE", "SUBACK"
 }
 
-/// The optional arguments of [`Client::unsubscribe_with`](crate::Client::unsubscribe_with):
-/// UNSUBSCRIBE user properties (MQTT 5) and a timeout.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UnsubscribeOptions {
-    /// User Properties of the UNSUBSCRIBE (MQTT 5), in order.
-    pub user_properties: Vec<(String, String)>,
-    /// Give up waiting for UNSUBACK after this long. Default: the config's
-    /// `request_timeout`.
-    pub timeout: Option<Duration>,
-}
-
-impl UnsubscribeOptions {
-    /// No option set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// With one more user property (kept in order).
-    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.user_properties.push((name.into(), value.into()));
-        self
-    }
-
-    option_setters! {
-        /// With a timeout.
-        timeout: Duration,
-    }
+request_options! {
+    /// The optional arguments of [`Client::unsubscribe_with`](crate::Client::unsubscribe_with):
+    /// UNSUBSCRIBE user properties (MQTT 5) and a timeout.
+    UnsubscribeOptions, "UNSUBSCRIBE", "UNSUBACK"
 }
 
 /// The broker's SUBACK to [`Client::subscribe_with`](crate::Client::subscribe_with).
@@ -171,6 +158,37 @@ impl UnsubscribeOutcome {
     }
 }
 
+/// A subscribe or unsubscribe call, for the driver: the filters (`F`),
+/// the packet's user properties, the caller waiting for the outcome (`O`).
+pub(crate) struct RequestCall<F, O> {
+    pub(crate) filters: Vec<F>,
+    pub(crate) user_properties: Vec<UserProperty>,
+    pub(crate) reply: Reply<O>,
+}
+
+/// A `subscribe_with` call.
+pub(crate) type SubscribeCall = RequestCall<(TopicFilter, SubscriptionOptions), SubscribeOutcome>;
+/// An `unsubscribe_with` call.
+pub(crate) type UnsubscribeCall = RequestCall<TopicFilter, UnsubscribeOutcome>;
+
+impl RequestCall<TopicFilter, UnsubscribeOutcome> {
+    /// The UNSUBSCRIBE of `sent` (the filters routing leaves to unsubscribe
+    /// at the broker): its properties, and the waiter for its UNSUBACK; or,
+    /// with nothing to send, `None` and the caller answered.
+    pub(crate) fn sending(self, sent: &[TopicFilter]) -> Option<(UnsubscribeProperties, Waiter)> {
+        let mask = sent_mask(&self.filters, sent);
+        if sent.is_empty() {
+            let outcome = UnsubscribeOutcome::new(&mask, &[], AckProperties::default());
+            let _ = self.reply.send(Ok(outcome));
+            return None;
+        }
+        let properties = UnsubscribeProperties {
+            user_properties: self.user_properties,
+        };
+        Some((properties, Waiter::Unsubscribe(self.reply, mask)))
+    }
+}
+
 /// Per filter of `asked`, whether it is in `sent` (a subsequence of
 /// `asked`, in order: what routing left to unsubscribe at the broker).
 pub(crate) fn sent_mask(asked: &[TopicFilter], sent: &[TopicFilter]) -> Vec<bool> {
@@ -185,8 +203,10 @@ pub(crate) fn sent_mask(asked: &[TopicFilter], sent: &[TopicFilter]) -> Vec<bool
 mod tests {
     use super::*;
 
-    fn f(s: &str) -> TopicFilter {
-        TopicFilter::try_from(s).unwrap()
+    use UnsubAckReason::{NoSubscriptionExisted, NotAuthorized, Success};
+
+    fn f(s: &'static str) -> TopicFilter {
+        TopicFilter::from_static(s).expect("a valid filter")
     }
 
     #[test]
@@ -195,26 +215,22 @@ mod tests {
         let sent = [f("a"), f("b"), f("c")];
         let mask = sent_mask(&asked, &sent);
         assert_eq!(mask, [true, false, true, true]);
-        let mut properties = AckProperties::default();
-        properties.reason_string = Some(MqttString::from_static("why").unwrap());
+        let properties = AckProperties {
+            reason_string: Some(MqttString::from_static("why").unwrap()),
+            ..Default::default()
+        };
         let o = UnsubscribeOutcome::new(
             &mask,
-            &[
-                UnsubAckReason::NoSubscriptionExisted,
-                UnsubAckReason::NotAuthorized,
-                UnsubAckReason::Success,
-            ],
+            &[NoSubscriptionExisted, NotAuthorized, Success],
             properties,
         );
-        assert_eq!(
-            o.results,
-            [
-                Ok(UnsubAckReason::NoSubscriptionExisted),
-                Ok(UnsubAckReason::Success),
-                Err(UnsubAckReason::NotAuthorized),
-                Ok(UnsubAckReason::Success),
-            ]
-        );
+        let expected = [
+            Ok(NoSubscriptionExisted),
+            Ok(Success),
+            Err(NotAuthorized),
+            Ok(Success),
+        ];
+        assert_eq!(o.results, expected);
         assert_eq!(o.reason_string.as_deref(), Some("why"));
         assert!(!o.all_unsubscribed());
     }

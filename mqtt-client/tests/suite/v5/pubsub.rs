@@ -55,6 +55,14 @@ async fn connect(uri: &str, config: Config) -> Client {
         .expect("connected")
 }
 
+/// Two MQTT 5 clients of `broker`.
+async fn two_clients(broker: &Mosquitto) -> [Client; 2] {
+    [
+        connect(&broker.uri(), v5()).await,
+        connect(&broker.uri(), v5()).await,
+    ]
+}
+
 /// A client of the fake broker, which answers its CONNECT with `connack`.
 async fn connect_fake(fake: &mut FakeBroker, config: Config, connack: &[u8]) -> Client {
     let uri = fake.uri();
@@ -67,6 +75,13 @@ async fn connect_fake(fake: &mut FakeBroker, config: Config, connack: &[u8]) -> 
         .await
         .expect("connect returns")
         .expect("connected")
+}
+
+/// A fake broker and its MQTT 5 client, connected with `connack`.
+async fn fake_v5(connack: &[u8]) -> (FakeBroker, Client) {
+    let (mut fake, _) = FakeBroker::bind();
+    let client = connect_fake(&mut fake, v5(), connack).await;
+    (fake, client)
 }
 
 async fn next(stream: &mut (impl futures_util::Stream<Item = Message> + Unpin)) -> Message {
@@ -102,9 +117,11 @@ fn u16_at(b: &[u8], at: usize) -> usize {
     usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
 }
 
-/// A property list at `b[*at..]` (length first), as (identifier, raw
-/// encoded value) pairs in wire order; `at` moves past it.
-fn properties(b: &[u8], at: &mut usize) -> Vec<(u8, Vec<u8>)> {
+/// Properties as (identifier, raw encoded value) pairs in wire order.
+type Props = Vec<(u8, Vec<u8>)>;
+
+/// A property list at `b[*at..]` (length first); `at` moves past it.
+fn properties(b: &[u8], at: &mut usize) -> Props {
     let len = var_int(b, at);
     let end = *at + len;
     let mut out = Vec::new();
@@ -160,7 +177,7 @@ fn pair(name: &str, value: &str) -> Vec<u8> {
 
 /// A parsed SUBSCRIBE: packet identifier, properties, (filter, options
 /// byte) pairs.
-fn parse_subscribe(p: &[u8]) -> (u16, Vec<(u8, Vec<u8>)>, Vec<(String, u8)>) {
+fn parse_subscribe(p: &[u8]) -> (u16, Props, Vec<(String, u8)>) {
     assert_eq!(p[0], 0x82, "SUBSCRIBE, got {p:02x?}");
     let mut at = body_start(p);
     let id = u16_at(p, at) as u16;
@@ -203,8 +220,7 @@ fn ack_v5(first_byte: u8, id: u16, reason: &str, users: &[(&str, &str)], codes: 
 #[test]
 fn mqtt_3_3_2_publish_properties_on_the_wire() {
     Rt::block_on(async {
-        let (mut fake, _) = FakeBroker::bind();
-        let client = connect_fake(&mut fake, v5(), &CONNACK_V5).await;
+        let (mut fake, client) = fake_v5(&CONNACK_V5).await;
         let options = PublishOptions::new()
             .qos(Q0)
             .payload_format(PayloadFormat::Utf8)
@@ -272,7 +288,6 @@ fn mqtt_3_3_2_publish_properties_on_the_wire() {
                 (0x26, pair("k", "1"))
             ]
         );
-        drop(client);
     });
 }
 
@@ -429,7 +444,6 @@ fn mqtt5_options_on_a_3_1_1_client_fail_at_once() {
         fake.write(&crate::support::suback(packet_id(&p).unwrap(), &[1]))
             .unwrap();
         assert_eq!(timeout(T, pending).await.unwrap(), Ok(vec![Ok(Q1)]));
-        drop(client);
     });
 }
 
@@ -445,8 +459,7 @@ fn mqtt5_options_on_a_3_1_1_client_fail_at_once() {
 #[test]
 fn mqtt_3_8_3_1_subscription_options_and_properties_on_the_wire() {
     Rt::block_on(async {
-        let (mut fake, _) = FakeBroker::bind();
-        let client = connect_fake(&mut fake, v5(), &CONNACK_V5).await;
+        let (mut fake, client) = fake_v5(&CONNACK_V5).await;
         let filters = [
             ("a", SubscriptionOptions::qos(Q1).no_local(true)),
             (
@@ -556,7 +569,6 @@ fn mqtt_3_8_3_1_subscription_options_and_properties_on_the_wire() {
         );
         assert_eq!(outcome.reason_string.as_deref(), Some("partly"));
         drop(stream);
-        drop(client);
     });
 }
 
@@ -566,8 +578,7 @@ fn mqtt_3_8_3_1_subscription_options_and_properties_on_the_wire() {
 fn mqtt_3_8_3_3_no_local() {
     Rt::block_on(async {
         let broker = blocking(|| Mosquitto::start(""));
-        let me = connect(&broker.uri(), v5()).await;
-        let other = connect(&broker.uri(), v5()).await;
+        let [me, other] = two_clients(&broker).await;
         let no_local = SubscriptionOptions::qos(Q1).no_local(true);
         let mut mine = me.subscription_with("nl/t", no_local).await.unwrap();
         let mut theirs = other.subscription("nl/t", Q1).await.unwrap();
@@ -589,8 +600,9 @@ fn mqtt_3_8_3_3_no_local() {
         }
         me.publish("nl/t", "own again", Q1, false).await.unwrap();
         nothing_more(&mut mine).await;
-        me.disconnect().await;
-        other.disconnect().await;
+        for c in [me, other] {
+            c.disconnect().await;
+        }
     });
 }
 
@@ -601,8 +613,7 @@ fn mqtt_3_8_3_3_no_local() {
 fn mqtt_3_3_1_12_retain_as_published() {
     Rt::block_on(async {
         let broker = blocking(|| Mosquitto::start(""));
-        let keeps = connect(&broker.uri(), v5()).await;
-        let clears = connect(&broker.uri(), v5()).await;
+        let [keeps, clears] = two_clients(&broker).await;
         let rap = SubscriptionOptions::qos(Q1).retain_as_published(true);
         let mut kept = keeps.subscription_with("rap/t", rap).await.unwrap();
         let mut cleared = clears.subscription("rap/t", Q1).await.unwrap();
@@ -616,8 +627,9 @@ fn mqtt_3_3_1_12_retain_as_published() {
         assert!(m.retain(), "-13: as published");
         let m = next(&mut cleared).await;
         assert!(!m.retain(), "-12: RETAIN 0 when forwarded");
-        keeps.disconnect().await;
-        clears.disconnect().await;
+        for c in [keeps, clears] {
+            c.disconnect().await;
+        }
     });
 }
 
@@ -630,48 +642,36 @@ fn mqtt_3_3_1_9_retain_handling() {
         let broker = blocking(|| Mosquitto::start(""));
         let client = connect(&broker.uri(), v5()).await;
         client.publish("rh/t", "kept", Q1, true).await.unwrap();
-        let sub = |rh| [("rh/t", SubscriptionOptions::qos(Q1).retain_handling(rh))];
-        let retained = || async {
-            match timeout(QUIET, client.deliver_message()).await {
-                Ok(Some(m)) => {
-                    assert_eq!(&m.payload()[..], b"kept");
-                    assert!(m.retain());
-                    true
-                }
-                _ => false,
+        use RetainHandling::{DoNotSend, SendAtSubscribe, SendAtSubscribeIfNew};
+        // (Retain Handling, whether the retained message comes, why), in turn
+        // on one subscription of "rh/t" (removed after the first step).
+        let steps = [
+            (DoNotSend, false, "-11: never with 2"),
+            (
+                SendAtSubscribeIfNew,
+                true,
+                "-10: a new subscription gets them",
+            ),
+            (SendAtSubscribeIfNew, false, "-10: an existing one does not"),
+            (SendAtSubscribe, true, "-9: at every SUBSCRIBE with 0"),
+        ];
+        for (n, (rh, comes, why)) in steps.into_iter().enumerate() {
+            let filters = [("rh/t", SubscriptionOptions::qos(Q1).retain_handling(rh))];
+            let outcome = client
+                .subscribe_with(&filters, SubscribeOptions::new())
+                .await
+                .unwrap();
+            assert_eq!(outcome.results, [Ok(Q1)]);
+            let got = timeout(QUIET, client.deliver_message()).await;
+            if let Ok(Some(m)) = &got {
+                assert_eq!(&m.payload()[..], b"kept");
+                assert!(m.retain(), "MQTT-3.3.1-8");
             }
-        };
-        let granted = |o: sansmqtt::SubscribeOutcome| assert_eq!(o.results, [Ok(Q1)]);
-        let opts = SubscribeOptions::new;
-        granted(
-            client
-                .subscribe_with(&sub(RetainHandling::DoNotSend), opts())
-                .await
-                .unwrap(),
-        );
-        assert!(!retained().await, "-11: never with 2");
-        client.unsubscribe(&["rh/t"]).await.unwrap();
-        granted(
-            client
-                .subscribe_with(&sub(RetainHandling::SendAtSubscribeIfNew), opts())
-                .await
-                .unwrap(),
-        );
-        assert!(retained().await, "-10: a new subscription gets them");
-        granted(
-            client
-                .subscribe_with(&sub(RetainHandling::SendAtSubscribeIfNew), opts())
-                .await
-                .unwrap(),
-        );
-        assert!(!retained().await, "-10: an existing one does not");
-        granted(
-            client
-                .subscribe_with(&sub(RetainHandling::SendAtSubscribe), opts())
-                .await
-                .unwrap(),
-        );
-        assert!(retained().await, "-9: at every SUBSCRIBE with 0");
+            assert_eq!(got.is_ok(), comes, "{why}: {got:?}");
+            if n == 0 {
+                client.unsubscribe(&["rh/t"]).await.unwrap();
+            }
+        }
         client.disconnect().await;
     });
 }
@@ -785,8 +785,7 @@ fn mqtt_4_8_2_shared_subscription_splits_3000_messages() {
 #[test]
 fn shared_subscription_not_available_in_connack_is_a_typed_error() {
     Rt::block_on(async {
-        let (mut fake, _) = FakeBroker::bind();
-        let client = connect_fake(&mut fake, v5(), &CONNACK_V5_NO_SHARED).await;
+        let (mut fake, client) = fake_v5(&CONNACK_V5_NO_SHARED).await;
         let shared = [("$share/g/t", SubscriptionOptions::qos(Q1))];
         let r = timeout(T, client.subscribe_with(&shared, SubscribeOptions::new()))
             .await
@@ -817,7 +816,6 @@ fn shared_subscription_not_available_in_connack_is_a_typed_error() {
         assert_eq!(sent, [("t".to_string(), 0x01)]);
         fake.write(&ack_v5(0x90, id, "ok", &[], &[0x01])).unwrap();
         assert_eq!(timeout(T, plain).await.unwrap(), Ok(vec![Ok(Q1)]));
-        drop(client);
     });
 }
 
@@ -827,8 +825,7 @@ fn shared_subscription_not_available_in_connack_is_a_typed_error() {
 #[test]
 fn suback_0x9e_shared_subscriptions_not_supported_reaches_the_caller() {
     Rt::block_on(async {
-        let (mut fake, _) = FakeBroker::bind();
-        let client = connect_fake(&mut fake, v5(), &CONNACK_V5).await;
+        let (mut fake, client) = fake_v5(&CONNACK_V5).await;
         let c = client.clone();
         let pending = spawn(async move {
             let filters = [
@@ -863,6 +860,5 @@ fn suback_0x9e_shared_subscriptions_not_supported_reaches_the_caller() {
             ),
             "{r:?}"
         );
-        drop(client);
     });
 }
