@@ -584,6 +584,31 @@ impl Client {
     /// [`RequestError::NotSupported`](crate::RequestError::NotSupported)
     /// before anything is sent. MQTT 5 options on a 3.1.1 client fail with
     /// [`RequestError::Encode`](crate::RequestError::Encode).
+    ///
+    /// ```no_run
+    /// # async fn example(client: sansmqtt::Client) -> Result<(), sansmqtt::ClientError> {
+    /// use sansmqtt::{QoS, RetainHandling, SubscribeOptions, SubscriptionOptions};
+    ///
+    /// let room = SubscriptionOptions::qos(QoS::AtLeastOnce)
+    ///     .no_local(true)
+    ///     .retain_as_published(true);
+    /// let alerts = SubscriptionOptions::qos(QoS::ExactlyOnce)
+    ///     .retain_handling(RetainHandling::DoNotSend);
+    /// let outcome = client
+    ///     .subscribe_with(
+    ///         &[("rooms/42", room), ("alerts/#", alerts)],
+    ///         SubscribeOptions::new().user_property("tenant", "acme"),
+    ///     )
+    ///     .await?;
+    /// for (filter, result) in ["rooms/42", "alerts/#"].iter().zip(&outcome.results) {
+    ///     match result {
+    ///         Ok(granted) => println!("{filter}: {granted:?}"),
+    ///         Err(reason) => println!("{filter}: {reason} ({:?})", outcome.reason_string),
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn subscribe_with(
         &self,
         filters: &[(&str, SubscriptionOptions)],
@@ -701,6 +726,21 @@ impl Client {
     /// and gets no retained messages. A shared subscription
     /// (`$share/group/filter`) stream gets the messages whose topic matches
     /// `filter`.
+    ///
+    /// ```no_run
+    /// # async fn example(client: sansmqtt::Client) -> Result<(), sansmqtt::ClientError> {
+    /// use futures_util::StreamExt;
+    /// use sansmqtt::{QoS, SubscriptionOptions};
+    ///
+    /// // One of the group "workers": the broker hands each job to one member.
+    /// let options = SubscriptionOptions::qos(QoS::AtLeastOnce).no_local(true);
+    /// let mut jobs = client.subscription_with("$share/workers/jobs/#", options).await?;
+    /// while let Some(job) = jobs.next().await {
+    ///     println!("{}", job.topic()); // as published: jobs/...
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn subscription_with(
         &self,
         filter: &str,

@@ -61,6 +61,21 @@ impl Message {
     }
 
     /// MQTT 5 Response Topic: where the publisher wants an answer.
+    ///
+    /// ```no_run
+    /// # async fn example(client: sansmqtt::Client) -> Result<(), sansmqtt::ClientError> {
+    /// use sansmqtt::PublishOptions;
+    ///
+    /// while let Some(m) = client.deliver_message().await {
+    ///     if let (Some(reply_to), Some(id)) = (m.response_topic(), m.correlation_data()) {
+    ///         let answer = PublishOptions::new().correlation_data(id.clone());
+    ///         client.publish_with(reply_to.clone(), "done", answer).await?;
+    ///     }
+    ///     println!("{:?} {:?}", m.content_type(), m.user_property("origin"));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn response_topic(&self) -> Option<&TopicName> {
         self.publish.properties.response_topic.as_ref()
     }
