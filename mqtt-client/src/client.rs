@@ -105,6 +105,7 @@ impl std::ops::Deref for Handle {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) qos0_dropped: AtomicU64,
+    pub(crate) replies_dropped: AtomicU64,
 }
 
 /// What the client counted so far.
@@ -114,6 +115,10 @@ pub struct Stats {
     /// QoS 0 messages dropped for a full receiver, under
     /// [`Qos0Overflow::Drop`](crate::config::Qos0Overflow::Drop).
     pub qos0_dropped: u64,
+    /// Messages on the response topic of [`Client::request`] dropped for
+    /// naming no waiting request (missing, foreign or stale correlation
+    /// data: a reply after its timeout, a duplicate).
+    pub replies_dropped: u64,
 }
 
 /// Builder methods setting `Option` fields of an options struct: `name(value)`
@@ -367,7 +372,7 @@ impl Client {
     }
 
     /// Queues a command for the driver (never waits).
-    fn send(&self, command: Command) -> Result<(), ClientError> {
+    pub(crate) fn send(&self, command: Command) -> Result<(), ClientError> {
         self.shared
             .commands
             .send_now(command)
@@ -397,7 +402,7 @@ impl Client {
     }
 
     /// `call`, or [`ClientError::Timeout`] after `timeout`.
-    async fn within<T>(
+    pub(crate) async fn within<T>(
         &self,
         timeout: Option<Duration>,
         call: impl Future<Output = Result<T, ClientError>>,
@@ -419,10 +424,16 @@ impl Client {
         .await
     }
 
+    /// A new id for a route or a request, unique in the client.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.shared.next_route.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// What the client counted so far.
     pub fn stats(&self) -> Stats {
         Stats {
             qos0_dropped: self.shared.counters.qos0_dropped.load(Ordering::Relaxed),
+            replies_dropped: self.shared.counters.replies_dropped.load(Ordering::Relaxed),
         }
     }
 
@@ -619,7 +630,7 @@ impl Client {
             .map(|(f, o)| Ok((TopicFilter::try_from(*f)?, *o)))
             .collect::<Result<Vec<_>, ClientError>>()?;
         let users = &options.user_properties;
-        self.request(filters, users, options.timeout, Command::Subscribe)
+        self.filters_request(filters, users, options.timeout, Command::Subscribe)
             .await
     }
 
@@ -646,13 +657,13 @@ impl Client {
             .map(|f| TopicFilter::try_from(*f).map_err(ClientError::from))
             .collect::<Result<Vec<_>, _>>()?;
         let users = &options.user_properties;
-        self.request(filters, users, options.timeout, Command::Unsubscribe)
+        self.filters_request(filters, users, options.timeout, Command::Unsubscribe)
             .await
     }
 
     /// A subscribe or unsubscribe of `filters` with user properties
     /// `users`, made into a command by `command`; its outcome.
-    async fn request<F, O>(
+    async fn filters_request<F, O>(
         &self,
         filters: Vec<F>,
         users: &[(String, String)],
@@ -747,7 +758,7 @@ impl Client {
         options: SubscriptionOptions,
     ) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
-        let id = self.shared.next_route.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id();
         let (sender, receiver) = chan::channel(QUEUE);
         let route_filter = filter.clone();
         self.ask(|reply| Command::Route {

@@ -13,7 +13,7 @@ use crate::outbox::PublishReply;
 use crate::subscribe_options::{
     SubscribeCall, SubscribeOutcome, UnsubscribeCall, UnsubscribeOutcome,
 };
-use crate::{ClientError, ConnectionState};
+use crate::{ClientError, ConnectionState, Message};
 
 /// The answer to a call.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
@@ -50,6 +50,17 @@ pub(crate) enum Command {
     WatchState {
         sender: mpsc::UnboundedSender<ConnectionState>,
     },
+    /// A request (MQTT 5 request / response), its reply to `reply`.
+    Request {
+        id: u64,
+        publish: Publish,
+        expires: Option<Instant>,
+        reply: Reply<Message>,
+    },
+    /// The caller of request `id` gave up.
+    CancelRequest {
+        id: u64,
+    },
 }
 
 /// Who waits for a session outcome.
@@ -62,6 +73,10 @@ pub(crate) enum Waiter {
     /// With, per filter asked, whether it was sent (see
     /// [`sent_mask`](crate::subscribe_options::sent_mask)).
     Unsubscribe(Reply<UnsubscribeOutcome>, Vec<bool>),
+    /// The publish of request `id`: a failure fails the request.
+    Request(u64),
+    /// The subscription to the response topic of requests.
+    RequestSubscribe(TopicFilter),
     /// Bookkeeping only (resubscribe after reconnect, unsubscribe on drop).
     Quiet,
 }
@@ -82,7 +97,11 @@ impl Waiter {
             Waiter::Unsubscribe(r, _) => {
                 let _ = r.send(Err(error));
             }
-            Waiter::RouteSubscribe(..) | Waiter::Quiet => {}
+            // The requests table answers the callers of requests.
+            Waiter::RouteSubscribe(..)
+            | Waiter::Request(_)
+            | Waiter::RequestSubscribe(_)
+            | Waiter::Quiet => {}
         }
     }
 }
@@ -115,7 +134,12 @@ impl Command {
             Command::Route { reply, .. } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
-            Command::Unroute { .. } | Command::WatchState { .. } => {}
+            Command::Request { reply, .. } => {
+                let _ = reply.send(Err(ClientError::Closed));
+            }
+            Command::Unroute { .. }
+            | Command::WatchState { .. }
+            | Command::CancelRequest { .. } => {}
         }
     }
 }

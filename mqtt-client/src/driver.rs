@@ -31,6 +31,7 @@ use crate::inbox::{Inbox, RouteSender};
 use crate::link::{AfterClose, Link, ReadSize};
 use crate::outbox::{Outbox, Written};
 use crate::persist::FileStore;
+use crate::request::{self, Desk, Requests};
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
 use crate::subscribe_options::{SubscribeCall, SubscribeOutcome, UnsubscribeCall};
@@ -60,6 +61,7 @@ pub(crate) struct Driver {
     outbox: Outbox,
     callers: Callers,
     routing: Routing<RouteSender>,
+    requests: Requests<Reply<Message>>,
     inbox: Inbox,
     watchers: Vec<mpsc::UnboundedSender<ConnectionState>>,
     state: ConnectionState,
@@ -104,6 +106,11 @@ impl Driver {
             uris,
             next_uri: 0,
             routing: Routing::new(session.options().version.is_v5()),
+            requests: Requests::new(
+                request::nonce(),
+                session.options().client_id.as_str(),
+                links.counters.clone(),
+            ),
             session,
             link: Link::Down {
                 reconnect_at: Some(now),
@@ -246,6 +253,13 @@ impl Driver {
                     self.watchers.push(sender);
                 }
             }
+            Command::Request {
+                id,
+                publish,
+                expires,
+                reply,
+            } => self.desk(now).request(id, publish, expires, reply),
+            Command::CancelRequest { id } => self.requests.cancel(id),
         }
     }
 
@@ -389,6 +403,17 @@ impl Driver {
         }
     }
 
+    /// The requests table with the parts of the driver it uses.
+    fn desk(&mut self, now: Instant) -> Desk<'_> {
+        Desk {
+            requests: &mut self.requests,
+            session: &mut self.session,
+            routing: &mut self.routing,
+            outcomes: &mut self.callers.outcomes,
+            now,
+        }
+    }
+
     /// Answers the routes waiting for the broker subscription of `filter`.
     fn routes_settled(&mut self, filter: &TopicFilter, outcome: Result<(), ClientError>) {
         let settled = self.routing.route_outcome(filter, outcome.is_ok());
@@ -402,13 +427,17 @@ impl Driver {
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Connected(c) => self.connected(&c, now),
-                Event::Message(m) => self.inbox.push(Message::new(m.publish), m.ack),
+                Event::Message(m) => {
+                    if let Some((message, ack)) = self.desk(now).message(m) {
+                        self.inbox.push(message, ack);
+                    }
+                }
                 Event::Published { token, result } => self.published(token, result),
                 Event::Subscribed {
                     token,
                     result,
                     properties,
-                } => self.subscribed(token, result, properties),
+                } => self.subscribed(token, result, properties, now),
                 Event::Unsubscribed {
                     token,
                     result,
@@ -427,6 +456,7 @@ impl Driver {
         self.backoff.reset();
         self.routing
             .connected(c.properties.subscription_identifier_available);
+        self.requests.connected(&c.properties);
         self.set_state(ConnectionState::Connected {
             session_present: c.session_present,
         });
@@ -448,8 +478,10 @@ impl Driver {
     }
 
     fn published(&mut self, token: Token, result: Result<PublishDone, PublishError>) {
-        let Some(Waiter::Publish(reply)) = self.callers.outcomes.remove(&token) else {
-            return;
+        let reply = match self.callers.outcomes.remove(&token) {
+            Some(Waiter::Publish(reply)) => reply,
+            Some(Waiter::Request(id)) => return self.requests.published(id, result),
+            _ => return,
         };
         match result {
             // QoS 0 is complete once written to the transport: its end is
@@ -467,6 +499,7 @@ impl Driver {
         token: Token,
         result: Result<SubResults, sansmqtt_session::RequestError>,
         properties: AckProperties,
+        now: Instant,
     ) {
         match self.callers.outcomes.remove(&token) {
             Some(Waiter::Subscribe(reply, asked)) => {
@@ -475,15 +508,9 @@ impl Driver {
                 let _ = reply.send(outcome.map_err(ClientError::from));
             }
             Some(Waiter::RouteSubscribe(filter)) => {
-                let outcome = match result {
-                    Ok(results) => match results.first() {
-                        Some(Err(reason)) => Err(ClientError::SubscribeRefused(*reason)),
-                        _ => Ok(()),
-                    },
-                    Err(e) => Err(e.into()),
-                };
-                self.routes_settled(&filter, outcome);
+                self.routes_settled(&filter, routing::granted(result));
             }
+            Some(Waiter::RequestSubscribe(filter)) => self.desk(now).subscribed(filter, result),
             _ => {}
         }
     }
@@ -550,6 +577,7 @@ impl Driver {
         self.handle_events(Instant::now());
         self.outbox.clear(&ClientError::Closed);
         self.routing.clear_routes();
+        self.requests.clear();
         self.callers.stop();
         self.inbox.close();
         self.first.stopped(self.cause.as_ref(), ClientError::Closed);

@@ -129,6 +129,20 @@ fn same_delivery(a: &SubscriptionOptions, b: &SubscriptionOptions) -> bool {
     a.no_local == b.no_local && a.retain_as_published == b.retain_as_published
 }
 
+/// The outcome of a SUBSCRIBE of one filter: granted, refused (its reason
+/// code), or failed.
+pub(crate) fn granted(
+    result: Result<SubResults, sansmqtt_session::RequestError>,
+) -> Result<(), crate::ClientError> {
+    match result {
+        Ok(results) => match results.first() {
+            Some(Err(reason)) => Err(crate::ClientError::SubscribeRefused(*reason)),
+            _ => Ok(()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What a new route needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RouteStart {

@@ -21,6 +21,7 @@ use sansmqtt::{
     SubscriptionOptions, UnsubAckReason, UnsubscribeOptions,
 };
 
+use super::connect;
 use crate::Rt;
 use crate::runtime::{TestRuntime, blocking, spawn, timeout};
 use crate::support::{
@@ -46,13 +47,6 @@ fn v5() -> Config {
         protocol_version: ProtocolVersion::V5,
         ..Config::default()
     }
-}
-
-async fn connect(uri: &str, config: Config) -> Client {
-    timeout(T, Client::connect(Rt::runtime(), uri, config))
-        .await
-        .expect("connect in time")
-        .expect("connected")
 }
 
 /// Two MQTT 5 clients of `broker`.
