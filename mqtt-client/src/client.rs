@@ -13,7 +13,8 @@ use futures_util::future::poll_fn;
 use futures_util::lock::Mutex;
 use futures_util::stream::Stream;
 use sansmqtt_proto::{
-    PacketId, Publish, QoS, SubAckReason, SubscriptionOptions, TopicFilter, TopicName,
+    PacketId, PayloadFormat, Publish, QoS, SubAckReason, SubscriptionOptions, TopicFilter,
+    TopicName,
 };
 use sansmqtt_session::{CloseReason, PublishDone, SavedSession, Session, SessionOptions};
 
@@ -24,6 +25,9 @@ use crate::connector::{Connector, DefaultConnector};
 use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
 use crate::runtime::Runtime;
+use crate::subscribe_options::{
+    RequestCall, SubscribeOptions, SubscribeOutcome, UnsubscribeOptions, UnsubscribeOutcome,
+};
 use crate::{ClientError, Message};
 
 /// Where the connection stands; observe it with [`Client::state_changes`].
@@ -118,7 +122,8 @@ pub struct Stats {
 }
 
 /// Builder methods setting `Option` fields of an options struct: `name(value)`
-/// sets `name` to `Some(value)`.
+/// sets `name` to `Some(value)`; after `into:`, `value` is anything that
+/// converts into the field's type.
 macro_rules! option_setters {
     ($($(#[$doc:meta])* $name:ident: $t:ty,)*) => {$(
         $(#[$doc])*
@@ -127,21 +132,43 @@ macro_rules! option_setters {
             self
         }
     )*};
+    (into: $($(#[$doc:meta])* $name:ident: $t:ty,)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $name: impl Into<$t>) -> Self {
+            self.$name = Some($name.into());
+            self
+        }
+    )*};
 }
+pub(crate) use option_setters;
 
 /// The optional arguments of a publish, for [`Client::publish_with`],
 /// [`Client::publish_packet_with`] and the payload forms
 /// (`publish_value_with`, `publish_typed_with`). What is not set comes from
 /// the configuration.
 ///
+/// The MQTT 5 properties of the PUBLISH are options too: payload format,
+/// message expiry, content type, response topic, correlation data, user
+/// properties (the topic alias stays automatic). Strings are checked when
+/// the publish is made ([`ClientError::InvalidProperty`]). On a client
+/// speaking MQTT 3.1.1 a publish with any of them fails at once with
+/// [`ClientError::Publish`]`(`[`PublishError::Encode`](crate::PublishError::Encode)`(NotInVersion))`:
+/// they are never dropped silently. With [`Client::publish_packet_with`]
+/// those set replace the packet's, and user properties are added after the
+/// packet's.
+///
 /// ```
 /// # use std::time::Duration;
-/// use sansmqtt::{PublishOptions, QoS};
+/// use sansmqtt::{PayloadFormat, PublishOptions, QoS};
 ///
 /// let options = PublishOptions::new()
 ///     .qos(QoS::AtLeastOnce)
 ///     .retain(true)
-///     .expiry(Duration::from_secs(5));
+///     .expiry(Duration::from_secs(5))
+///     .payload_format(PayloadFormat::Utf8)
+///     .content_type("application/json")
+///     .message_expiry(Duration::from_secs(60))
+///     .user_property("origin", "sensor-7");
 /// assert_eq!(options.qos, Some(QoS::AtLeastOnce));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -168,6 +195,22 @@ pub struct PublishOptions {
     /// forms that take the payload as bytes (nor at all without the
     /// `payload` feature).
     pub codec: Option<String>,
+    /// MQTT 5 Payload Format Indicator: [`PayloadFormat::Utf8`] says the
+    /// payload is UTF-8 text.
+    pub payload_format: Option<PayloadFormat>,
+    /// MQTT 5 Message Expiry Interval: the broker drops the message if it
+    /// cannot deliver it within this time (whole seconds, rounded up).
+    /// Not to be confused with [`PublishOptions::expiry`], the client's own
+    /// limit for sending it.
+    pub message_expiry: Option<Duration>,
+    /// MQTT 5 Content Type (e.g. a MIME type), UTF-8.
+    pub content_type: Option<String>,
+    /// MQTT 5 Response Topic: a topic name (no wildcards) for the answer.
+    pub response_topic: Option<String>,
+    /// MQTT 5 Correlation Data, for the requester to match the answer.
+    pub correlation_data: Option<Bytes>,
+    /// MQTT 5 User Properties, in order; a name may repeat.
+    pub user_properties: Vec<(String, String)>,
 }
 
 impl PublishOptions {
@@ -185,11 +228,26 @@ impl PublishOptions {
         expiry: Duration,
         /// With a timeout.
         timeout: Duration,
+        /// With a Payload Format Indicator (MQTT 5).
+        payload_format: PayloadFormat,
+        /// With a Message Expiry Interval (MQTT 5).
+        message_expiry: Duration,
     }
 
-    /// With a payload codec, by name.
-    pub fn codec(mut self, name: impl Into<String>) -> Self {
-        self.codec = Some(name.into());
+    option_setters! { into:
+        /// With a payload codec, by name.
+        codec: String,
+        /// With a Content Type (MQTT 5).
+        content_type: String,
+        /// With a Response Topic (MQTT 5).
+        response_topic: String,
+        /// With Correlation Data (MQTT 5).
+        correlation_data: Bytes,
+    }
+
+    /// With one more User Property (MQTT 5), after those set before.
+    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.user_properties.push((name.into(), value.into()));
         self
     }
 }
@@ -326,7 +384,16 @@ impl Client {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, ClientError>>) -> Command,
     ) -> Result<T, ClientError> {
-        let timeout = self.shared.config.request_timeout;
+        self.ask_within(None, make).await
+    }
+
+    /// [`Client::ask`] with a timeout of its own (else the config's).
+    async fn ask_within<T>(
+        &self,
+        timeout: Option<Duration>,
+        make: impl FnOnce(oneshot::Sender<Result<T, ClientError>>) -> Command,
+    ) -> Result<T, ClientError> {
+        let timeout = timeout.or(self.shared.config.request_timeout);
         self.within(timeout, async {
             let (tx, rx) = oneshot::channel();
             self.send(make(tx))?;
@@ -467,9 +534,14 @@ impl Client {
 
     async fn send_publish(
         &self,
-        publish: Publish,
+        mut publish: Publish,
         options: &PublishOptions,
     ) -> Result<PublishDone, ClientError> {
+        // Only a publish with properties touches them (the first write
+        // allocates them).
+        if crate::properties::has_publish_properties(options) {
+            crate::properties::apply_publish(options, &mut publish.properties)?;
+        }
         let config = &self.shared.config;
         let expires = options
             .expiry
@@ -493,27 +565,121 @@ impl Client {
     /// refusal of each filter, in order. These subscriptions are restored
     /// after a reconnect that lost the session. Messages matching no
     /// [`Client::subscription`] stream go to [`Client::deliver_message`].
+    /// A filter already kept is subscribed at its kept QoS if that is
+    /// higher (raised, never lowered).
     pub async fn subscribe(
         &self,
         filters: &[(&str, QoS)],
     ) -> Result<Vec<Result<QoS, SubAckReason>>, ClientError> {
+        let filters: Vec<_> = filters
+            .iter()
+            .map(|(f, q)| (*f, SubscriptionOptions::qos(*q)))
+            .collect();
+        let outcome = self
+            .subscribe_with(&filters, SubscribeOptions::new())
+            .await?;
+        Ok(outcome.results)
+    }
+
+    /// [`Client::subscribe`] with per-filter [`SubscriptionOptions`]
+    /// (maximum QoS and, in MQTT 5, No Local, Retain As Published, Retain
+    /// Handling) and the call's options (SUBSCRIBE user properties, a
+    /// timeout). The outcome has each filter's granted QoS or refusal
+    /// reason, and the SUBACK's reason string and user properties.
+    ///
+    /// A broker subscription has one set of options: a filter that
+    /// subscription streams use with another No Local or Retain As
+    /// Published fails the call with [`ClientError::SubscriptionConflict`],
+    /// nothing sent. Shared subscriptions (`$share/group/filter`) are
+    /// filters like any other; a broker without them refuses them (SUBACK
+    /// 0x9E in `results`), or, when its CONNACK said so, the call fails with
+    /// [`RequestError::NotSupported`](crate::RequestError::NotSupported)
+    /// before anything is sent. MQTT 5 options on a 3.1.1 client fail with
+    /// [`RequestError::Encode`](crate::RequestError::Encode).
+    ///
+    /// ```no_run
+    /// # async fn example(client: sansmqtt::Client) -> Result<(), sansmqtt::ClientError> {
+    /// use sansmqtt::{QoS, RetainHandling, SubscribeOptions, SubscriptionOptions};
+    ///
+    /// let room = SubscriptionOptions::qos(QoS::AtLeastOnce)
+    ///     .no_local(true)
+    ///     .retain_as_published(true);
+    /// let alerts = SubscriptionOptions::qos(QoS::ExactlyOnce)
+    ///     .retain_handling(RetainHandling::DoNotSend);
+    /// let outcome = client
+    ///     .subscribe_with(
+    ///         &[("rooms/42", room), ("alerts/#", alerts)],
+    ///         SubscribeOptions::new().user_property("tenant", "acme"),
+    ///     )
+    ///     .await?;
+    /// for (filter, result) in ["rooms/42", "alerts/#"].iter().zip(&outcome.results) {
+    ///     match result {
+    ///         Ok(granted) => println!("{filter}: {granted:?}"),
+    ///         Err(reason) => println!("{filter}: {reason} ({:?})", outcome.reason_string),
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn subscribe_with(
+        &self,
+        filters: &[(&str, SubscriptionOptions)],
+        options: SubscribeOptions,
+    ) -> Result<SubscribeOutcome, ClientError> {
         let filters = filters
             .iter()
-            .map(|(f, q)| Ok((TopicFilter::try_from(*f)?, SubscriptionOptions::qos(*q))))
+            .map(|(f, o)| Ok((TopicFilter::try_from(*f)?, *o)))
             .collect::<Result<Vec<_>, ClientError>>()?;
-        self.ask(|reply| Command::Subscribe { filters, reply })
+        let users = &options.user_properties;
+        self.filters_request(filters, users, options.timeout, Command::Subscribe)
             .await
     }
 
     /// Unsubscribes from filters and waits for UNSUBACK (fails, never hangs,
     /// if the connection is lost first).
     pub async fn unsubscribe(&self, filters: &[&str]) -> Result<(), ClientError> {
+        self.unsubscribe_with(filters, UnsubscribeOptions::new())
+            .await
+            .map(drop)
+    }
+
+    /// [`Client::unsubscribe`] with options (UNSUBSCRIBE user properties, a
+    /// timeout); the outcome has each filter's UNSUBACK reason, and the
+    /// UNSUBACK's reason string and user properties. A filter that
+    /// subscription streams still use stays subscribed at the broker (see
+    /// [`UnsubscribeOutcome::results`]).
+    pub async fn unsubscribe_with(
+        &self,
+        filters: &[&str],
+        options: UnsubscribeOptions,
+    ) -> Result<UnsubscribeOutcome, ClientError> {
         let filters = filters
             .iter()
             .map(|f| TopicFilter::try_from(*f).map_err(ClientError::from))
             .collect::<Result<Vec<_>, _>>()?;
-        self.ask(|reply| Command::Unsubscribe { filters, reply })
+        let users = &options.user_properties;
+        self.filters_request(filters, users, options.timeout, Command::Unsubscribe)
             .await
+    }
+
+    /// A subscribe or unsubscribe of `filters` with user properties
+    /// `users`, made into a command by `command`; its outcome.
+    async fn filters_request<F, O>(
+        &self,
+        filters: Vec<F>,
+        users: &[(String, String)],
+        timeout: Option<Duration>,
+        command: fn(RequestCall<F, O>) -> Command,
+    ) -> Result<O, ClientError> {
+        let user_properties = crate::properties::user_properties(users)?;
+        self.ask_within(timeout, |reply| {
+            command(RequestCall {
+                filters,
+                user_properties,
+                reply,
+            })
+        })
+        .await
     }
 
     /// Sends PINGREQ and waits for PINGRESP (with the ping timeout).
@@ -569,6 +735,43 @@ impl Client {
     /// own copy of a message. A subscription the broker refuses fails with
     /// [`ClientError::SubscribeRefused`] and its reason code.
     pub async fn subscription(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
+        self.subscription_with(filter, SubscriptionOptions::qos(qos))
+            .await
+    }
+
+    /// [`Client::subscription`] with the filter's [`SubscriptionOptions`]:
+    /// maximum QoS and, in MQTT 5, No Local, Retain As Published and Retain
+    /// Handling.
+    ///
+    /// Streams of one filter share its broker subscription, so they share
+    /// its No Local and Retain As Published: the first request sets them,
+    /// and a stream asking for other values fails with
+    /// [`ClientError::SubscriptionConflict`] (the QoS is raised, never
+    /// lowered). Retain Handling applies to the SUBSCRIBE the stream causes:
+    /// a stream joining a filter already subscribed at its QoS sends none,
+    /// and gets no retained messages. A shared subscription
+    /// (`$share/group/filter`) stream gets the messages whose topic matches
+    /// `filter`.
+    ///
+    /// ```no_run
+    /// # async fn example(client: sansmqtt::Client) -> Result<(), sansmqtt::ClientError> {
+    /// use futures_util::StreamExt;
+    /// use sansmqtt::{QoS, SubscriptionOptions};
+    ///
+    /// // One of the group "workers": the broker hands each job to one member.
+    /// let options = SubscriptionOptions::qos(QoS::AtLeastOnce).no_local(true);
+    /// let mut jobs = client.subscription_with("$share/workers/jobs/#", options).await?;
+    /// while let Some(job) = jobs.next().await {
+    ///     println!("{}", job.topic()); // as published: jobs/...
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn subscription_with(
+        &self,
+        filter: &str,
+        options: SubscriptionOptions,
+    ) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
         let id = self.next_id();
         let (sender, receiver) = chan::channel(QUEUE);
@@ -576,7 +779,7 @@ impl Client {
         self.ask(|reply| Command::Route {
             id,
             filter: route_filter,
-            qos,
+            options,
             sender,
             reply,
         })

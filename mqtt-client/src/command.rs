@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_channel::{mpsc, oneshot};
-use sansmqtt_proto::{Publish, QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{AckProperties, Publish, SubscriptionOptions, TopicFilter, UnsubAckReason};
 use sansmqtt_session::{CloseReason, Token};
 
 use crate::inbox::RouteSender;
 use crate::outbox::PublishReply;
-use crate::routing::SubResults;
+use crate::subscribe_options::{
+    SubscribeCall, SubscribeOutcome, UnsubscribeCall, UnsubscribeOutcome,
+};
 use crate::{ClientError, ConnectionState, Message};
 
 /// The answer to a call.
@@ -24,14 +26,8 @@ pub(crate) enum Command {
         expires: Option<Instant>,
         reply: Option<PublishReply>,
     },
-    Subscribe {
-        filters: Vec<(TopicFilter, SubscriptionOptions)>,
-        reply: Reply<SubResults>,
-    },
-    Unsubscribe {
-        filters: Vec<TopicFilter>,
-        reply: Reply<()>,
-    },
+    Subscribe(SubscribeCall),
+    Unsubscribe(UnsubscribeCall),
     Ping {
         reply: Reply<()>,
     },
@@ -47,7 +43,7 @@ pub(crate) enum Command {
     Route {
         id: u64,
         filter: TopicFilter,
-        qos: QoS,
+        options: SubscriptionOptions,
         sender: RouteSender,
         reply: Reply<()>,
     },
@@ -74,10 +70,12 @@ pub(crate) enum Command {
 pub(crate) enum Waiter {
     Publish(PublishReply),
     /// With the filters, to forget those that were refused or never acknowledged.
-    Subscribe(Reply<SubResults>, Vec<TopicFilter>),
+    Subscribe(Reply<SubscribeOutcome>, Vec<TopicFilter>),
     /// A subscribe made for subscription streams: their routes wait on it.
     RouteSubscribe(TopicFilter),
-    Unsubscribe(Reply<()>),
+    /// With, per filter asked, whether it was sent (see
+    /// [`sent_mask`](crate::subscribe_options::sent_mask)).
+    Unsubscribe(Reply<UnsubscribeOutcome>, Vec<bool>),
     /// The publish of request `id`: a failure fails the request.
     Request(u64),
     /// The subscription to the response topic of requests.
@@ -89,13 +87,18 @@ pub(crate) enum Waiter {
 impl Waiter {
     /// The client stops: the caller gets `Closed`.
     pub(crate) fn fail(self) {
+        self.fail_with(ClientError::Closed);
+    }
+
+    /// The caller gets `error`.
+    pub(crate) fn fail_with(self, error: ClientError) {
         match self {
-            Waiter::Publish(r) => r.send(Err(ClientError::Closed)),
+            Waiter::Publish(r) => r.send(Err(error)),
             Waiter::Subscribe(r, _) => {
-                let _ = r.send(Err(ClientError::Closed));
+                let _ = r.send(Err(error));
             }
-            Waiter::Unsubscribe(r) => {
-                let _ = r.send(Err(ClientError::Closed));
+            Waiter::Unsubscribe(r, _) => {
+                let _ = r.send(Err(error));
             }
             // The requests table answers the callers of requests.
             Waiter::RouteSubscribe(..)
@@ -116,12 +119,13 @@ impl Command {
                     r.send(Err(ClientError::Closed));
                 }
             }
-            Command::Subscribe { reply, .. } => {
-                let _ = reply.send(Err(ClientError::Closed));
+            Command::Subscribe(call) => {
+                let _ = call.reply.send(Err(ClientError::Closed));
             }
-            Command::Unsubscribe { reply, .. }
-            | Command::Ping { reply }
-            | Command::Reauthenticate { reply } => {
+            Command::Unsubscribe(call) => {
+                let _ = call.reply.send(Err(ClientError::Closed));
+            }
+            Command::Ping { reply } | Command::Reauthenticate { reply } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
             Command::Disconnect { reply } => {
@@ -195,6 +199,19 @@ impl Callers {
     pub(crate) fn disconnected(&mut self) {
         for d in self.disconnects.drain(..) {
             let _ = d.send(());
+        }
+    }
+
+    /// An UNSUBSCRIBE ended: its caller gets the outcome.
+    pub(crate) fn unsubscribed(
+        &mut self,
+        token: Token,
+        result: Result<Vec<UnsubAckReason>, sansmqtt_session::RequestError>,
+        properties: AckProperties,
+    ) {
+        if let Some(Waiter::Unsubscribe(reply, sent)) = self.outcomes.remove(&token) {
+            let outcome = result.map(|r| UnsubscribeOutcome::new(&sent, &r, properties));
+            let _ = reply.send(outcome.map_err(ClientError::from));
         }
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_io::AsyncRead;
-use sansmqtt_proto::{QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{AckProperties, QoS, SubscriptionOptions, TopicFilter};
 use sansmqtt_session::{CloseReason, Connected, Event, PublishDone, PublishError, Session, Token};
 
 use crate::auth::{AuthError, AuthFlow};
@@ -35,6 +35,7 @@ use crate::persist::FileStore;
 use crate::request::{self, Desk, Requests};
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
+use crate::subscribe_options::{SubscribeCall, SubscribeOutcome, UnsubscribeCall};
 use crate::{ClientError, ConnectionState, Message};
 
 /// What the driver shares with the client handles.
@@ -230,8 +231,8 @@ impl Driver {
                     }
                 }
             },
-            Command::Subscribe { filters, reply } => self.subscribe(filters, reply, now),
-            Command::Unsubscribe { filters, reply } => self.unsubscribe(filters, reply, now),
+            Command::Subscribe(call) => self.subscribe(call, now),
+            Command::Unsubscribe(call) => self.unsubscribe(call, now),
             // While not connected the ping waits for the connection, like
             // every other call made during an outage.
             Command::Ping { reply } if !self.session.is_connected() => {
@@ -250,10 +251,10 @@ impl Driver {
             Command::Route {
                 id,
                 filter,
-                qos,
+                options,
                 sender,
                 reply,
-            } => self.route(id, filter, qos, sender, reply, now),
+            } => self.route(id, filter, options, sender, reply, now),
             Command::Unroute { id } => self.unroute(id, now),
             Command::WatchState { sender } => {
                 if sender.unbounded_send(self.state.clone()).is_ok() {
@@ -270,19 +271,20 @@ impl Driver {
         }
     }
 
-    fn subscribe(
-        &mut self,
-        filters: Vec<(TopicFilter, SubscriptionOptions)>,
-        reply: Reply<SubResults>,
-        now: Instant,
-    ) {
-        let asked: Vec<(TopicFilter, QoS)> =
-            filters.iter().map(|(f, o)| (f.clone(), o.qos)).collect();
+    fn subscribe(&mut self, call: SubscribeCall, now: Instant) {
+        let SubscribeCall {
+            mut filters,
+            user_properties,
+            reply,
+        } = call;
+        if let Err(c) = self.routing.plan_subscribe(&mut filters) {
+            let _ = reply.send(Err(c.into()));
+            return;
+        }
+        let asked = filters.clone();
         let sid = self.routing.sid_for(asked.iter().map(|(f, _)| f));
-        match self
-            .session
-            .subscribe(filters, routing::properties(sid), now)
-        {
+        let properties = routing::properties(sid, user_properties);
+        match self.session.subscribe(filters, properties, now) {
             Ok(token) => {
                 self.routing.subscribed(&asked, sid);
                 let asked = asked.into_iter().map(|(f, _)| f).collect();
@@ -296,21 +298,17 @@ impl Driver {
         }
     }
 
-    fn unsubscribe(&mut self, filters: Vec<TopicFilter>, reply: Reply<()>, now: Instant) {
-        let filters = self.routing.unsubscribe(filters);
-        if filters.is_empty() {
-            let _ = reply.send(Ok(()));
+    fn unsubscribe(&mut self, call: UnsubscribeCall, now: Instant) {
+        let filters = self.routing.unsubscribe(call.filters.clone());
+        // Answered at once when nothing is left to send.
+        let Some((properties, waiter)) = call.sending(&filters) else {
             return;
-        }
-        match self.session.unsubscribe(filters, Default::default(), now) {
+        };
+        match self.session.unsubscribe(filters, properties, now) {
             Ok(token) => {
-                self.callers
-                    .outcomes
-                    .insert(token, Waiter::Unsubscribe(reply));
+                self.callers.outcomes.insert(token, waiter);
             }
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-            }
+            Err(e) => waiter.fail_with(e.into()),
         }
     }
 
@@ -368,7 +366,7 @@ impl Driver {
         &mut self,
         id: u64,
         filter: TopicFilter,
-        qos: QoS,
+        options: SubscriptionOptions,
         sender: RouteSender,
         reply: Reply<()>,
         now: Instant,
@@ -378,9 +376,12 @@ impl Driver {
             let _ = reply.send(Ok(()));
             return;
         }
-        match self.routing.add_route(id, filter, qos, sender) {
+        match self.routing.add_route(id, filter.clone(), options, sender) {
             RouteStart::Ready => {
                 let _ = reply.send(Ok(()));
+            }
+            RouteStart::Conflict(kept) => {
+                let _ = reply.send(Err(routing::Conflict { filter, kept }.into()));
             }
             RouteStart::Waiting => {
                 self.callers.routes.insert(id, reply);
@@ -440,12 +441,16 @@ impl Driver {
                     }
                 }
                 Event::Published { token, result } => self.published(token, result),
-                Event::Subscribed { token, result, .. } => self.subscribed(token, result, now),
-                Event::Unsubscribed { token, result, .. } => {
-                    if let Some(Waiter::Unsubscribe(reply)) = self.callers.outcomes.remove(&token) {
-                        let _ = reply.send(result.map(|_| ()).map_err(ClientError::from));
-                    }
-                }
+                Event::Subscribed {
+                    token,
+                    result,
+                    properties,
+                } => self.subscribed(token, result, properties, now),
+                Event::Unsubscribed {
+                    token,
+                    result,
+                    properties,
+                } => self.callers.unsubscribed(token, result, properties),
                 // One PINGRESP answers every ping waiting for it (the
                 // session sends one PINGREQ at a time).
                 Event::Pong => self.callers.pong(),
@@ -521,12 +526,14 @@ impl Driver {
         &mut self,
         token: Token,
         result: Result<SubResults, sansmqtt_session::RequestError>,
+        properties: AckProperties,
         now: Instant,
     ) {
         match self.callers.outcomes.remove(&token) {
             Some(Waiter::Subscribe(reply, asked)) => {
                 self.routing.subscribe_outcome(&asked, result.as_ref().ok());
-                let _ = reply.send(result.map_err(ClientError::from));
+                let outcome = result.map(|r| SubscribeOutcome::new(r, properties));
+                let _ = reply.send(outcome.map_err(ClientError::from));
             }
             Some(Waiter::RouteSubscribe(filter)) => {
                 self.routes_settled(&filter, routing::granted(result));

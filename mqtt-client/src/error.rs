@@ -1,6 +1,9 @@
 //! Errors of the client API.
 
-use sansmqtt_proto::{DecodeError, EncodeError, SubAckReason, TopicError};
+use sansmqtt_proto::{
+    DecodeError, EncodeError, StringError, SubAckReason, SubscriptionOptions, TopicError,
+    TopicFilter,
+};
 use sansmqtt_session::{CloseReason, PublishError, RequestError};
 
 use crate::ConnectError;
@@ -26,6 +29,30 @@ pub enum ClientError {
     /// [`Client::subscription`](crate::Client::subscription) stream needs.
     #[error("subscription refused: {0}")]
     SubscribeRefused(SubAckReason),
+    /// A subscription stream or `subscribe_with` asked for a filter the
+    /// client keeps with another No Local or Retain As Published: one broker
+    /// subscription serves every user of a filter, so its first options
+    /// stand. Nothing was sent.
+    #[error(
+        "{filter} is subscribed with no_local = {}, retain_as_published = {}: a request with other values cannot share it",
+        kept.no_local,
+        kept.retain_as_published
+    )]
+    SubscriptionConflict {
+        /// The filter.
+        filter: TopicFilter,
+        /// The options it is kept with.
+        kept: SubscriptionOptions,
+    },
+    /// An MQTT 5 property of an options value is not a valid UTF-8 string
+    /// (e.g. it holds U+0000).
+    #[error("invalid {property}: {error}")]
+    InvalidProperty {
+        /// Which property.
+        property: &'static str,
+        /// Why.
+        error: StringError,
+    },
     /// The packet cannot be encoded.
     #[error("cannot encode: {0}")]
     Encode(#[from] EncodeError),
@@ -74,5 +101,14 @@ pub enum ClientError {
 impl From<std::convert::Infallible> for ClientError {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}
+    }
+}
+
+impl From<crate::routing::Conflict> for ClientError {
+    fn from(c: crate::routing::Conflict) -> Self {
+        ClientError::SubscriptionConflict {
+            filter: c.filter,
+            kept: c.kept,
+        }
     }
 }

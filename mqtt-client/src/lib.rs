@@ -39,9 +39,11 @@ mod outbox;
 pub mod payload;
 mod payload_keys;
 pub mod persist;
+mod properties;
 mod request;
 mod routing;
 pub mod runtime;
+mod subscribe_options;
 pub mod transport;
 
 /// Payloads and message bodies are `bytes::Bytes`, re-exported.
@@ -61,6 +63,10 @@ pub use runtime::{BoxFuture, Runtime, Timer, Transport};
 /// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.
 pub use sansmqtt_proto::{
     MqttString, PacketId, PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties,
-    QoS, SubAckReason, SubscriptionId, TopicFilter, TopicName, UserProperty,
+    QoS, RetainHandling, StringError, SubAckReason, SubscriptionId, SubscriptionOptions,
+    TopicFilter, TopicName, UnsubAckReason, UserProperty,
 };
 pub use sansmqtt_session::{CloseReason, ProtocolError, PublishDone, PublishError, RequestError};
+pub use subscribe_options::{
+    SubscribeOptions, SubscribeOutcome, UnsubscribeOptions, UnsubscribeOutcome,
+};

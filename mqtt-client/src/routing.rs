@@ -11,7 +11,19 @@
 //! - **Kept subscriptions.** A filter subscribed with `subscribe()` is kept
 //!   *explicitly*: it survives the streams that use it. A filter subscribed
 //!   only for subscription streams is kept while a stream uses it. Its QoS
-//!   is the highest asked so far: raised, never lowered.
+//!   is the highest asked so far: raised, never lowered (a SUBSCRIBE of a
+//!   kept filter carries at least its QoS).
+//! - **One set of options per filter** (MQTT 5). The broker keeps one
+//!   subscription per filter, so No Local and Retain As Published are the
+//!   filter's, not a stream's: the first request sets them, and a stream or
+//!   a `subscribe_with` of a filter kept with other values is refused
+//!   ([`Conflict`]) before anything is sent (a merge would hand one stream
+//!   messages it asked not to get, or retain flags it did not ask for). An
+//!   explicit subscribe of a filter no stream uses replaces them. Retain
+//!   Handling only governs the SUBSCRIBE it travels in: the last one sent
+//!   is kept for the resubscription after a session loss; a stream joining
+//!   a filter kept at its QoS sends no SUBSCRIBE, so no retained messages
+//!   come for it.
 //! - **Routes.** A stream's route waits until the broker answered the
 //!   SUBSCRIBE it needs (none when the filter is kept at its QoS or above
 //!   and no SUBSCRIBE of it is in flight); a refusal fails the routes
@@ -42,7 +54,7 @@ use std::collections::HashMap;
 
 use sansmqtt_proto::{
     MAX_VAR_INT, QoS, SubAckReason, SubscribeProperties, SubscriptionId, SubscriptionOptions,
-    TopicFilter, TopicName,
+    TopicFilter, TopicName, UserProperty,
 };
 
 /// Granted QoS or refusal, per filter, in the order asked.
@@ -62,7 +74,8 @@ struct Route<S> {
 /// without session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Kept {
-    qos: QoS,
+    /// The options of the last SUBSCRIBE, QoS raised to the highest asked.
+    options: SubscriptionOptions,
     /// Made with `subscribe()` (not only for streams): survives the streams.
     explicit: bool,
     /// MQTT 5 Subscription Identifier of the broker subscription.
@@ -75,7 +88,7 @@ struct Kept {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Subscribe {
     pub(crate) filter: TopicFilter,
-    pub(crate) qos: QoS,
+    pub(crate) options: SubscriptionOptions,
     pub(crate) sid: Option<SubscriptionId>,
 }
 
@@ -83,18 +96,37 @@ impl Subscribe {
     /// The filters and properties of the packet.
     pub(crate) fn packet(&self) -> (Vec<(TopicFilter, SubscriptionOptions)>, SubscribeProperties) {
         (
-            vec![(self.filter.clone(), SubscriptionOptions::qos(self.qos))],
-            properties(self.sid),
+            vec![(self.filter.clone(), self.options)],
+            properties(self.sid, Vec::new()),
         )
     }
 }
 
-/// SUBSCRIBE properties carrying `sid`, if any.
-pub(crate) fn properties(sid: Option<SubscriptionId>) -> SubscribeProperties {
+/// SUBSCRIBE properties carrying `sid`, if any, and the application's user
+/// properties.
+pub(crate) fn properties(
+    sid: Option<SubscriptionId>,
+    user_properties: Vec<UserProperty>,
+) -> SubscribeProperties {
     SubscribeProperties {
         subscription_identifier: sid,
-        ..Default::default()
+        user_properties,
     }
+}
+
+/// A request for `filter` whose No Local or Retain As Published differ
+/// from those the filter is kept with (`kept`): refused, nothing sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Conflict {
+    pub(crate) filter: TopicFilter,
+    pub(crate) kept: SubscriptionOptions,
+}
+
+/// Whether two requests of one filter can share its broker subscription:
+/// the same No Local and Retain As Published (QoS is raised, Retain
+/// Handling is per SUBSCRIBE).
+fn same_delivery(a: &SubscriptionOptions, b: &SubscriptionOptions) -> bool {
+    a.no_local == b.no_local && a.retain_as_published == b.retain_as_published
 }
 
 /// The outcome of a SUBSCRIBE of one filter: granted, refused (its reason
@@ -116,6 +148,8 @@ pub(crate) fn granted(
 pub(crate) enum RouteStart {
     /// The filter is subscribed at its QoS or above: the route is live.
     Ready,
+    /// The filter is kept with other options: no route.
+    Conflict(SubscriptionOptions),
     /// A SUBSCRIBE of the filter is in flight: the route waits for it.
     Waiting,
     /// The route waits for this SUBSCRIBE, to be sent.
@@ -190,22 +224,49 @@ impl<S> Routing<S> {
         })
     }
 
-    /// The application's SUBSCRIBE of `filters` (identifier `sid`) was
-    /// taken by the session: they are kept explicitly, QoS raised.
+    /// The application's SUBSCRIBE of `filters`, checked against the kept
+    /// filters before it is sent: the QoS of a kept filter is raised to its
+    /// kept QoS (never lowered); a filter streams use with another No Local
+    /// or Retain As Published is a [`Conflict`].
+    pub(crate) fn plan_subscribe(
+        &self,
+        filters: &mut [(TopicFilter, SubscriptionOptions)],
+    ) -> Result<(), Conflict> {
+        for (f, options) in filters.iter_mut() {
+            let Some(k) = self.kept.get(f) else {
+                continue;
+            };
+            if self.used(f) && !same_delivery(&k.options, options) {
+                return Err(Conflict {
+                    filter: f.clone(),
+                    kept: k.options,
+                });
+            }
+            options.qos = options.qos.max(k.options.qos);
+        }
+        Ok(())
+    }
+
+    /// The application's SUBSCRIBE of `filters` (identifier `sid`, as
+    /// planned by [`Routing::plan_subscribe`]) was taken by the session:
+    /// they are kept explicitly, with these options.
     pub(crate) fn subscribed(
         &mut self,
-        filters: &[(TopicFilter, QoS)],
+        filters: &[(TopicFilter, SubscriptionOptions)],
         sid: Option<SubscriptionId>,
     ) {
-        for (f, qos) in filters {
+        for (f, options) in filters {
             let k = self.kept.entry(f.clone()).or_insert(Kept {
-                qos: *qos,
+                options: *options,
                 explicit: true,
                 sid,
                 pending: false,
             });
             k.explicit = true;
-            k.qos = k.qos.max(*qos);
+            k.options = SubscriptionOptions {
+                qos: k.options.qos.max(options.qos),
+                ..*options
+            };
             k.sid = sid;
         }
     }
@@ -252,32 +313,39 @@ impl<S> Routing<S> {
         filters
     }
 
-    /// A new stream's route `id` for `filter` at `qos`, its messages to
-    /// `sender`.
+    /// A new stream's route `id` for `filter` with `options`, its messages
+    /// to `sender`. A filter kept with another No Local or Retain As
+    /// Published gets no route ([`RouteStart::Conflict`]).
     pub(crate) fn add_route(
         &mut self,
         id: u64,
         filter: TopicFilter,
-        qos: QoS,
+        options: SubscriptionOptions,
         sender: S,
     ) -> RouteStart {
         let start = match self.kept.get(&filter) {
-            Some(k) if k.qos >= qos && !k.pending => RouteStart::Ready,
-            Some(k) if k.qos >= qos => RouteStart::Waiting,
+            Some(k) if !same_delivery(&k.options, &options) => {
+                return RouteStart::Conflict(k.options);
+            }
+            Some(k) if k.options.qos >= options.qos && !k.pending => RouteStart::Ready,
+            Some(k) if k.options.qos >= options.qos => RouteStart::Waiting,
             _ => {
                 let sid = self.sid_for(std::iter::once(&filter));
                 let k = self.kept.entry(filter.clone()).or_insert(Kept {
-                    qos,
+                    options,
                     explicit: false,
                     sid,
                     pending: true,
                 });
-                k.qos = k.qos.max(qos);
+                k.options = SubscriptionOptions {
+                    qos: k.options.qos.max(options.qos),
+                    ..options
+                };
                 k.sid = sid;
                 k.pending = true;
                 RouteStart::Subscribe(Subscribe {
                     filter: filter.clone(),
-                    qos: k.qos,
+                    options: k.options,
                     sid,
                 })
             }
@@ -365,7 +433,7 @@ impl<S> Routing<S> {
                 k.sid = sid;
                 plan.push(Subscribe {
                     filter,
-                    qos: k.qos,
+                    options: k.options,
                     sid,
                 });
             }
@@ -424,6 +492,7 @@ impl<S> Routing<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sansmqtt_proto::RetainHandling;
 
     const Q0: QoS = QoS::AtMostOnce;
     const Q1: QoS = QoS::AtLeastOnce;
@@ -431,6 +500,11 @@ mod tests {
 
     fn f(s: &str) -> TopicFilter {
         TopicFilter::try_from(s).unwrap()
+    }
+
+    /// Subscription options with QoS `q` and MQTT 5 defaults.
+    fn o(q: QoS) -> SubscriptionOptions {
+        SubscriptionOptions::qos(q)
     }
 
     /// Receivers are names; `open` says all are open.
@@ -457,7 +531,7 @@ mod tests {
         qos: QoS,
         name: &'static str,
     ) -> Option<SubscriptionId> {
-        match r.add_route(id, f(filter), qos, name) {
+        match r.add_route(id, f(filter), o(qos), name) {
             RouteStart::Subscribe(s) => {
                 r.route_outcome(&s.filter, true);
                 s.sid
@@ -469,38 +543,38 @@ mod tests {
     #[test]
     fn explicit_subscription_is_kept_and_raised_never_lowered() {
         let mut r = R::new(false);
-        r.subscribed(&[(f("a"), Q1)], None);
-        r.subscribed(&[(f("a"), Q0)], None);
+        r.subscribed(&[(f("a"), o(Q1))], None);
+        r.subscribed(&[(f("a"), o(Q0))], None);
         assert_eq!(
             r.resubscribe(),
             [Subscribe {
                 filter: f("a"),
-                qos: Q1,
+                options: o(Q1),
                 sid: None
             }]
         );
-        r.subscribed(&[(f("a"), Q2)], None);
-        assert_eq!(r.resubscribe()[0].qos, Q2);
+        r.subscribed(&[(f("a"), o(Q2))], None);
+        assert_eq!(r.resubscribe()[0].options.qos, Q2);
         // A stream at a lower QoS needs no SUBSCRIBE.
-        assert_eq!(r.add_route(1, f("a"), Q0, "s"), RouteStart::Ready);
-        assert_eq!(r.resubscribe()[0].qos, Q2);
+        assert_eq!(r.add_route(1, f("a"), o(Q0), "s"), RouteStart::Ready);
+        assert_eq!(r.resubscribe()[0].options.qos, Q2);
     }
 
     #[test]
     fn stream_subscription_raises_the_qos_and_waits_for_its_suback() {
         let mut r = R::new(false);
         assert_eq!(
-            r.add_route(1, f("a/+"), Q0, "s1"),
+            r.add_route(1, f("a/+"), o(Q0), "s1"),
             RouteStart::Subscribe(Subscribe {
                 filter: f("a/+"),
-                qos: Q0,
+                options: o(Q0),
                 sid: None
             })
         );
         // Not live before the SUBACK.
         assert_eq!(route(&r, "a/b", &[]), (Destination::Default, vec![]));
         // A second stream of the same filter joins the SUBSCRIBE in flight.
-        assert_eq!(r.add_route(2, f("a/+"), Q0, "s2"), RouteStart::Waiting);
+        assert_eq!(r.add_route(2, f("a/+"), o(Q0), "s2"), RouteStart::Waiting);
         assert_eq!(
             r.route_outcome(&f("a/+"), true),
             Settled {
@@ -513,13 +587,13 @@ mod tests {
             (Destination::Routes, vec!["s1", "s2"])
         );
         // A higher QoS subscribes again at it; a lower one is ready at once.
-        let RouteStart::Subscribe(s) = r.add_route(3, f("a/+"), Q2, "s3") else {
+        let RouteStart::Subscribe(s) = r.add_route(3, f("a/+"), o(Q2), "s3") else {
             panic!("a higher QoS subscribes again");
         };
-        assert_eq!(s.qos, Q2);
+        assert_eq!(s.options.qos, Q2);
         r.route_outcome(&s.filter, true);
-        assert_eq!(r.add_route(4, f("a/+"), Q1, "s4"), RouteStart::Ready);
-        assert_eq!(r.resubscribe()[0].qos, Q2);
+        assert_eq!(r.add_route(4, f("a/+"), o(Q1), "s4"), RouteStart::Ready);
+        assert_eq!(r.resubscribe()[0].options.qos, Q2);
     }
 
     /// MQTT-3.3.4-2: overlapping subscriptions may each bring the message;
@@ -546,7 +620,7 @@ mod tests {
     fn closed_receivers_take_nothing() {
         let mut r = Routing::<(&str, bool)>::new(false);
         for (id, name, open) in [(1, "gone", false), (2, "here", true)] {
-            if let RouteStart::Subscribe(s) = r.add_route(id, f("a"), Q0, (name, open)) {
+            if let RouteStart::Subscribe(s) = r.add_route(id, f("a"), o(Q0), (name, open)) {
                 r.route_outcome(&s.filter, true);
             }
         }
@@ -591,7 +665,7 @@ mod tests {
     fn mqtt_3_3_4_5_copy_for_a_subscription_of_no_stream_is_a_duplicate() {
         let mut r = R::new(true);
         let explicit = r.sid_for([&f("#")]).unwrap();
-        r.subscribed(&[(f("#"), Q0)], Some(explicit));
+        r.subscribed(&[(f("#"), o(Q0))], Some(explicit));
         live_route(&mut r, 1, "a/+", Q0, "stream");
         assert_eq!(
             route(&r, "a/x", &[explicit]),
@@ -605,8 +679,8 @@ mod tests {
         let mut r = R::new(true);
         // A new identifier per SUBSCRIBE of new filters.
         let a = r.sid_for([&f("a"), &f("b")]).unwrap();
-        r.subscribed(&[(f("a"), Q0), (f("b"), Q0)], Some(a));
-        let RouteStart::Subscribe(c) = r.add_route(1, f("c"), Q0, "c") else {
+        r.subscribed(&[(f("a"), o(Q0)), (f("b"), o(Q0))], Some(a));
+        let RouteStart::Subscribe(c) = r.add_route(1, f("c"), o(Q0), "c") else {
             panic!("c is new");
         };
         assert_ne!(c.sid, Some(a));
@@ -615,7 +689,7 @@ mod tests {
         assert_eq!(r.sid_for([&f("a"), &f("b")]), Some(a));
         assert_eq!(r.sid_for([&f("a"), &f("new")]), Some(a));
         // A stream of an explicit filter at a higher QoS keeps it too.
-        let RouteStart::Subscribe(s) = r.add_route(2, f("a"), Q2, "a") else {
+        let RouteStart::Subscribe(s) = r.add_route(2, f("a"), o(Q2), "a") else {
             panic!("a higher QoS subscribes again");
         };
         assert_eq!(s.sid, Some(a));
@@ -631,7 +705,7 @@ mod tests {
     fn no_subscription_identifiers_before_mqtt_5() {
         let mut r = R::new(false);
         assert_eq!(r.sid_for([&f("a")]), None);
-        let RouteStart::Subscribe(s) = r.add_route(1, f("a"), Q0, "a") else {
+        let RouteStart::Subscribe(s) = r.add_route(1, f("a"), o(Q0), "a") else {
             panic!("a is new");
         };
         assert_eq!(s.sid, None);
@@ -645,7 +719,7 @@ mod tests {
         let mut r = R::new(true);
         let a = r.sid_for([&f("a")]);
         assert!(a.is_some());
-        r.subscribed(&[(f("a"), Q1)], a);
+        r.subscribed(&[(f("a"), o(Q1))], a);
         // Available (or not said): unchanged.
         r.connected(None);
         r.connected(Some(true));
@@ -663,7 +737,7 @@ mod tests {
     #[test]
     fn refused_and_unacknowledged_filters_are_forgotten() {
         let mut r = R::new(false);
-        let asked = [(f("ok"), Q1), (f("no"), Q1), (f("late"), Q0)];
+        let asked = [(f("ok"), o(Q1)), (f("no"), o(Q1)), (f("late"), o(Q0))];
         r.subscribed(&asked, None);
         let filters: Vec<_> = asked.iter().map(|(f, _)| f.clone()).collect();
         r.subscribe_outcome(
@@ -681,7 +755,7 @@ mod tests {
     fn refused_filter_used_by_streams_stays_for_them() {
         let mut r = R::new(false);
         live_route(&mut r, 1, "a", Q1, "s");
-        r.subscribed(&[(f("a"), Q1)], None);
+        r.subscribed(&[(f("a"), o(Q1))], None);
         r.subscribe_outcome(&[f("a")], Some(&vec![Err(SubAckReason::QuotaExceeded)]));
         assert_eq!(r.resubscribe().len(), 1);
         // No longer explicit: the last stream going unsubscribes it.
@@ -694,7 +768,7 @@ mod tests {
     #[test]
     fn refused_stream_subscription_fails_its_routes_only() {
         let mut r = R::new(false);
-        let RouteStart::Subscribe(s) = r.add_route(1, f("a"), Q0, "s1") else {
+        let RouteStart::Subscribe(s) = r.add_route(1, f("a"), o(Q0), "s1") else {
             panic!("a is new");
         };
         assert_eq!(
@@ -708,7 +782,7 @@ mod tests {
         assert!(r.resubscribe().is_empty(), "forgotten");
         // A live route, then a higher QoS refused: the live one stays.
         live_route(&mut r, 2, "a", Q0, "s2");
-        let RouteStart::Subscribe(s) = r.add_route(3, f("a"), Q2, "s3") else {
+        let RouteStart::Subscribe(s) = r.add_route(3, f("a"), o(Q2), "s3") else {
             panic!("a higher QoS subscribes again");
         };
         assert_eq!(r.route_outcome(&s.filter, false).failed, [3]);
@@ -720,8 +794,8 @@ mod tests {
     #[test]
     fn refused_stream_subscription_keeps_an_explicit_filter() {
         let mut r = R::new(false);
-        r.subscribed(&[(f("a"), Q0)], None);
-        let RouteStart::Subscribe(s) = r.add_route(1, f("a"), Q1, "s") else {
+        r.subscribed(&[(f("a"), o(Q0))], None);
+        let RouteStart::Subscribe(s) = r.add_route(1, f("a"), o(Q1), "s") else {
             panic!("a higher QoS subscribes again");
         };
         assert_eq!(r.route_outcome(&s.filter, false).failed, [1]);
@@ -733,7 +807,7 @@ mod tests {
     #[test]
     fn unsubscribe_keeps_filters_streams_use() {
         let mut r = R::new(false);
-        r.subscribed(&[(f("a"), Q1), (f("b"), Q1)], None);
+        r.subscribed(&[(f("a"), o(Q1)), (f("b"), o(Q1))], None);
         live_route(&mut r, 1, "a", Q0, "s");
         assert_eq!(
             r.unsubscribe(vec![f("a"), f("b"), f("never")]),
@@ -755,7 +829,7 @@ mod tests {
         assert_eq!(r.remove_route(1), None, "s2 still uses it");
         assert_eq!(r.remove_route(2), Some(f("a")));
         assert_eq!(r.remove_route(2), None);
-        r.subscribed(&[(f("b"), Q0)], None);
+        r.subscribed(&[(f("b"), o(Q0))], None);
         live_route(&mut r, 3, "b", Q0, "s3");
         assert_eq!(r.remove_route(3), None, "explicit");
         assert_eq!(r.resubscribe().len(), 1);
@@ -767,8 +841,8 @@ mod tests {
     fn resubscribe_plan_after_session_loss() {
         let mut r = R::new(true);
         let ab = r.sid_for([&f("a"), &f("b")]);
-        r.subscribed(&[(f("b"), Q2), (f("a"), Q1)], ab);
-        let RouteStart::Subscribe(c) = r.add_route(1, f("c/#"), Q0, "s") else {
+        r.subscribed(&[(f("b"), o(Q2)), (f("a"), o(Q1))], ab);
+        let RouteStart::Subscribe(c) = r.add_route(1, f("c/#"), o(Q0), "s") else {
             panic!("c/# is new");
         };
         r.route_outcome(&c.filter, true);
@@ -778,17 +852,17 @@ mod tests {
             [
                 Subscribe {
                     filter: f("a"),
-                    qos: Q1,
+                    options: o(Q1),
                     sid: ab
                 },
                 Subscribe {
                     filter: f("b"),
-                    qos: Q2,
+                    options: o(Q2),
                     sid: ab
                 },
                 Subscribe {
                     filter: f("c/#"),
-                    qos: Q0,
+                    options: o(Q0),
                     sid: c.sid
                 },
             ]
@@ -798,12 +872,131 @@ mod tests {
         assert_eq!(props.subscription_identifier, ab);
     }
 
+    /// MQTT-3.8.3-3 (No Local) and MQTT-3.3.1-12/13 (Retain As Published)
+    /// are properties of the broker subscription, one per filter: a stream
+    /// asking for other values than those the filter is kept with gets no
+    /// route (nothing sent); Retain Handling and a higher QoS do not
+    /// conflict, and the SUBSCRIBE a stream causes carries its options.
+    #[test]
+    fn mqtt_3_8_3_3_streams_of_a_filter_share_no_local_and_retain_as_published() {
+        let mut r = R::new(true);
+        let first = o(Q1).no_local(true);
+        let RouteStart::Subscribe(s) = r.add_route(1, f("a/+"), first, "s1") else {
+            panic!("a/+ is new");
+        };
+        assert_eq!(s.packet().0, [(f("a/+"), first)]);
+        r.route_outcome(&s.filter, true);
+        // Another No Local, or another Retain As Published: refused.
+        assert_eq!(
+            r.add_route(2, f("a/+"), o(Q1), "s2"),
+            RouteStart::Conflict(first)
+        );
+        assert_eq!(
+            r.add_route(3, f("a/+"), first.retain_as_published(true), "s3"),
+            RouteStart::Conflict(first)
+        );
+        // The refused streams have no route: only s1 gets messages.
+        assert_eq!(route(&r, "a/x", &[]), (Destination::Routes, vec!["s1"]));
+        // Same delivery options, other Retain Handling, lower QoS: ready.
+        let same = o(Q0)
+            .no_local(true)
+            .retain_handling(RetainHandling::DoNotSend);
+        assert_eq!(r.add_route(4, f("a/+"), same, "s4"), RouteStart::Ready);
+        // A higher QoS subscribes again, with the kept delivery options and
+        // the new stream's Retain Handling.
+        let higher = o(Q2)
+            .no_local(true)
+            .retain_handling(RetainHandling::SendAtSubscribeIfNew);
+        let RouteStart::Subscribe(s) = r.add_route(5, f("a/+"), higher, "s5") else {
+            panic!("a higher QoS subscribes again");
+        };
+        assert_eq!(s.options, higher);
+        r.route_outcome(&s.filter, true);
+        // The resubscription after a session loss keeps them all.
+        assert_eq!(r.resubscribe()[0].options, higher);
+        // Other filters are independent.
+        assert!(matches!(
+            r.add_route(6, f("b"), o(Q0), "s6"),
+            RouteStart::Subscribe(_)
+        ));
+    }
+
+    /// An explicit SUBSCRIBE of a kept filter carries at least its kept
+    /// QoS; of a filter streams use, it must keep their No Local and Retain
+    /// As Published; of a filter no stream uses, it replaces them.
+    #[test]
+    fn explicit_subscribe_plan_raises_qos_and_checks_stream_options() {
+        let mut r = R::new(false);
+        live_route(&mut r, 1, "s", Q2, "stream");
+        let mut asked = [(f("s"), o(Q0)), (f("new"), o(Q1))];
+        r.plan_subscribe(&mut asked).unwrap();
+        assert_eq!(asked, [(f("s"), o(Q2)), (f("new"), o(Q1))]);
+        let mut conflicting = [(f("new"), o(Q0)), (f("s"), o(Q2).no_local(true))];
+        assert_eq!(
+            r.plan_subscribe(&mut conflicting),
+            Err(Conflict {
+                filter: f("s"),
+                kept: o(Q2)
+            })
+        );
+        // An explicit-only filter: the new options replace the kept ones
+        // (QoS still raised).
+        r.subscribed(&[(f("e"), o(Q1))], None);
+        let mut again = [(f("e"), o(Q0).no_local(true).retain_as_published(true))];
+        r.plan_subscribe(&mut again).unwrap();
+        assert_eq!(again[0].1, o(Q1).no_local(true).retain_as_published(true));
+        r.subscribed(&again, None);
+        let plan = r.resubscribe();
+        let e = plan.iter().find(|s| s.filter == f("e")).unwrap();
+        assert_eq!(e.options, again[0].1);
+        // A stream of it must now ask for the same delivery options.
+        assert_eq!(
+            r.add_route(2, f("e"), o(Q0), "e"),
+            RouteStart::Conflict(again[0].1)
+        );
+        assert_eq!(
+            r.add_route(
+                3,
+                f("e"),
+                o(Q0).no_local(true).retain_as_published(true),
+                "e"
+            ),
+            RouteStart::Ready
+        );
+    }
+
+    /// MQTT-4.8.2: a shared subscription `$share/{group}/{filter}` gets
+    /// messages on topics matching `filter` (the broker sends the topic as
+    /// published, never the `$share` form).
+    #[test]
+    fn mqtt_4_8_2_shared_subscription_routes_by_its_filter() {
+        let mut r = R::new(true);
+        let shared = live_route(&mut r, 1, "$share/g/a/+", Q1, "shared").unwrap();
+        live_route(&mut r, 2, "$share/h/a/#", Q1, "other group");
+        assert_eq!(
+            route(&r, "a/x", &[shared]),
+            (Destination::Routes, vec!["shared"])
+        );
+        assert_eq!(
+            route(&r, "a/x", &[]),
+            (Destination::Routes, vec!["shared", "other group"])
+        );
+        assert_eq!(
+            route(&r, "a/x/y", &[]),
+            (Destination::Routes, vec!["other group"])
+        );
+        assert_eq!(route(&r, "b", &[]), (Destination::Default, vec![]));
+        // A plain filter of the same text is another subscription.
+        let plain = r.add_route(3, f("a/+"), o(Q1), "plain");
+        assert!(matches!(plain, RouteStart::Subscribe(s) if s.filter == f("a/+")));
+    }
+
     /// The client stops: every route goes, waiting or live.
     #[test]
     fn clear_routes_removes_every_route() {
         let mut r = R::new(false);
         live_route(&mut r, 1, "a", Q0, "live");
-        r.add_route(2, f("b"), Q0, "waiting");
+        r.add_route(2, f("b"), o(Q0), "waiting");
         r.clear_routes();
         assert_eq!(route(&r, "a", &[]), (Destination::Default, vec![]));
         assert_eq!(r.route_outcome(&f("b"), true), Settled::default());

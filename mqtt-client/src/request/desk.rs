@@ -80,14 +80,15 @@ impl Desk<'_> {
     fn subscribe(&mut self, filter: TopicFilter) {
         let sid = self.routing.sid_for(std::iter::once(&filter));
         let filters = vec![(filter.clone(), SubscriptionOptions::qos(REPLY_QOS))];
+        let properties = routing::properties(sid, Vec::new());
         match self
             .session
-            .subscribe(filters, routing::properties(sid), self.now)
+            .subscribe(filters.clone(), properties, self.now)
         {
             Ok(token) => {
                 // Kept like the application's subscriptions: restored
                 // after a reconnect without session.
-                self.routing.subscribed(&[(filter.clone(), REPLY_QOS)], sid);
+                self.routing.subscribed(&filters, sid);
                 let waiter = Waiter::RequestSubscribe(filter);
                 self.outcomes.insert(token, waiter);
             }

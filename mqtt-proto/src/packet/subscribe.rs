@@ -44,6 +44,27 @@ impl SubscriptionOptions {
         }
     }
 
+    /// With No Local (MQTT 5): the server does not send the client's own
+    /// publications back to it on this subscription [MQTT-3.8.3-3].
+    pub const fn no_local(mut self, no_local: bool) -> Self {
+        self.no_local = no_local;
+        self
+    }
+
+    /// With Retain As Published (MQTT 5): forwarded messages keep the
+    /// RETAIN flag they were published with [MQTT-3.3.1-12, MQTT-3.3.1-13].
+    pub const fn retain_as_published(mut self, retain_as_published: bool) -> Self {
+        self.retain_as_published = retain_as_published;
+        self
+    }
+
+    /// With a Retain Handling (MQTT 5): when the server sends retained
+    /// messages for this subscription [MQTT-3.3.1-9, -10, -11].
+    pub const fn retain_handling(mut self, retain_handling: RetainHandling) -> Self {
+        self.retain_handling = retain_handling;
+        self
+    }
+
     fn byte(&self) -> u8 {
         (self.qos as u8)
             | (u8::from(self.no_local) << 2)

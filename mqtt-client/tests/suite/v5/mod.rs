@@ -12,10 +12,32 @@
 
 #![allow(dead_code)]
 
+use std::time::Duration;
+
+use sansmqtt::{Client, Config};
+
+use crate::Rt;
+use crate::runtime::{TestRuntime, timeout};
+
+/// How long a client may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client of `uri`, connected within 10 s (panics otherwise).
+async fn connect(uri: &str, config: Config) -> Client {
+    timeout(CONNECT_TIMEOUT, Client::connect(Rt::runtime(), uri, config))
+        .await
+        .expect("connect in time")
+        .expect("connected")
+}
+
 /// Enhanced authentication (AUTH): SCRAM-SHA-256 against a scripted broker.
 mod auth;
 /// A smoke test of the suite itself: a v5 connection to mosquitto.
 mod smoke;
+
+/// Publish and subscribe: PUBLISH properties, subscription options,
+/// SUBACK / UNSUBACK reasons, shared subscriptions.
+mod pubsub;
 
 /// Request / response: `Client::request` and `Client::respond`.
 mod request;

@@ -17,6 +17,7 @@ use sansmqtt::{
     Publish, QoS, RequestOptions, Subscription, TopicName,
 };
 
+use super::connect;
 use crate::Rt;
 use crate::runtime::{TestRuntime, blocking, spawn, timeout};
 use crate::support::{FakeBroker, Mosquitto, packet_id};
@@ -30,13 +31,6 @@ fn v5(client_id: &str) -> Config {
         client_id: Some(client_id.to_owned()),
         ..Config::default()
     }
-}
-
-async fn connect(uri: &str, config: Config) -> Client {
-    timeout(T, Client::connect(Rt::runtime(), uri, config))
-        .await
-        .expect("connect in time")
-        .expect("connected")
 }
 
 /// A responder client and the task answering its requests (dropping the
