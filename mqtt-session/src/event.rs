@@ -2,8 +2,8 @@
 
 use sansmqtt_proto::{
     AckProperties, Auth, ConnAckProperties, ConnectReason, DecodeError, DisconnectProperties,
-    DisconnectReason, EncodeError, PacketType, PubAckReason, PubRecReason, Publish, QoS,
-    SubAckReason, UnsubAckReason,
+    DisconnectReason, EncodeError, PacketType, ProtocolVersion, PubAckReason, PubRecReason,
+    Publish, QoS, SubAckReason, UnsubAckReason,
 };
 
 /// Identifies one publish, subscribe or unsubscribe request; its outcome is
@@ -95,7 +95,24 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// CONNACK refused the connection.
+    /// The server does not speak the protocol version of CONNECT: a
+    /// CONNACK with reason 0x84 Unsupported Protocol Version (MQTT 5) or
+    /// return code 0x01 "unacceptable protocol version" (3.1.1), including
+    /// the 3.1.1 CONNACK (remaining length 2) a 3.1.1-only server answers
+    /// an MQTT 5 CONNECT with (3.1.1 [MQTT-3.1.2-2]: "respond with the
+    /// CONNACK return code 0x01 (unacceptable protocol level) and then
+    /// disconnect"). Not a [`CloseReason::Refused`], so that a client can
+    /// tell it apart and fall back to an older version.
+    #[error("connection refused: the server does not support MQTT {requested} (unacceptable protocol version)")]
+    UnsupportedProtocolVersion {
+        /// The version of the CONNECT the server refused.
+        requested: ProtocolVersion,
+        /// The CONNACK properties (MQTT 5 CONNACK 0x84 only: Reason
+        /// String, Server Reference, ...).
+        properties: Box<ConnAckProperties>,
+    },
+    /// CONNACK refused the connection (for any reason but the protocol
+    /// version: [`CloseReason::UnsupportedProtocolVersion`]).
     #[error("connection refused: {reason}")]
     Refused {
         /// The broker's reason (3.1.1 return codes map to these).
@@ -263,6 +280,10 @@ pub enum StateError {
     /// The command needs a connection.
     #[error("not connected")]
     NotConnected,
+    /// [`Session::set_version`](crate::Session::set_version) on a session
+    /// a broker already holds (connected once, or restored).
+    #[error("the protocol version of an established session cannot change")]
+    SessionEstablished,
     /// AUTH needs MQTT 5.
     #[error("AUTH requires MQTT 5")]
     AuthNeedsV5,
