@@ -24,6 +24,7 @@ use crate::connector::{Connector, DefaultConnector};
 use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
 use crate::runtime::Runtime;
+use crate::server::{ServerInfo, ServerSlot};
 use crate::{ClientError, Message};
 
 /// Where the connection stands; observe it with [`Client::state_changes`].
@@ -204,6 +205,7 @@ struct Shared {
     next_route: AtomicU64,
     runtime: Arc<dyn Runtime>,
     counters: Arc<Counters>,
+    server: Arc<ServerSlot>,
 }
 
 /// An MQTT client: cheap to clone, `Send + Sync`; every clone talks to the
@@ -272,6 +274,7 @@ impl Client {
         let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let (first_connect, connected) = oneshot::channel();
+        let server = Arc::new(ServerSlot::default());
         let config = Arc::new(config);
         let driver = Driver::new(
             &*runtime,
@@ -284,6 +287,7 @@ impl Client {
                 deliver: deliver_tx,
                 counters: counters.clone(),
                 first_connect,
+                server: server.clone(),
             },
         );
         let client = Client {
@@ -298,6 +302,7 @@ impl Client {
                 next_route: AtomicU64::new(0),
                 runtime: runtime.clone(),
                 counters,
+                server,
             }),
         };
         runtime.spawn(Box::pin(driver));
@@ -357,6 +362,15 @@ impl Client {
         Stats {
             qos0_dropped: self.shared.counters.qos0_dropped.load(Ordering::Relaxed),
         }
+    }
+
+    /// What the broker said in the CONNACK of the latest accepted
+    /// connection (negotiated limits, assigned client identifier, server
+    /// keep alive, response information, ...): see [`ServerInfo`]. Updated
+    /// at each reconnection; `None` only before the first one (never once
+    /// [`Client::connect`] returned).
+    pub fn server(&self) -> Option<Arc<ServerInfo>> {
+        self.shared.server.get()
     }
 
     /// The configuration the client was built with.

@@ -151,7 +151,7 @@ impl Callers {
         for p in self.pings.drain(..) {
             let _ = p.send(Err(ClientError::Connection(reason.clone())));
         }
-        if let CloseReason::Refused { .. } = reason {
+        if reason.is_refusal() {
             self.fail_reconnects(&ClientError::Connection(reason.clone()));
         }
     }

@@ -33,6 +33,7 @@ use crate::outbox::{Outbox, Written};
 use crate::persist::FileStore;
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
+use crate::server::{ServerInfo, ServerSlot};
 use crate::{ClientError, ConnectionState, Message};
 
 /// What the driver shares with the client handles.
@@ -42,6 +43,8 @@ pub(crate) struct Links {
     pub(crate) counters: Arc<Counters>,
     /// Answered when the first connection is accepted, or with why not.
     pub(crate) first_connect: Reply<()>,
+    /// The CONNACK of the latest accepted connection.
+    pub(crate) server: Arc<ServerSlot>,
 }
 
 pub(crate) struct Driver {
@@ -69,6 +72,7 @@ pub(crate) struct Driver {
     cause: Option<ConnectError>,
     first: FirstConnect,
     counters: Arc<Counters>,
+    server: Arc<ServerSlot>,
 }
 
 /// Commands handled before the driver writes what they produced.
@@ -120,6 +124,7 @@ impl Driver {
             cause: None,
             first: FirstConnect::new(links.first_connect, retry_first),
             counters: links.counters,
+            server: links.server,
             config,
         }
     }
@@ -420,6 +425,9 @@ impl Driver {
 
     fn connected(&mut self, c: &Connected, now: Instant) {
         self.backoff.reset();
+        let assigned = self.session.assigned_client_id();
+        let info = ServerInfo::new(c, self.session.options(), assigned);
+        self.server.set(info);
         self.routing
             .connected(c.properties.subscription_identifier_available);
         self.set_state(ConnectionState::Connected {
@@ -482,6 +490,9 @@ impl Driver {
     }
 
     fn closed(&mut self, reason: CloseReason, now: Instant) {
+        if self.fall_back(&reason, now) {
+            return;
+        }
         self.callers.closed(&reason);
         self.first.closed(&reason, self.cause.as_ref());
         // Flush what the session queued (DISCONNECT), then close. A transport
@@ -501,7 +512,7 @@ impl Driver {
             other @ (Link::Closing { .. } | Link::Stopped | Link::Disconnected) => other,
             Link::Down { .. } | Link::Opening { .. } => Link::Down { reconnect_at: None },
         };
-        let refused = matches!(reason, CloseReason::Refused { .. });
+        let refused = reason.is_refusal();
         self.set_state(ConnectionState::Disconnected {
             reason: Some(reason),
         });
@@ -510,6 +521,34 @@ impl Driver {
         if !self.link.stays_down() && wanted {
             self.schedule_reconnect(now);
         }
+    }
+
+    /// `protocol_version = "auto"` and MQTT 5 refused: a 3.1.1 CONNECT to
+    /// the same broker on a new transport, at once; the refusal is nobody's
+    /// answer.
+    fn fall_back(&mut self, reason: &CloseReason, now: Instant) -> bool {
+        let current = self.session.options().version;
+        let established = !self.first.waiting();
+        let Some(version) = self.config.protocol_version.fallback(current, reason, established)
+        else {
+            return false;
+        };
+        if self.session.set_version(version).is_err() {
+            return false;
+        }
+        log::info!("{}: {reason}; falling back to MQTT {version}", self.client_id());
+        self.routing.connected(Some(false));
+        self.next_uri -= 1;
+        self.link = match self.link.take() {
+            Link::Up(transport) | Link::Closing { transport, .. } => Link::Closing {
+                transport,
+                then: AfterClose::Down(Some(now)),
+            },
+            _ => Link::Down {
+                reconnect_at: Some(now),
+            },
+        };
+        true
     }
 
     fn schedule_reconnect(&mut self, now: Instant) {

@@ -40,6 +40,7 @@ mod payload_keys;
 pub mod persist;
 mod routing;
 pub mod runtime;
+mod server;
 pub mod transport;
 
 /// Payloads and message bodies are `bytes::Bytes`, re-exported.
@@ -54,6 +55,7 @@ pub use message::Message;
 pub use payload::{Codec, Codecs, Decoded, DecodedSubscription, PayloadError, Value};
 pub use persist::FileStore;
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
+pub use server::ServerInfo;
 /// The packet and property types of [`Message`] and [`Client::publish_packet_with`],
 /// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.
 pub use sansmqtt_proto::{

@@ -146,6 +146,18 @@ pub enum CloseReason {
     ConnectionLost,
 }
 
+impl CloseReason {
+    /// Whether the broker refused the connection in CONNACK (for any
+    /// reason, the protocol version included): trying again as it is
+    /// would be refused again.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused { .. } | Self::UnsupportedProtocolVersion { .. }
+        )
+    }
+}
+
 /// A violation of the protocol by the broker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
