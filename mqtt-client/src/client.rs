@@ -13,7 +13,8 @@ use futures_util::future::poll_fn;
 use futures_util::lock::Mutex;
 use futures_util::stream::Stream;
 use sansmqtt_proto::{
-    PacketId, Publish, QoS, SubAckReason, SubscriptionOptions, TopicFilter, TopicName,
+    PacketId, ProtocolVersion, Publish, QoS, SubAckReason, SubscriptionOptions, TopicFilter,
+    TopicName,
 };
 use sansmqtt_session::{CloseReason, PublishDone, SavedSession, Session, SessionOptions};
 
@@ -21,6 +22,7 @@ use crate::chan::{self, Commands, ReplyPool};
 use crate::command::Command;
 use crate::config::{BrokerUri, Config};
 use crate::connector::{Connector, DefaultConnector};
+use crate::disconnect::DisconnectOptions;
 use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
 use crate::runtime::Runtime;
@@ -527,9 +529,36 @@ impl Client {
     /// reconnect follows. Unacknowledged publishes stay for [`Client::reconnect`].
     pub async fn disconnect(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.send(Command::Disconnect { reply: tx }).is_ok() {
+        let command = Command::Disconnect {
+            packet: None,
+            reply: tx,
+        };
+        if self.send(command).is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// [`Client::disconnect`] with the MQTT 5 DISCONNECT's contents in
+    /// `options`: a reason code (0x04 Disconnect with Will Message asks the
+    /// broker to publish the will), a Session Expiry Interval replacing
+    /// CONNECT's, a Reason String, User Properties. Options the connection
+    /// cannot carry are refused before anything is sent
+    /// ([`ClientError::Disconnect`]): a reason only a server sends, a
+    /// session expiry above zero after a CONNECT without one
+    /// [MQTT-3.14.2-2], anything but a plain DISCONNECT on MQTT 3.1.1.
+    pub async fn disconnect_with(&self, options: DisconnectOptions) -> Result<(), ClientError> {
+        let version = self.server().map_or(ProtocolVersion::V3_1_1, |s| s.version);
+        let connect_expiry = self.shared.config.session_expiry_interval();
+        let packet = options.packet(version, connect_expiry)?;
+        let (tx, rx) = oneshot::channel();
+        let command = Command::Disconnect {
+            packet: Some(packet),
+            reply: tx,
+        };
+        if self.send(command).is_ok() {
+            let _ = rx.await;
+        }
+        Ok(())
     }
 
     /// Connects again (after `disconnect`, or to restart a live connection),

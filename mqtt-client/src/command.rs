@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_channel::{mpsc, oneshot};
-use sansmqtt_proto::{Publish, QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{Disconnect, Publish, QoS, SubscriptionOptions, TopicFilter};
 use sansmqtt_session::{CloseReason, Token};
 
 use crate::inbox::RouteSender;
@@ -36,6 +36,8 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     Disconnect {
+        /// The MQTT 5 DISCONNECT to send (`disconnect_with`), else a plain one.
+        packet: Option<Disconnect>,
         reply: oneshot::Sender<()>,
     },
     Reconnect {
@@ -100,7 +102,7 @@ impl Command {
             Command::Unsubscribe { reply, .. } | Command::Ping { reply } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
-            Command::Disconnect { reply } => {
+            Command::Disconnect { reply, .. } => {
                 let _ = reply.send(());
             }
             Command::Reconnect { reply } => {

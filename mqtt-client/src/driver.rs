@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_io::AsyncRead;
-use sansmqtt_proto::{QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{Disconnect, QoS, SubscriptionOptions, TopicFilter};
 use sansmqtt_session::{CloseReason, Connected, Event, PublishDone, PublishError, Session, Token};
 
 use crate::backoff::Backoff;
@@ -31,6 +31,7 @@ use crate::inbox::{Inbox, RouteSender};
 use crate::link::{AfterClose, Link, ReadSize};
 use crate::outbox::{Outbox, Written};
 use crate::persist::FileStore;
+use crate::redirect::Brokers;
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
 use crate::server::{ServerInfo, ServerSlot};
@@ -51,8 +52,8 @@ pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
     /// Shared with the client handles.
     config: Arc<Config>,
-    uris: Vec<BrokerUri>,
-    next_uri: usize,
+    /// The configured URIs in turn, and redirects.
+    brokers: Brokers,
     session: Session<Option<FileStore>>,
     link: Link,
     commands: Arc<Commands<Command>>,
@@ -104,8 +105,7 @@ impl Driver {
         Self {
             timer: runtime.timer(now + Duration::from_secs(3600)),
             connector,
-            uris,
-            next_uri: 0,
+            brokers: Brokers::new(uris, config.follow_redirects),
             routing: Routing::new(session.options().version.is_v5()),
             session,
             link: Link::Down {
@@ -145,17 +145,12 @@ impl Driver {
     }
 
     /// The broker URI of the current (or last) connection attempt.
-    fn current_uri(&self) -> &BrokerUri {
-        let n = self.uris.len();
-        &self.uris[(self.next_uri + n - 1) % n]
-    }
-
     /// The connection's life in the log (`log` crate, target
     /// `sansmqtt::driver`): client identifier, broker URI (never its
     /// password: `BrokerUri`'s `Display`), state and cause.
     fn log_state(&self, state: &ConnectionState) {
         let id = self.client_id();
-        let uri = self.current_uri();
+        let uri = self.brokers.current();
         match state {
             // Logged by `open` at each attempt (the first included).
             ConnectionState::Connecting { .. } => {}
@@ -193,7 +188,7 @@ impl Driver {
                 Poll::Ready(None) => {
                     // Every client handle is gone: leave cleanly.
                     self.commands_done = true;
-                    self.stay_down(now);
+                    self.stay_down(None, now);
                 }
                 Poll::Pending => break,
             }
@@ -232,9 +227,9 @@ impl Driver {
                 self.callers.pings_offline.push(reply);
             }
             Command::Ping { reply } => self.ping(reply, now),
-            Command::Disconnect { reply } => {
+            Command::Disconnect { packet, reply } => {
                 self.callers.disconnects.push(reply);
-                self.stay_down(now);
+                self.stay_down(packet, now);
             }
             Command::Reconnect { reply } => self.reconnect(reply, now),
             Command::Route {
@@ -308,8 +303,8 @@ impl Driver {
 
     /// The application disconnects, or every handle is gone: DISCONNECT
     /// after what is queued, and no automatic reconnect.
-    fn stay_down(&mut self, now: Instant) {
-        let _ = self.session.disconnect(None, now);
+    fn stay_down(&mut self, packet: Option<Disconnect>, now: Instant) {
+        let _ = self.session.disconnect(packet, now);
         self.link = match self.link.take() {
             Link::Up(transport) | Link::Closing { transport, .. } => Link::Closing {
                 transport,
@@ -425,6 +420,7 @@ impl Driver {
 
     fn connected(&mut self, c: &Connected, now: Instant) {
         self.backoff.reset();
+        self.brokers.connected();
         let assigned = self.session.assigned_client_id();
         let info = ServerInfo::new(c, self.session.options(), assigned);
         self.server.set(info);
@@ -490,7 +486,7 @@ impl Driver {
     }
 
     fn closed(&mut self, reason: CloseReason, now: Instant) {
-        if self.fall_back(&reason, now) {
+        if self.fall_back(&reason, now) || self.redirect(&reason, now) {
             return;
         }
         self.callers.closed(&reason);
@@ -538,16 +534,25 @@ impl Driver {
         }
         log::info!("{}: {reason}; falling back to MQTT {version}", self.client_id());
         self.routing.connected(Some(false));
-        self.next_uri -= 1;
-        self.link = match self.link.take() {
-            Link::Up(transport) | Link::Closing { transport, .. } => Link::Closing {
-                transport,
-                then: AfterClose::Down(Some(now)),
-            },
-            _ => Link::Down {
-                reconnect_at: Some(now),
-            },
+        self.brokers.retry_current();
+        self.link = self.link.take().reopen(now);
+        true
+    }
+
+    /// A redirect to follow (`follow_redirects`): the server's DISCONNECT
+    /// is seen (state, pings), then a connection to its target at once.
+    fn redirect(&mut self, reason: &CloseReason, now: Instant) -> bool {
+        let Some(to) = self.brokers.follow(reason) else {
+            return false;
         };
+        log::info!("{}: {reason}; redirected to {}", self.client_id(), to.uri);
+        if !reason.is_refusal() {
+            self.callers.closed(reason);
+            self.set_state(ConnectionState::Disconnected {
+                reason: Some(reason.clone()),
+            });
+        }
+        self.link = self.link.take().reopen(now);
         true
     }
 
@@ -624,8 +629,7 @@ impl Driver {
 
     /// Opens a transport to the next broker URI.
     fn open(&mut self, now: Instant) {
-        let uri = self.uris[self.next_uri % self.uris.len()].clone();
-        self.next_uri += 1;
+        let uri = self.brokers.next_attempt();
         let attempt = self.backoff.attempt().max(1);
         log::debug!(
             "{}: connecting to {uri} (attempt {attempt})",

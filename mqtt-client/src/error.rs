@@ -36,6 +36,10 @@ pub enum ClientError {
     /// before CONNACK, retries spent), or the session could not start one.
     #[error("cannot connect: {0}")]
     Connect(#[from] ConnectError),
+    /// [`Client::disconnect_with`](crate::Client::disconnect_with) refused
+    /// its options; nothing was sent.
+    #[error("cannot disconnect so: {0}")]
+    Disconnect(#[from] crate::DisconnectError),
     /// The client was shut down (disconnect, or reconnection gave up).
     #[error("client closed")]
     Closed,

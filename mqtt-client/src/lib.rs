@@ -28,6 +28,7 @@ mod command;
 pub mod config;
 mod connect_error;
 pub mod connector;
+mod disconnect;
 mod driver;
 mod error;
 mod inbox;
@@ -38,6 +39,7 @@ mod outbox;
 pub mod payload;
 mod payload_keys;
 pub mod persist;
+mod redirect;
 mod routing;
 pub mod runtime;
 mod server;
@@ -46,9 +48,10 @@ pub mod transport;
 /// Payloads and message bodies are `bytes::Bytes`, re-exported.
 pub use bytes::Bytes;
 pub use client::{Client, ConnectionState, PublishOptions, Stats, Subscription};
-pub use config::{BrokerUri, Config, ConfigError, Qos0Overflow};
+pub use config::{BrokerUri, Config, ConfigError, ProtocolChoice, Qos0Overflow, UserProperties};
 pub use connect_error::ConnectError;
 pub use connector::{Connector, DefaultConnector};
+pub use disconnect::{DisconnectError, DisconnectOptions};
 pub use error::ClientError;
 pub use message::Message;
 #[cfg(feature = "payload")]
@@ -59,7 +62,8 @@ pub use server::ServerInfo;
 /// The packet and property types of [`Message`] and [`Client::publish_packet_with`],
 /// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.
 pub use sansmqtt_proto::{
-    MqttString, PacketId, PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties,
-    QoS, SubAckReason, SubscriptionId, TopicFilter, TopicName, UserProperty,
+    ConnAckProperties, ConnectReason, DisconnectProperties, DisconnectReason, MqttString,
+    PacketId, PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties, QoS,
+    SubAckReason, SubscriptionId, TopicFilter, TopicName, UserProperty,
 };
 pub use sansmqtt_session::{CloseReason, PublishDone, PublishError, RequestError};

@@ -506,7 +506,7 @@ impl Config {
     /// `session_expiry`, else never expiring with `cleansession = false`
     /// (as a 3.1.1 persistent session), else none (the session ends with
     /// the connection).
-    fn session_expiry_interval(&self) -> Option<u32> {
+    pub(crate) fn session_expiry_interval(&self) -> Option<u32> {
         match self.session_expiry {
             Some(expiry) => Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX)),
             None if !self.cleansession => Some(u32::MAX),

@@ -2,7 +2,9 @@
 //! session options. URIs and topics have their own tests in their modules.
 
 use super::*;
-use sansmqtt_proto::{StringError, TopicError};
+use std::num::NonZeroU32;
+
+use sansmqtt_proto::{ProtocolVersion, StringError, TopicError};
 
 #[cfg(feature = "payload")]
 use crate::payload::resolve_name;
