@@ -308,3 +308,131 @@ pub(crate) fn apply(c: &Config, options: &mut SessionOptions) {
     p.request_problem_information = c.request_problem_information;
     p.user_properties = c.user_properties.to_vec();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU16;
+
+    use sansmqtt_proto::ProtocolVersion;
+
+    use super::*;
+    use crate::config::{BrokerUri, ProtocolChoice};
+
+    fn load(toml: &str) -> Config {
+        toml::from_str(toml).unwrap()
+    }
+
+    fn options(c: &Config) -> SessionOptions {
+        c.validate().unwrap();
+        c.session_options(&BrokerUri::parse("mqtt://h").unwrap())
+            .unwrap()
+    }
+
+    const KEYS: &str = r#"
+        protocol_version = "auto"
+        receive_maximum = 10
+        topic_alias_maximum = 5
+        max_packet_size = 4096
+        request_response_information = true
+        request_problem_information = false
+        user_properties = [["site", "lab"], ["site", "annex"]]
+        [will]
+        topic = "status/x"
+        message = "gone"
+        delay_interval = "30s"
+        message_expiry = 60
+        content_type = "text/plain"
+        response_topic = "status/reply"
+        correlation_data = "abc"
+        user_properties = { kind = "will" }
+        payload_format = "utf8"
+    "#;
+
+    /// Every MQTT 5 CONNECT key (5.0 §3.1.2.11) and will key (§3.1.3.2)
+    /// lands in its property.
+    #[test]
+    fn keys_become_connect_and_will_properties() {
+        let c = load(KEYS);
+        assert_eq!(c.protocol_version, ProtocolChoice::Auto);
+        let o = options(&c);
+        assert_eq!(o.version, ProtocolVersion::V5, "auto starts with 5");
+        let p = &o.properties;
+        assert_eq!(p.receive_maximum, NonZeroU16::new(10));
+        assert_eq!(p.topic_alias_maximum, Some(5));
+        assert_eq!(p.maximum_packet_size, NonZeroU32::new(4096));
+        assert_eq!(p.request_response_information, Some(true));
+        assert_eq!(p.request_problem_information, Some(false));
+        let names: Vec<(&str, &str)> = p
+            .user_properties
+            .iter()
+            .map(|u| (u.name.as_str(), u.value.as_str()))
+            .collect();
+        assert_eq!(names, [("site", "lab"), ("site", "annex")]);
+        let will = o.will.unwrap();
+        let w = &will.properties;
+        assert_eq!(w.will_delay_interval, Some(30));
+        assert_eq!(w.message_expiry_interval, Some(60));
+        assert_eq!(w.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(w.response_topic.as_ref().unwrap().as_str(), "status/reply");
+        assert_eq!(w.correlation_data.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(w.user_properties.len(), 1);
+        assert_eq!(w.payload_format_indicator, Some(PayloadFormat::Utf8));
+        // And back: the keys serialize and load again to the same config.
+        let again: Config = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(options(&again).properties, o.properties);
+    }
+
+    /// Unset keys send nothing (absent properties take their defaults).
+    #[test]
+    fn no_keys_no_properties() {
+        let o = options(&load("protocol_version = 5\n[will]\ntopic = \"t\""));
+        assert!(o.properties.is_empty(), "{:?}", o.properties);
+        assert!(o.will.unwrap().properties.is_empty());
+    }
+
+    /// A fixed 3.1.1 never speaks MQTT 5: each key is refused, named.
+    #[test]
+    fn v5_keys_need_v5_or_auto() {
+        for (toml, key) in [
+            ("receive_maximum = 1", "receive_maximum"),
+            ("topic_alias_maximum = 1", "topic_alias_maximum"),
+            ("request_response_information = true", "request_response_information"),
+            ("request_problem_information = true", "request_problem_information"),
+            ("user_properties = { a = \"b\" }", "user_properties"),
+            ("[will]\ntopic = \"t\"\ndelay_interval = 1", "will.delay_interval"),
+            ("[will]\ntopic = \"t\"\npayload_format = 0", "will.payload_format"),
+            ("[will]\ntopic = \"t\"\ncorrelation_data = \"x\"", "will.correlation_data"),
+        ] {
+            let c = load(&format!("protocol_version = \"3.1.1\"\n{toml}"));
+            assert_eq!(c.validate(), Err(ConfigError::NeedsV5 { key }), "{toml}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(toml::from_str::<Config>("receive_maximum = 0").is_err());
+        assert!(toml::from_str::<Config>("[will]\ntopic = \"t\"\nresponse_topic = \"a/+\"").is_err());
+        assert!(toml::from_str::<Config>("[will]\ntopic = \"t\"\npayload_format = \"json\"").is_err());
+        assert!(toml::from_str::<Config>("user_properties = { \"a\" = \"\\u0000\" }").is_err());
+        let c = load("protocol_version = 5\n[will]\ntopic = \"t\"\nmessage_expiry = 5000000000");
+        assert!(matches!(c.validate(), Err(ConfigError::IntervalOutOfRange { key: "will.message_expiry", .. })));
+        let mut c = load("protocol_version = 5\n[will]\ntopic = \"t\"\npayload_format = \"utf8\"");
+        c.will.as_mut().unwrap().message = crate::config::TextOrBytes::Bytes(vec![0xff]);
+        assert_eq!(c.validate(), Err(ConfigError::WillNotUtf8));
+    }
+
+    /// persistence + auto: refused (a session file, as the broker's
+    /// session, has one version); session_expiry + auto: allowed (sent
+    /// with MQTT 5).
+    #[test]
+    fn auto_with_persistence_and_session_expiry() {
+        let c = load("protocol_version = \"auto\"\nclient_id = \"a\"\ncleansession = false\npersistence = \"/tmp/x\"");
+        assert_eq!(c.validate(), Err(ConfigError::PersistenceNeedsFixedVersion));
+        let c = load("protocol_version = \"auto\"\nsession_expiry = 60");
+        assert_eq!(options(&c).properties.session_expiry_interval, Some(60));
+        // An empty client id without clean session is a 3.1.1 error, which
+        // a fallback could hit.
+        let c = load("protocol_version = \"auto\"\nclient_id = \"\"\ncleansession = false");
+        assert_eq!(c.validate(), Err(ConfigError::EmptyClientIdNeedsCleanSession));
+    }
+}
