@@ -14,3 +14,7 @@
 
 /// A smoke test of the suite itself: a v5 connection to mosquitto.
 mod smoke;
+
+/// Connect, disconnect and the protocol version: CONNECT and will
+/// properties, negotiated CONNACK values, "auto", redirects.
+mod connect;
