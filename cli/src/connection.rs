@@ -16,8 +16,8 @@ use sansmqtt_tokio::config::{
 };
 use sansmqtt_tokio::transport::proxy::Proxy;
 use sansmqtt_tokio::{
-    BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectError, ConnectionState, QoS,
-    TokioRuntime, TopicName, Transport,
+    BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectError, ConnectionState,
+    QoS, TokioRuntime, TopicName, Transport,
 };
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -451,7 +451,8 @@ fn connect_error(e: ClientError, version: ProtocolVersion) -> Exit {
                 requested: version,
                 properties: Box::default(),
             };
-            fatal_close(&reason, version).unwrap_or_else(|| Exit::general(format!("Error: {reason}")))
+            fatal_close(&reason, version)
+                .unwrap_or_else(|| Exit::general(format!("Error: {reason}")))
         }
         ClientError::Connect(e) => Exit::general(format!("Error: {e}")),
         other => Exit::general(format!("Error: {other}")),

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use sansmqtt_proto::{Disconnect, DisconnectProperties, DisconnectReason, MqttString, ProtocolVersion};
+use sansmqtt_proto::{
+    Disconnect, DisconnectProperties, DisconnectReason, MqttString, ProtocolVersion,
+};
 
 use crate::config::UserProperties;
 
@@ -162,7 +164,10 @@ mod tests {
     #[test]
     fn plain_options_make_a_normal_disconnect_in_every_version() {
         for v in [ProtocolVersion::V3_1_1, V5] {
-            assert_eq!(DisconnectOptions::new().packet(v, None), Ok(Disconnect::default()));
+            assert_eq!(
+                DisconnectOptions::new().packet(v, None),
+                Ok(Disconnect::default())
+            );
         }
     }
 
@@ -186,7 +191,10 @@ mod tests {
     fn mqtt_3_14_2_2_no_expiry_above_zero_after_zero() {
         let later = DisconnectOptions::new().session_expiry(Duration::from_secs(10));
         for connect in [None, Some(0)] {
-            assert_eq!(later.packet(V5, connect), Err(DisconnectError::ExpiryAfterZero));
+            assert_eq!(
+                later.packet(V5, connect),
+                Err(DisconnectError::ExpiryAfterZero)
+            );
         }
         let zero = DisconnectOptions::new().session_expiry(Duration::ZERO);
         assert!(zero.packet(V5, None).is_ok());
@@ -197,7 +205,9 @@ mod tests {
         let server_only = DisconnectOptions::new().reason(DisconnectReason::ServerMoved);
         assert_eq!(
             server_only.packet(V5, None),
-            Err(DisconnectError::NotAClientReason(DisconnectReason::ServerMoved))
+            Err(DisconnectError::NotAClientReason(
+                DisconnectReason::ServerMoved
+            ))
         );
         let will = DisconnectOptions::new().reason(DisconnectReason::DisconnectWithWillMessage);
         assert_eq!(

@@ -525,14 +525,20 @@ impl Driver {
     fn fall_back(&mut self, reason: &CloseReason, now: Instant) -> bool {
         let current = self.session.options().version;
         let established = !self.first.waiting();
-        let Some(version) = self.config.protocol_version.fallback(current, reason, established)
+        let Some(version) = self
+            .config
+            .protocol_version
+            .fallback(current, reason, established)
         else {
             return false;
         };
         if self.session.set_version(version).is_err() {
             return false;
         }
-        log::info!("{}: {reason}; falling back to MQTT {version}", self.client_id());
+        log::info!(
+            "{}: {reason}; falling back to MQTT {version}",
+            self.client_id()
+        );
         self.routing.connected(Some(false));
         self.brokers.retry_current();
         self.link = self.link.take().reopen(now);

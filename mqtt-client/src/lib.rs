@@ -58,12 +58,12 @@ pub use message::Message;
 pub use payload::{Codec, Codecs, Decoded, DecodedSubscription, PayloadError, Value};
 pub use persist::FileStore;
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
-pub use server::ServerInfo;
 /// The packet and property types of [`Message`] and [`Client::publish_packet_with`],
 /// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.
 pub use sansmqtt_proto::{
-    ConnAckProperties, ConnectReason, DisconnectProperties, DisconnectReason, MqttString,
-    PacketId, PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties, QoS,
-    SubAckReason, SubscriptionId, TopicFilter, TopicName, UserProperty,
+    ConnAckProperties, ConnectReason, DisconnectProperties, DisconnectReason, MqttString, PacketId,
+    PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties, QoS, SubAckReason,
+    SubscriptionId, TopicFilter, TopicName, UserProperty,
 };
 pub use sansmqtt_session::{CloseReason, PublishDone, PublishError, RequestError};
+pub use server::ServerInfo;

@@ -187,7 +187,10 @@ mod tests {
         let cases = [
             ("myserver.xyz.org", "wss://myserver.xyz.org:443/mqtt"),
             ("myserver.xyz.org:8884", "wss://myserver.xyz.org:8884/mqtt"),
-            ("[fe80::9610:3eff:fe1c]:1883", "wss://[fe80::9610:3eff:fe1c]:1883/mqtt"),
+            (
+                "[fe80::9610:3eff:fe1c]:1883",
+                "wss://[fe80::9610:3eff:fe1c]:1883/mqtt",
+            ),
             ("mqtt://b.example:1884", "mqtt://b.example:1884"),
             ("bad/ref 10.10.151.22:8883", "wss://10.10.151.22:8883/mqtt"),
         ];
@@ -203,7 +206,10 @@ mod tests {
     }
 
     fn brokers(follow: bool) -> Brokers {
-        let mut b = Brokers::new(vec![uri("mqtt://a.example"), uri("mqtt://z.example")], follow);
+        let mut b = Brokers::new(
+            vec![uri("mqtt://a.example"), uri("mqtt://z.example")],
+            follow,
+        );
         assert_eq!(b.next_attempt(), uri("mqtt://a.example"));
         b
     }

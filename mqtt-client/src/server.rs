@@ -111,9 +111,7 @@ impl ServerInfo {
             maximum_packet_size: p.maximum_packet_size.map(|m| m.get()),
             topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
             wildcard_subscription_available: p.wildcard_subscription_available.unwrap_or(true),
-            subscription_identifiers_available: p
-                .subscription_identifier_available
-                .unwrap_or(true),
+            subscription_identifiers_available: p.subscription_identifier_available.unwrap_or(true),
             shared_subscription_available: p.shared_subscription_available.unwrap_or(true),
             response_information: p.response_information.clone(),
             server_reference: p.server_reference.clone(),
@@ -167,7 +165,11 @@ mod tests {
         assert_eq!(info.client_id, "mine");
         assert_eq!(info.keep_alive, Duration::from_secs(30));
         assert_eq!(
-            (info.receive_maximum, info.maximum_qos, info.topic_alias_maximum),
+            (
+                info.receive_maximum,
+                info.maximum_qos,
+                info.topic_alias_maximum
+            ),
             (u16::MAX, QoS::ExactlyOnce, 0)
         );
         assert!(info.retain_available && info.wildcard_subscription_available);

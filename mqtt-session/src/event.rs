@@ -103,7 +103,9 @@ pub enum CloseReason {
     /// CONNACK return code 0x01 (unacceptable protocol level) and then
     /// disconnect"). Not a [`CloseReason::Refused`], so that a client can
     /// tell it apart and fall back to an older version.
-    #[error("connection refused: the server does not support MQTT {requested} (unacceptable protocol version)")]
+    #[error(
+        "connection refused: the server does not support MQTT {requested} (unacceptable protocol version)"
+    )]
     UnsupportedProtocolVersion {
         /// The version of the CONNECT the server refused.
         requested: ProtocolVersion,

@@ -201,7 +201,10 @@ fn set_version_falls_back_to_3_1_1_between_connections() {
     h.receive(ConnAck::new(false, ConnectReason::Success));
     assert!(matches!(h.events()[..], [Event::Connected(_)]));
     let sent = h.sent();
-    assert!(matches!(&sent[..], [Packet::Publish(p)] if p.qos == QoS::AtLeastOnce), "{sent:?}");
+    assert!(
+        matches!(&sent[..], [Packet::Publish(p)] if p.qos == QoS::AtLeastOnce),
+        "{sent:?}"
+    );
 }
 
 /// The version changes only between connections.
@@ -209,16 +212,10 @@ fn set_version_falls_back_to_3_1_1_between_connections() {
 fn set_version_is_refused_while_connecting_or_connected() {
     let mut h = Harness::new(options(V5));
     h.session.connect(h.now).unwrap();
-    assert_eq!(
-        h.session.set_version(V3),
-        Err(StateError::AlreadyConnected)
-    );
+    assert_eq!(h.session.set_version(V3), Err(StateError::AlreadyConnected));
     h.sent();
     h.receive(ConnAck::new(false, ConnectReason::Success));
-    assert_eq!(
-        h.session.set_version(V3),
-        Err(StateError::AlreadyConnected)
-    );
+    assert_eq!(h.session.set_version(V3), Err(StateError::AlreadyConnected));
     assert_eq!(h.session.options().version, V5);
 }
 

@@ -129,7 +129,10 @@ fn mqtt_string(key: &str, s: &str) -> Result<MqttString, ConfigError> {
 pub(crate) mod option_mqtt_string {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(v: &Option<MqttString>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        v: &Option<MqttString>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(v) => s.serialize_str(v.as_str()),
             None => s.serialize_none(),
@@ -396,12 +399,27 @@ mod tests {
         for (toml, key) in [
             ("receive_maximum = 1", "receive_maximum"),
             ("topic_alias_maximum = 1", "topic_alias_maximum"),
-            ("request_response_information = true", "request_response_information"),
-            ("request_problem_information = true", "request_problem_information"),
+            (
+                "request_response_information = true",
+                "request_response_information",
+            ),
+            (
+                "request_problem_information = true",
+                "request_problem_information",
+            ),
             ("user_properties = { a = \"b\" }", "user_properties"),
-            ("[will]\ntopic = \"t\"\ndelay_interval = 1", "will.delay_interval"),
-            ("[will]\ntopic = \"t\"\npayload_format = 0", "will.payload_format"),
-            ("[will]\ntopic = \"t\"\ncorrelation_data = \"x\"", "will.correlation_data"),
+            (
+                "[will]\ntopic = \"t\"\ndelay_interval = 1",
+                "will.delay_interval",
+            ),
+            (
+                "[will]\ntopic = \"t\"\npayload_format = 0",
+                "will.payload_format",
+            ),
+            (
+                "[will]\ntopic = \"t\"\ncorrelation_data = \"x\"",
+                "will.correlation_data",
+            ),
         ] {
             let c = load(&format!("protocol_version = \"3.1.1\"\n{toml}"));
             assert_eq!(c.validate(), Err(ConfigError::NeedsV5 { key }), "{toml}");
@@ -411,11 +429,21 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert!(toml::from_str::<Config>("receive_maximum = 0").is_err());
-        assert!(toml::from_str::<Config>("[will]\ntopic = \"t\"\nresponse_topic = \"a/+\"").is_err());
-        assert!(toml::from_str::<Config>("[will]\ntopic = \"t\"\npayload_format = \"json\"").is_err());
+        assert!(
+            toml::from_str::<Config>("[will]\ntopic = \"t\"\nresponse_topic = \"a/+\"").is_err()
+        );
+        assert!(
+            toml::from_str::<Config>("[will]\ntopic = \"t\"\npayload_format = \"json\"").is_err()
+        );
         assert!(toml::from_str::<Config>("user_properties = { \"a\" = \"\\u0000\" }").is_err());
         let c = load("protocol_version = 5\n[will]\ntopic = \"t\"\nmessage_expiry = 5000000000");
-        assert!(matches!(c.validate(), Err(ConfigError::IntervalOutOfRange { key: "will.message_expiry", .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::IntervalOutOfRange {
+                key: "will.message_expiry",
+                ..
+            })
+        ));
         let mut c = load("protocol_version = 5\n[will]\ntopic = \"t\"\npayload_format = \"utf8\"");
         c.will.as_mut().unwrap().message = crate::config::TextOrBytes::Bytes(vec![0xff]);
         assert_eq!(c.validate(), Err(ConfigError::WillNotUtf8));
@@ -426,13 +454,18 @@ mod tests {
     /// with MQTT 5).
     #[test]
     fn auto_with_persistence_and_session_expiry() {
-        let c = load("protocol_version = \"auto\"\nclient_id = \"a\"\ncleansession = false\npersistence = \"/tmp/x\"");
+        let c = load(
+            "protocol_version = \"auto\"\nclient_id = \"a\"\ncleansession = false\npersistence = \"/tmp/x\"",
+        );
         assert_eq!(c.validate(), Err(ConfigError::PersistenceNeedsFixedVersion));
         let c = load("protocol_version = \"auto\"\nsession_expiry = 60");
         assert_eq!(options(&c).properties.session_expiry_interval, Some(60));
         // An empty client id without clean session is a 3.1.1 error, which
         // a fallback could hit.
         let c = load("protocol_version = \"auto\"\nclient_id = \"\"\ncleansession = false");
-        assert_eq!(c.validate(), Err(ConfigError::EmptyClientIdNeedsCleanSession));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::EmptyClientIdNeedsCleanSession)
+        );
     }
 }

@@ -152,7 +152,10 @@ mod tests {
         };
         assert_eq!(auto.fallback(V5, &refused, false), None);
         assert_eq!(auto.fallback(V5, &CloseReason::ConnectionLost, false), None);
-        assert_eq!(ProtocolChoice::V5.fallback(V5, &unsupported(V5), false), None);
+        assert_eq!(
+            ProtocolChoice::V5.fallback(V5, &unsupported(V5), false),
+            None
+        );
     }
 
     #[test]

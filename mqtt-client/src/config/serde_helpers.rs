@@ -180,9 +180,7 @@ pub(crate) mod protocol_choice {
         s.serialize_str(&v.to_string())
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<ProtocolChoice, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ProtocolChoice, D::Error> {
         struct V;
         impl Visitor<'_> for V {
             type Value = ProtocolChoice;
@@ -282,10 +280,7 @@ pub(crate) mod topic_name {
     }
 
     /// A topic name of `key`, checked.
-    pub(crate) fn read<'de, D: Deserializer<'de>>(
-        key: &str,
-        d: D,
-    ) -> Result<TopicName, D::Error> {
+    pub(crate) fn read<'de, D: Deserializer<'de>>(key: &str, d: D) -> Result<TopicName, D::Error> {
         let text = String::deserialize(d)?;
         TopicName::try_from(text.as_str()).map_err(|source| {
             de::Error::custom(ConfigError::InvalidTopic {

@@ -20,7 +20,7 @@ use sansmqtt::{
 
 use crate::Rt;
 use crate::runtime::{TestRuntime, blocking, spawn, timeout};
-use crate::support::{CONNACK_ACCEPTED, FakeBroker, Mosquitto, with_fixed_header};
+use crate::support::{Aedes, CONNACK_ACCEPTED, FakeBroker, Mosquitto, with_fixed_header};
 
 /// Deadline of one step.
 const T: Duration = Duration::from_secs(10);
@@ -102,7 +102,10 @@ fn v311_mqtt_3_1_2_2_a_v311_only_broker_refuses_v5_with_a_typed_error() {
                 version: ProtocolVersion::V5
             })
         );
-        assert!(error.to_string().contains("does not support MQTT 5"), "{error}");
+        assert!(
+            error.to_string().contains("does not support MQTT 5"),
+            "{error}"
+        );
         // A refusal is not retried.
         assert!(fake.accept(Duration::from_millis(500)).is_err());
     });
@@ -139,7 +142,11 @@ fn auto_falls_back_to_3_1_1_and_keeps_it_for_reconnects() {
         timeout(T, publish).await.unwrap().expect("acknowledged");
         // Lost: the reconnection speaks 3.1.1 at once.
         fake.drop_connection();
-        assert_eq!(level(&next_connect(&mut fake)), 4, "the version that worked");
+        assert_eq!(
+            level(&next_connect(&mut fake)),
+            4,
+            "the version that worked"
+        );
         fake.write(&CONNACK_ACCEPTED).unwrap();
         client.disconnect().await;
     });
@@ -264,7 +271,10 @@ fn disconnect_with_will_message_publishes_the_will_with_its_properties() {
             .await
             .unwrap()
             .unwrap();
-        let mut wills = watcher.subscription("will/#", QoS::AtLeastOnce).await.unwrap();
+        let mut wills = watcher
+            .subscription("will/#", QoS::AtLeastOnce)
+            .await
+            .unwrap();
         let mut will = WillConfig::new(TopicName::try_from("will/a").unwrap());
         will.message = "gone".into();
         will.qos = QoS::AtLeastOnce;
@@ -290,9 +300,14 @@ fn disconnect_with_will_message_publishes_the_will_with_its_properties() {
         assert_eq!(p.content_type.as_deref(), Some("text/plain"));
         assert_eq!(p.payload_format_indicator, Some(PayloadFormat::Utf8));
         assert_eq!(p.correlation_data.as_deref(), Some(&b"id-1"[..]));
-        assert_eq!(p.response_topic.as_ref().map(|t| t.as_str()), Some("will/reply"));
+        assert_eq!(
+            p.response_topic.as_ref().map(|t| t.as_str()),
+            Some("will/reply")
+        );
         assert!(
-            p.user_properties.iter().any(|u| u.name == "k" && u.value == "v"),
+            p.user_properties
+                .iter()
+                .any(|u| u.name == "k" && u.value == "v"),
             "{:?}",
             p.user_properties
         );
@@ -357,7 +372,10 @@ fn mqtt_3_2_2_16_connack_values_readable_and_assigned_id_kept_for_reconnects() {
         assert_eq!(s.user_properties.len(), 1);
         // The limits apply: QoS 2 is above the server's maximum.
         let refused = client.publish("t", "x", QoS::ExactlyOnce, false).await;
-        assert!(matches!(refused, Err(ClientError::Publish(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(ClientError::Publish(_))),
+            "{refused:?}"
+        );
         // Reconnection: the assigned identifier names the session.
         fake.drop_connection();
         let again = next_connect(&mut fake);
@@ -566,19 +584,155 @@ fn server_moved_disconnect_is_followed_and_kept() {
             matches!(
                 &state,
                 ConnectionState::Disconnected {
-                    reason: Some(CloseReason::ServerDisconnect { reason: DisconnectReason::ServerMoved, .. })
+                    reason: Some(CloseReason::ServerDisconnect {
+                        reason: DisconnectReason::ServerMoved,
+                        ..
+                    })
                 }
             ),
             "{state:?}"
         );
         next_connect(&mut new);
         new.write(&V5_CONNACK_ACCEPTED).unwrap();
-        wait_state(&mut states, |s| matches!(s, ConnectionState::Connected { .. })).await;
+        wait_state(&mut states, |s| {
+            matches!(s, ConnectionState::Connected { .. })
+        })
+        .await;
         // Lost: back to the new server, not the old one.
         new.drop_connection();
         next_connect(&mut new);
         new.write(&V5_CONNACK_ACCEPTED).unwrap();
-        wait_state(&mut states, |s| matches!(s, ConnectionState::Connected { .. })).await;
+        wait_state(&mut states, |s| {
+            matches!(s, ConnectionState::Connected { .. })
+        })
+        .await;
+        client.disconnect().await;
+    });
+}
+
+// ------------------------------------------- interoperability with aedes
+
+/// aedes (the Node.js broker, MQTT 3.1.1 only), when Node.js is present:
+/// `None` (the test skips, with the support's note) otherwise.
+fn aedes() -> Option<Aedes> {
+    blocking(Aedes::start)
+}
+
+async fn connect_to(uri: &str, config: Config) -> Client {
+    timeout(T, Client::connect(Rt::runtime(), uri, config))
+        .await
+        .expect("connect in time")
+        .expect("connected")
+}
+
+/// The 3.1.1 flows against aedes: QoS 0, 1 and 2 round trips (each
+/// delivered at the QoS it was published with, the subscription granting
+/// 2), a retained message for a later subscriber (3.1.1 MQTT-3.3.1-6,
+/// retain flag set MQTT-3.3.1-8).
+#[test]
+fn aedes_v311_qos_round_trips_and_retained() {
+    Rt::block_on(async {
+        let Some(broker) = aedes() else { return };
+        let client = connect_to(&broker.uri(), Config::default()).await;
+        let mut stream = client
+            .subscription("aedes/q/+", QoS::ExactlyOnce)
+            .await
+            .unwrap();
+        for (n, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+            .into_iter()
+            .enumerate()
+        {
+            let topic = format!("aedes/q/{n}");
+            client
+                .publish(topic.as_str(), format!("m{n}"), qos, false)
+                .await
+                .unwrap();
+            let m = timeout(T, stream.next()).await.expect("delivered").unwrap();
+            assert_eq!(m.topic().as_str(), topic);
+            assert_eq!(&m.payload()[..], format!("m{n}").as_bytes());
+            assert_eq!(m.qos(), qos);
+        }
+        client
+            .publish("aedes/retained", "kept", QoS::AtLeastOnce, true)
+            .await
+            .unwrap();
+        let late = connect_to(&broker.uri(), Config::default()).await;
+        let mut retained = late
+            .subscription("aedes/retained", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let m = timeout(T, retained.next())
+            .await
+            .expect("retained")
+            .unwrap();
+        assert_eq!(&m.payload()[..], b"kept");
+        assert!(m.retain());
+        late.disconnect().await;
+        client.disconnect().await;
+    });
+}
+
+/// The will against aedes: published when the connection ends without a
+/// DISCONNECT (3.1.1 MQTT-3.1.2-8), here closed by the broker.
+#[test]
+fn aedes_v311_will_is_published_on_an_abrupt_end() {
+    Rt::block_on(async {
+        let Some(mut broker) = aedes() else { return };
+        let watcher = connect_to(&broker.uri(), Config::default()).await;
+        let mut wills = watcher
+            .subscription("aedes/will", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let mut will = WillConfig::new(TopicName::try_from("aedes/will").unwrap());
+        will.message = "gone".into();
+        will.qos = QoS::AtLeastOnce;
+        let config = Config {
+            client_id: Some("aedes-will".into()),
+            auto_reconnect: false,
+            will: Some(will),
+            ..Config::default()
+        };
+        let leaving = connect_to(&broker.uri(), config).await;
+        blocking(|| broker.close_client("aedes-will"));
+        let m = timeout(T, wills.next()).await.expect("the will").unwrap();
+        assert_eq!(&m.payload()[..], b"gone");
+        drop(leaving);
+        watcher.disconnect().await;
+    });
+}
+
+/// The v5 fallback against a real 3.1.1-only broker: `protocol_version =
+/// 5` fails with the typed error; `"auto"` connects in 3.1.1 and works.
+#[test]
+fn aedes_refuses_v5_and_auto_falls_back_to_3_1_1() {
+    Rt::block_on(async {
+        let Some(broker) = aedes() else { return };
+        let error = timeout(T, Client::connect(Rt::runtime(), &broker.uri(), v5()))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            error,
+            ClientError::Connect(ConnectError::UnsupportedProtocolVersion {
+                version: ProtocolVersion::V5
+            })
+        );
+        let config = Config {
+            protocol_version: ProtocolChoice::Auto,
+            ..Config::default()
+        };
+        let client = connect_to(&broker.uri(), config).await;
+        assert_eq!(client.server().unwrap().version, ProtocolVersion::V3_1_1);
+        let mut stream = client
+            .subscription("aedes/auto", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        client
+            .publish("aedes/auto", "ok", QoS::AtLeastOnce, false)
+            .await
+            .unwrap();
+        let m = timeout(T, stream.next()).await.expect("delivered").unwrap();
+        assert_eq!(&m.payload()[..], b"ok");
         client.disconnect().await;
     });
 }
