@@ -102,11 +102,7 @@ impl ServerInfo {
                 .session_expiry_interval
                 .map(|s| Duration::from_secs(s.into())),
             receive_maximum: p.receive_maximum.map_or(u16::MAX, |m| m.get()),
-            maximum_qos: match p.maximum_qos {
-                Some(MaximumQoS::AtMostOnce) => QoS::AtMostOnce,
-                Some(MaximumQoS::AtLeastOnce) => QoS::AtLeastOnce,
-                None => QoS::ExactlyOnce,
-            },
+            maximum_qos: MaximumQoS::allows(p.maximum_qos),
             retain_available: p.retain_available.unwrap_or(true),
             maximum_packet_size: p.maximum_packet_size.map(|m| m.get()),
             topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),

@@ -592,11 +592,7 @@ impl<S: SessionStore> Session<S> {
         let p = &ack.properties;
         self.server = ServerLimits {
             receive_maximum: p.receive_maximum.map_or(u16::MAX, NonZeroU16::get),
-            maximum_qos: match p.maximum_qos {
-                Some(MaximumQoS::AtMostOnce) => QoS::AtMostOnce,
-                Some(MaximumQoS::AtLeastOnce) => QoS::AtLeastOnce,
-                None => QoS::ExactlyOnce,
-            },
+            maximum_qos: MaximumQoS::allows(p.maximum_qos),
             retain_available: p.retain_available.unwrap_or(true),
             maximum_packet_size: p.maximum_packet_size.map(|m| m.get()),
             topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),

@@ -66,6 +66,33 @@ fn next_connect(fake: &mut FakeBroker) -> Vec<u8> {
     fake.read_packet(T).expect("CONNECT")
 }
 
+/// A client connected to `fake`, which accepts its CONNECT (MQTT 5).
+async fn accepted(fake: &mut FakeBroker, config: Config) -> Client {
+    let pending = connect_in_background(fake.uri(), config);
+    next_connect(fake);
+    fake.write(&V5_CONNACK_ACCEPTED).unwrap();
+    timeout(T, pending).await.unwrap().expect("connected")
+}
+
+/// A client connected to a real broker at `uri`.
+async fn connect_to(uri: &str, config: Config) -> Client {
+    timeout(T, Client::connect(Rt::runtime(), uri, config))
+        .await
+        .expect("connect in time")
+        .expect("connected")
+}
+
+/// A CONNACK (`0x20`) or DISCONNECT (`0xe0`) whose body starts with
+/// `head` (flags and reason, or the reason) and has one property, the
+/// Server Reference `reference` (property length and reference length
+/// below 128 here).
+fn with_reference(first_byte: u8, head: &[u8], reference: &str) -> Vec<u8> {
+    let mut body = head.to_vec();
+    body.extend_from_slice(&[(reference.len() + 3) as u8, 0x1C, 0, reference.len() as u8]);
+    body.extend_from_slice(reference.as_bytes());
+    with_fixed_header(first_byte, &body)
+}
+
 async fn wait_state<S: Stream<Item = ConnectionState> + Unpin>(
     states: &mut S,
     want: impl Fn(&ConnectionState) -> bool,
@@ -187,10 +214,7 @@ fn auto_speaks_5_to_mosquitto() {
             protocol_version: ProtocolChoice::Auto,
             ..Config::default()
         };
-        let client = timeout(T, Client::connect(Rt::runtime(), &broker.uri(), config))
-            .await
-            .unwrap()
-            .expect("connected");
+        let client = connect_to(&broker.uri(), config).await;
         assert_eq!(client.server().unwrap().version, ProtocolVersion::V5);
         client.disconnect().await;
     });
@@ -267,10 +291,7 @@ fn mqtt_3_1_2_11_and_3_1_3_2_connect_and_will_properties_on_the_wire() {
 fn disconnect_with_will_message_publishes_the_will_with_its_properties() {
     Rt::block_on(async {
         let broker = blocking(|| Mosquitto::start(""));
-        let watcher = timeout(T, Client::connect(Rt::runtime(), &broker.uri(), v5()))
-            .await
-            .unwrap()
-            .unwrap();
+        let watcher = connect_to(&broker.uri(), v5()).await;
         let mut wills = watcher
             .subscription("will/#", QoS::AtLeastOnce)
             .await
@@ -287,10 +308,7 @@ fn disconnect_with_will_message_publishes_the_will_with_its_properties() {
             will: Some(will),
             ..v5()
         };
-        let leaving = timeout(T, Client::connect(Rt::runtime(), &broker.uri(), config))
-            .await
-            .unwrap()
-            .unwrap();
+        let leaving = connect_to(&broker.uri(), config).await;
         let options = DisconnectOptions::new().reason(DisconnectReason::DisconnectWithWillMessage);
         leaving.disconnect_with(options).await.expect("sent");
         let m = timeout(T, wills.next()).await.expect("the will").unwrap();
@@ -395,10 +413,7 @@ fn mqtt_3_2_2_16_mosquitto_assigns_a_client_identifier() {
             client_id: Some(String::new()),
             ..v5()
         };
-        let client = timeout(T, Client::connect(Rt::runtime(), &broker.uri(), config))
-            .await
-            .unwrap()
-            .unwrap();
+        let client = connect_to(&broker.uri(), config).await;
         let s = client.server().unwrap();
         let assigned = s.assigned_client_id.clone().expect("assigned");
         assert!(!assigned.is_empty());
@@ -420,10 +435,7 @@ fn mqtt_3_14_2_client_disconnect_with_reason_and_properties_on_the_wire() {
             session_expiry: Some(Duration::from_secs(60)),
             ..v5()
         };
-        let pending = connect_in_background(fake.uri(), config);
-        next_connect(&mut fake);
-        fake.write(&V5_CONNACK_ACCEPTED).unwrap();
-        let client = timeout(T, pending).await.unwrap().unwrap();
+        let client = accepted(&mut fake, config).await;
         let options = DisconnectOptions::new()
             .reason(DisconnectReason::DisconnectWithWillMessage)
             .session_expiry(Duration::from_secs(30))
@@ -446,10 +458,7 @@ fn mqtt_3_14_2_client_disconnect_with_reason_and_properties_on_the_wire() {
         // MQTT-3.14.2-2 is checked before anything is sent: refused here
         // (no session expiry in CONNECT) without touching the connection.
         let (mut fake2, _) = FakeBroker::bind();
-        let pending = connect_in_background(fake2.uri(), v5());
-        next_connect(&mut fake2);
-        fake2.write(&V5_CONNACK_ACCEPTED).unwrap();
-        let client = timeout(T, pending).await.unwrap().unwrap();
+        let client = accepted(&mut fake2, v5()).await;
         let bad = DisconnectOptions::new().session_expiry(Duration::from_secs(5));
         assert!(matches!(
             client.disconnect_with(bad).await,
@@ -470,10 +479,7 @@ fn server_disconnect_reason_and_properties_reach_state_and_errors() {
             auto_reconnect: false,
             ..v5()
         };
-        let pending = connect_in_background(fake.uri(), config);
-        next_connect(&mut fake);
-        fake.write(&V5_CONNACK_ACCEPTED).unwrap();
-        let client = timeout(T, pending).await.unwrap().unwrap();
+        let client = accepted(&mut fake, config).await;
         let mut states = client.state_changes();
         let c = client.clone();
         let ping = spawn(async move { c.ping().await });
@@ -523,10 +529,9 @@ fn connack_use_another_server_is_followed_when_configured() {
         let pending = connect_in_background(first.uri(), config);
         next_connect(&mut first);
         let reference = format!("127.0.0.1:{port}");
-        let mut body = vec![0x00, 0x9C, (reference.len() + 3) as u8, 0x1C, 0];
-        body.push(reference.len() as u8);
-        body.extend_from_slice(reference.as_bytes());
-        first.write(&with_fixed_header(0x20, &body)).unwrap();
+        first
+            .write(&with_reference(0x20, &[0x00, 0x9C], &reference))
+            .unwrap();
         assert_eq!(level(&next_connect(&mut second)), 5);
         second.write(&V5_CONNACK_ACCEPTED).unwrap();
         let client = timeout(T, pending).await.unwrap().expect("redirected");
@@ -542,9 +547,8 @@ fn connack_redirect_is_an_error_by_default() {
         let (mut fake, _) = FakeBroker::bind();
         let pending = connect_in_background(fake.uri(), v5());
         next_connect(&mut fake);
-        let mut body = vec![0x00, 0x9D, 12, 0x1C, 0, 9];
-        body.extend_from_slice(b"elsewhere");
-        fake.write(&with_fixed_header(0x20, &body)).unwrap();
+        fake.write(&with_reference(0x20, &[0x00, 0x9D], "elsewhere"))
+            .unwrap();
         let error = timeout(T, pending).await.unwrap().unwrap_err();
         let ClientError::Connection(CloseReason::Refused { reason, properties }) = &error else {
             panic!("{error:?}");
@@ -566,16 +570,10 @@ fn server_moved_disconnect_is_followed_and_kept() {
             follow_redirects: true,
             ..v5()
         };
-        let pending = connect_in_background(old.uri(), config);
-        next_connect(&mut old);
-        old.write(&V5_CONNACK_ACCEPTED).unwrap();
-        let client = timeout(T, pending).await.unwrap().unwrap();
+        let client = accepted(&mut old, config).await;
         let mut states = client.state_changes();
-        let reference = new.uri();
-        let mut body = vec![0x9D, (reference.len() + 3) as u8, 0x1C, 0];
-        body.push(reference.len() as u8);
-        body.extend_from_slice(reference.as_bytes());
-        old.write(&with_fixed_header(0xe0, &body)).unwrap();
+        old.write(&with_reference(0xe0, &[0x9D], &new.uri()))
+            .unwrap();
         let state = wait_state(&mut states, |s| {
             matches!(s, ConnectionState::Disconnected { .. })
         })
@@ -616,13 +614,6 @@ fn server_moved_disconnect_is_followed_and_kept() {
 /// `None` (the test skips, with the support's note) otherwise.
 fn aedes() -> Option<Aedes> {
     blocking(Aedes::start)
-}
-
-async fn connect_to(uri: &str, config: Config) -> Client {
-    timeout(T, Client::connect(Rt::runtime(), uri, config))
-        .await
-        .expect("connect in time")
-        .expect("connected")
 }
 
 /// The 3.1.1 flows against aedes: QoS 0, 1 and 2 round trips (each
