@@ -120,11 +120,6 @@ impl FirstConnect {
         }
     }
 
-    /// Whether the first connect is not answered yet.
-    pub(crate) fn waiting(&self) -> bool {
-        self.reply.is_some()
-    }
-
     /// A CONNACK accepted the connection.
     pub(crate) fn connected(&mut self) {
         self.answer(Ok(()));

@@ -523,18 +523,10 @@ impl Driver {
     /// the same broker on a new transport, at once; the refusal is nobody's
     /// answer.
     fn fall_back(&mut self, reason: &CloseReason, now: Instant) -> bool {
-        let current = self.session.options().version;
-        let established = !self.first.waiting();
-        let Some(version) = self
-            .config
-            .protocol_version
-            .fallback(current, reason, established)
-        else {
+        let choice = self.config.protocol_version;
+        let Some(version) = choice.fall_back(reason, &mut self.session) else {
             return false;
         };
-        if self.session.set_version(version).is_err() {
-            return false;
-        }
         log::info!(
             "{}: {reason}; falling back to MQTT {version}",
             self.client_id()

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use sansmqtt_proto::ProtocolVersion;
-use sansmqtt_session::CloseReason;
+use sansmqtt_session::{CloseReason, Session, SessionStore};
 
 /// Config key `protocol_version`: a fixed version, or [`ProtocolChoice::Auto`].
 ///
@@ -82,6 +82,19 @@ impl ProtocolChoice {
         );
         (self == Self::Auto && current.is_v5() && refused_v5 && !established)
             .then_some(ProtocolVersion::V3_1_1)
+    }
+
+    /// Sets `session` to the version to try next after its connection
+    /// ended with `reason` ([`ProtocolChoice::fallback`]; a session a
+    /// broker already holds keeps its version), and returns it.
+    pub(crate) fn fall_back<S: SessionStore>(
+        self,
+        reason: &CloseReason,
+        session: &mut Session<S>,
+    ) -> Option<ProtocolVersion> {
+        let version = self.fallback(session.options().version, reason, false)?;
+        session.set_version(version).ok()?;
+        Some(version)
     }
 }
 
