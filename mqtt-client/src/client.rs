@@ -27,7 +27,7 @@ use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
 use crate::runtime::Runtime;
 use crate::server::{ServerInfo, ServerSlot};
-use crate::{ClientError, Message};
+use crate::{ClientError, ConnectError, Message};
 
 /// Where the connection stands; observe it with [`Client::state_changes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,41 @@ pub enum ConnectionState {
     },
     /// For good: reconnection gave up, or every handle was dropped.
     Closed,
+}
+
+impl ConnectionState {
+    /// The state's line in the log (`log` crate, target
+    /// `sansmqtt::driver`) for client `id` and broker `uri` (never its
+    /// password: `BrokerUri`'s `Display`); `cause`: why the transport
+    /// failed, for `Disconnected { reason: None }`.
+    pub(crate) fn log(&self, id: &str, uri: &BrokerUri, cause: Option<&ConnectError>) {
+        match self {
+            // Logged by the driver's `open` at each attempt (the first included).
+            ConnectionState::Connecting { .. } => {}
+            ConnectionState::Connected { session_present } => {
+                log::info!(target: "sansmqtt::driver", "{id}: connected to {uri} (session present: {session_present})");
+            }
+            // Logged with its delay by the driver's `schedule_reconnect`.
+            ConnectionState::Reconnecting { .. } => {}
+            ConnectionState::Disconnected {
+                reason: Some(CloseReason::ClientDisconnect),
+            } => log::info!(target: "sansmqtt::driver", "{id}: disconnected from {uri}"),
+            ConnectionState::Disconnected {
+                reason: Some(reason),
+            } => {
+                log::warn!(target: "sansmqtt::driver", "{id}: connection to {uri} ended: {reason}")
+            }
+            ConnectionState::Disconnected { reason: None } => match cause {
+                Some(cause) => {
+                    log::warn!(target: "sansmqtt::driver", "{id}: could not connect to {uri}: {cause}")
+                }
+                None => {
+                    log::warn!(target: "sansmqtt::driver", "{id}: could not connect to {uri}: unknown cause")
+                }
+            },
+            ConnectionState::Closed => log::info!(target: "sansmqtt::driver", "{id}: closed"),
+        }
+    }
 }
 
 /// Capacity of each subscription stream and of the `deliver_message` queue
@@ -104,6 +139,7 @@ impl std::ops::Deref for Handle {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) qos0_dropped: AtomicU64,
+    pub(crate) replies_dropped: AtomicU64,
 }
 
 /// What the client counted so far.
@@ -113,6 +149,10 @@ pub struct Stats {
     /// QoS 0 messages dropped for a full receiver, under
     /// [`Qos0Overflow::Drop`](crate::config::Qos0Overflow::Drop).
     pub qos0_dropped: u64,
+    /// Messages on the response topic of [`Client::request`] dropped for
+    /// naming no waiting request (missing, foreign or stale correlation
+    /// data: a reply after its timeout, a duplicate).
+    pub replies_dropped: u64,
 }
 
 /// Builder methods setting `Option` fields of an options struct: `name(value)`
@@ -316,7 +356,7 @@ impl Client {
     }
 
     /// Queues a command for the driver (never waits).
-    fn send(&self, command: Command) -> Result<(), ClientError> {
+    pub(crate) fn send(&self, command: Command) -> Result<(), ClientError> {
         self.shared
             .commands
             .send_now(command)
@@ -337,7 +377,7 @@ impl Client {
     }
 
     /// `call`, or [`ClientError::Timeout`] after `timeout`.
-    async fn within<T>(
+    pub(crate) async fn within<T>(
         &self,
         timeout: Option<Duration>,
         call: impl Future<Output = Result<T, ClientError>>,
@@ -359,10 +399,16 @@ impl Client {
         .await
     }
 
+    /// A new id for a route or a request, unique in the client.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.shared.next_route.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// What the client counted so far.
     pub fn stats(&self) -> Stats {
         Stats {
             qos0_dropped: self.shared.counters.qos0_dropped.load(Ordering::Relaxed),
+            replies_dropped: self.shared.counters.replies_dropped.load(Ordering::Relaxed),
         }
     }
 
@@ -587,7 +633,7 @@ impl Client {
     /// [`ClientError::SubscribeRefused`] and its reason code.
     pub async fn subscription(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
-        let id = self.shared.next_route.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id();
         let (sender, receiver) = chan::channel(QUEUE);
         let route_filter = filter.clone();
         self.ask(|reply| Command::Route {

@@ -11,7 +11,7 @@ use sansmqtt_session::{CloseReason, Token};
 use crate::inbox::RouteSender;
 use crate::outbox::PublishReply;
 use crate::routing::SubResults;
-use crate::{ClientError, ConnectionState};
+use crate::{ClientError, ConnectionState, Message};
 
 /// The answer to a call.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
@@ -56,6 +56,17 @@ pub(crate) enum Command {
     WatchState {
         sender: mpsc::UnboundedSender<ConnectionState>,
     },
+    /// A request (MQTT 5 request / response), its reply to `reply`.
+    Request {
+        id: u64,
+        publish: Publish,
+        expires: Option<Instant>,
+        reply: Reply<Message>,
+    },
+    /// The caller of request `id` gave up.
+    CancelRequest {
+        id: u64,
+    },
 }
 
 /// Who waits for a session outcome.
@@ -66,6 +77,10 @@ pub(crate) enum Waiter {
     /// A subscribe made for subscription streams: their routes wait on it.
     RouteSubscribe(TopicFilter),
     Unsubscribe(Reply<()>),
+    /// The publish of request `id`: a failure fails the request.
+    Request(u64),
+    /// The subscription to the response topic of requests.
+    RequestSubscribe(TopicFilter),
     /// Bookkeeping only (resubscribe after reconnect, unsubscribe on drop).
     Quiet,
 }
@@ -81,7 +96,11 @@ impl Waiter {
             Waiter::Unsubscribe(r) => {
                 let _ = r.send(Err(ClientError::Closed));
             }
-            Waiter::RouteSubscribe(..) | Waiter::Quiet => {}
+            // The requests table answers the callers of requests.
+            Waiter::RouteSubscribe(..)
+            | Waiter::Request(_)
+            | Waiter::RequestSubscribe(_)
+            | Waiter::Quiet => {}
         }
     }
 }
@@ -111,7 +130,12 @@ impl Command {
             Command::Route { reply, .. } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
-            Command::Unroute { .. } | Command::WatchState { .. } => {}
+            Command::Request { reply, .. } => {
+                let _ = reply.send(Err(ClientError::Closed));
+            }
+            Command::Unroute { .. }
+            | Command::WatchState { .. }
+            | Command::CancelRequest { .. } => {}
         }
     }
 }

@@ -32,9 +32,10 @@ use crate::link::{AfterClose, Link, ReadSize};
 use crate::outbox::{Outbox, Written};
 use crate::persist::FileStore;
 use crate::redirect::Brokers;
+use crate::request::{self, Desk, Requests};
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
-use crate::server::{ServerInfo, ServerSlot};
+use crate::server::ServerSlot;
 use crate::{ClientError, ConnectionState, Message};
 
 /// What the driver shares with the client handles.
@@ -63,6 +64,7 @@ pub(crate) struct Driver {
     outbox: Outbox,
     callers: Callers,
     routing: Routing<RouteSender>,
+    requests: Requests<Reply<Message>>,
     inbox: Inbox,
     watchers: Vec<mpsc::UnboundedSender<ConnectionState>>,
     state: ConnectionState,
@@ -107,6 +109,11 @@ impl Driver {
             connector,
             brokers: Brokers::new(uris, config.follow_redirects),
             routing: Routing::new(session.options().version.is_v5()),
+            requests: Requests::new(
+                request::nonce(),
+                session.options().client_id.as_str(),
+                links.counters.clone(),
+            ),
             session,
             link: Link::Down {
                 reconnect_at: Some(now),
@@ -133,7 +140,10 @@ impl Driver {
         if self.state == state {
             return;
         }
-        self.log_state(&state);
+        // The connection's life in the log: client identifier, broker URI
+        // (never its password), state and cause.
+        let (id, uri) = (self.client_id(), self.brokers.current());
+        state.log(id, uri, self.cause.as_ref());
         self.state = state.clone();
         self.watchers
             .retain(|w| w.unbounded_send(state.clone()).is_ok());
@@ -142,35 +152,6 @@ impl Driver {
     /// The client identifier, for the log.
     fn client_id(&self) -> &str {
         self.session.options().client_id.as_str()
-    }
-
-    /// The broker URI of the current (or last) connection attempt.
-    /// The connection's life in the log (`log` crate, target
-    /// `sansmqtt::driver`): client identifier, broker URI (never its
-    /// password: `BrokerUri`'s `Display`), state and cause.
-    fn log_state(&self, state: &ConnectionState) {
-        let id = self.client_id();
-        let uri = self.brokers.current();
-        match state {
-            // Logged by `open` at each attempt (the first included).
-            ConnectionState::Connecting { .. } => {}
-            ConnectionState::Connected { session_present } => {
-                log::info!("{id}: connected to {uri} (session present: {session_present})");
-            }
-            // Logged with its delay by `schedule_reconnect`.
-            ConnectionState::Reconnecting { .. } => {}
-            ConnectionState::Disconnected {
-                reason: Some(CloseReason::ClientDisconnect),
-            } => log::info!("{id}: disconnected from {uri}"),
-            ConnectionState::Disconnected {
-                reason: Some(reason),
-            } => log::warn!("{id}: connection to {uri} ended: {reason}"),
-            ConnectionState::Disconnected { reason: None } => match &self.cause {
-                Some(cause) => log::warn!("{id}: could not connect to {uri}: {cause}"),
-                None => log::warn!("{id}: could not connect to {uri}: unknown cause"),
-            },
-            ConnectionState::Closed => log::info!("{id}: closed"),
-        }
     }
 
     // -------------------------------------------------------------- commands
@@ -245,6 +226,13 @@ impl Driver {
                     self.watchers.push(sender);
                 }
             }
+            Command::Request {
+                id,
+                publish,
+                expires,
+                reply,
+            } => self.desk(now).request(id, publish, expires, reply),
+            Command::CancelRequest { id } => self.requests.cancel(id),
         }
     }
 
@@ -388,6 +376,17 @@ impl Driver {
         }
     }
 
+    /// The requests table with the parts of the driver it uses.
+    fn desk(&mut self, now: Instant) -> Desk<'_> {
+        Desk {
+            requests: &mut self.requests,
+            session: &mut self.session,
+            routing: &mut self.routing,
+            outcomes: &mut self.callers.outcomes,
+            now,
+        }
+    }
+
     /// Answers the routes waiting for the broker subscription of `filter`.
     fn routes_settled(&mut self, filter: &TopicFilter, outcome: Result<(), ClientError>) {
         let settled = self.routing.route_outcome(filter, outcome.is_ok());
@@ -401,9 +400,13 @@ impl Driver {
         while let Some(event) = self.session.poll_event() {
             match event {
                 Event::Connected(c) => self.connected(&c, now),
-                Event::Message(m) => self.inbox.push(Message::new(m.publish), m.ack),
+                Event::Message(m) => {
+                    if let Some((message, ack)) = self.desk(now).message(m) {
+                        self.inbox.push(message, ack);
+                    }
+                }
                 Event::Published { token, result } => self.published(token, result),
-                Event::Subscribed { token, result, .. } => self.subscribed(token, result),
+                Event::Subscribed { token, result, .. } => self.subscribed(token, result, now),
                 Event::Unsubscribed { token, result, .. } => {
                     if let Some(Waiter::Unsubscribe(reply)) = self.callers.outcomes.remove(&token) {
                         let _ = reply.send(result.map(|_| ()).map_err(ClientError::from));
@@ -421,11 +424,10 @@ impl Driver {
     fn connected(&mut self, c: &Connected, now: Instant) {
         self.backoff.reset();
         self.brokers.connected();
-        let assigned = self.session.assigned_client_id();
-        let info = ServerInfo::new(c, self.session.options(), assigned);
-        self.server.set(info);
+        self.server.update(c, &self.session);
         self.routing
             .connected(c.properties.subscription_identifier_available);
+        self.requests.connected(&c.properties);
         self.set_state(ConnectionState::Connected {
             session_present: c.session_present,
         });
@@ -447,8 +449,10 @@ impl Driver {
     }
 
     fn published(&mut self, token: Token, result: Result<PublishDone, PublishError>) {
-        let Some(Waiter::Publish(reply)) = self.callers.outcomes.remove(&token) else {
-            return;
+        let reply = match self.callers.outcomes.remove(&token) {
+            Some(Waiter::Publish(reply)) => reply,
+            Some(Waiter::Request(id)) => return self.requests.published(id, result),
+            _ => return,
         };
         match result {
             // QoS 0 is complete once written to the transport: its end is
@@ -465,6 +469,7 @@ impl Driver {
         &mut self,
         token: Token,
         result: Result<SubResults, sansmqtt_session::RequestError>,
+        now: Instant,
     ) {
         match self.callers.outcomes.remove(&token) {
             Some(Waiter::Subscribe(reply, asked)) => {
@@ -472,15 +477,9 @@ impl Driver {
                 let _ = reply.send(result.map_err(ClientError::from));
             }
             Some(Waiter::RouteSubscribe(filter)) => {
-                let outcome = match result {
-                    Ok(results) => match results.first() {
-                        Some(Err(reason)) => Err(ClientError::SubscribeRefused(*reason)),
-                        _ => Ok(()),
-                    },
-                    Err(e) => Err(e.into()),
-                };
-                self.routes_settled(&filter, outcome);
+                self.routes_settled(&filter, routing::granted(result));
             }
+            Some(Waiter::RequestSubscribe(filter)) => self.desk(now).subscribed(filter, result),
             _ => {}
         }
     }
@@ -585,6 +584,7 @@ impl Driver {
         self.handle_events(Instant::now());
         self.outbox.clear(&ClientError::Closed);
         self.routing.clear_routes();
+        self.requests.clear();
         self.callers.stop();
         self.inbox.close();
         self.first.stopped(self.cause.as_ref(), ClientError::Closed);

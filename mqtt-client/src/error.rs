@@ -43,6 +43,14 @@ pub enum ClientError {
     /// The client was shut down (disconnect, or reconnection gave up).
     #[error("client closed")]
     Closed,
+    /// The call needs an MQTT 5 connection (request / response: MQTT
+    /// 3.1.1 has no Response Topic); the client's is MQTT 3.1.x.
+    #[error("{0} needs MQTT 5; the connection uses MQTT 3.1.x")]
+    NeedsMqtt5(&'static str),
+    /// The message has no Response Topic to answer to
+    /// ([`Client::respond`](crate::Client::respond)).
+    #[error("the message has no response topic")]
+    NoResponseTopic,
     /// No answer within the deadline.
     #[error("timed out")]
     Timeout,

@@ -40,6 +40,7 @@ pub mod payload;
 mod payload_keys;
 pub mod persist;
 mod redirect;
+mod request;
 mod routing;
 pub mod runtime;
 mod server;
@@ -57,6 +58,7 @@ pub use message::Message;
 #[cfg(feature = "payload")]
 pub use payload::{Codec, Codecs, Decoded, DecodedSubscription, PayloadError, Value};
 pub use persist::FileStore;
+pub use request::{DEFAULT_REQUEST_TIMEOUT, RequestOptions};
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
 /// The packet and property types of [`Message`] and [`Client::publish_packet_with`],
 /// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.

@@ -97,6 +97,20 @@ pub(crate) fn properties(sid: Option<SubscriptionId>) -> SubscribeProperties {
     }
 }
 
+/// The outcome of a SUBSCRIBE of one filter: granted, refused (its reason
+/// code), or failed.
+pub(crate) fn granted(
+    result: Result<SubResults, sansmqtt_session::RequestError>,
+) -> Result<(), crate::ClientError> {
+    match result {
+        Ok(results) => match results.first() {
+            Some(Err(reason)) => Err(crate::ClientError::SubscribeRefused(*reason)),
+            _ => Ok(()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What a new route needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RouteStart {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sansmqtt_proto::{
     ConnAckProperties, MaximumQoS, MqttString, ProtocolVersion, QoS, UserProperty,
 };
-use sansmqtt_session::{Connected, SessionOptions};
+use sansmqtt_session::{Connected, Session, SessionOptions, SessionStore};
 
 /// The connection as the broker accepted it: its CONNACK, read into the
 /// values that apply (an absent property is its default: MQTT 3.1.1 has
@@ -124,7 +124,9 @@ impl ServerInfo {
 pub(crate) struct ServerSlot(Mutex<Option<Arc<ServerInfo>>>);
 
 impl ServerSlot {
-    pub(crate) fn set(&self, info: ServerInfo) {
+    /// `c` accepted a connection of `session`.
+    pub(crate) fn update<S: SessionStore>(&self, c: &Connected, session: &Session<S>) {
+        let info = ServerInfo::new(c, session.options(), session.assigned_client_id());
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(info));
     }
 

@@ -15,6 +15,9 @@
 /// A smoke test of the suite itself: a v5 connection to mosquitto.
 mod smoke;
 
+/// Request / response: `Client::request` and `Client::respond`.
+mod request;
+
 /// Connect, disconnect and the protocol version: CONNECT and will
 /// properties, negotiated CONNACK values, "auto", redirects.
 mod connect;
