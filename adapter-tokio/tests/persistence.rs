@@ -62,7 +62,7 @@ fn config(dir: &Path, client_id: &str, v5: bool) -> Config {
         ..Config::default()
     };
     if v5 {
-        c.protocol_version = ProtocolVersion::V5;
+        c.protocol_version = ProtocolVersion::V5.into();
         c.cleansession = true;
         c.session_expiry = Some(Duration::from_secs(600));
     } else {

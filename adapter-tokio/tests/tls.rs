@@ -149,7 +149,7 @@ async fn valid_chain_connects_by_name_and_by_ip() {
     .await;
     // MQTT 5 over TLS too.
     let v5 = Config {
-        protocol_version: ProtocolVersion::V5,
+        protocol_version: ProtocolVersion::V5.into(),
         ..trusting(&pki)
     };
     round_trip(&format!("mqtts://localhost:{}", ports.valid), v5).await;

@@ -290,7 +290,7 @@ fn config(client_id: String, max_packet_size: Option<u32>, persist: bool) -> Con
         client_id: Some(client_id),
         max_inflight: INFLIGHT,
         keep_alive: Duration::from_secs(60),
-        protocol_version: sansmqtt::ProtocolVersion::V3_1_1,
+        protocol_version: sansmqtt::ProtocolVersion::V3_1_1.into(),
         // A lost connection shows as a failure, not as a silent reconnect.
         auto_reconnect: false,
         max_packet_size,

@@ -16,8 +16,8 @@ use sansmqtt_tokio::config::{
 };
 use sansmqtt_tokio::transport::proxy::Proxy;
 use sansmqtt_tokio::{
-    BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectionState, QoS,
-    TokioRuntime, TopicName, Transport,
+    BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectError, ConnectionState,
+    QoS, TokioRuntime, TopicName, Transport,
 };
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -177,12 +177,13 @@ pub(crate) fn prepare(common: &Common) -> Result<(Target, Config), Exit> {
         .or(url_password)
         .map(|p| TextOrBytes::Text(p).into());
     if let Some(v) = &common.version {
-        config.protocol_version =
-            parse_protocol_version(v).map_err(|e| Exit::usage(e.to_string()))?;
+        config.protocol_version = parse_protocol_version(v)
+            .map_err(|e| Exit::usage(e.to_string()))?
+            .into();
     }
     if !common.property.is_empty() {
         // As mosquitto: properties make it MQTT 5, whatever -V says.
-        config.protocol_version = ProtocolVersion::V5;
+        config.protocol_version = ProtocolVersion::V5.into();
     }
     if common.will_topic.is_none()
         && (common.will_payload.is_some() || common.will_qos.is_some() || common.will_retain)
@@ -225,7 +226,7 @@ pub(crate) fn prepare(common: &Common) -> Result<(Target, Config), Exit> {
     config.reconnect_on_first_connect = false;
     config.reconnect_retries = -1;
     config.reconnect_max_interval = Duration::from_secs(2);
-    let version = config.protocol_version;
+    let version = config.protocol_version.first();
     config
         .validate()
         .map_err(|e| Exit::general(format!("Error: {e}")))?;
@@ -411,6 +412,17 @@ pub(crate) fn fatal_close(reason: &CloseReason, version: ProtocolVersion) -> Opt
                 None => Exit::new(reason.code(), format!("Connection error: {reason}")),
             })
         }
+        // mosquitto_sub's words: libmosquitto reads a 3.1.1 server's
+        // CONNACK 0x01 to an MQTT 5 CONNECT as reason 0x84.
+        CloseReason::UnsupportedProtocolVersion { requested, .. } if requested.is_v5() => {
+            Some(Exit::new(
+                0x84,
+                "Connection error: Unsupported Protocol Version. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.".to_owned(),
+            ))
+        }
+        CloseReason::UnsupportedProtocolVersion { .. } => {
+            Some(Exit::new(1, format!("Connection error: {}", v3_refusal(1))))
+        }
         CloseReason::ServerDisconnect { reason, .. } => {
             let code = if reason.code() >= 0x80 {
                 reason.code()
@@ -434,6 +446,14 @@ fn connect_error(e: ClientError, version: ProtocolVersion) -> Exit {
     match e {
         ClientError::Connection(reason) => fatal_close(&reason, version)
             .unwrap_or_else(|| Exit::general(format!("Error: {reason}"))),
+        ClientError::Connect(ConnectError::UnsupportedProtocolVersion { version, .. }) => {
+            let reason = CloseReason::UnsupportedProtocolVersion {
+                requested: version,
+                properties: Box::default(),
+            };
+            fatal_close(&reason, version)
+                .unwrap_or_else(|| Exit::general(format!("Error: {reason}")))
+        }
         ClientError::Connect(e) => Exit::general(format!("Error: {e}")),
         other => Exit::general(format!("Error: {other}")),
     }

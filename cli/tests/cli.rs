@@ -1254,6 +1254,22 @@ fn broker_misdeeds_end_the_run_with_their_reason() {
     let out = scripted(&["-V", "5"], &[0x20, 0x03, 0x00, 0x8a, 0x00], &[]);
     assert_eq!(out.code, Some(0x8a), "{out:?}");
     assert!(out.stderr.contains("Banned"), "{out:?}");
+    // A 3.1.1-only broker's answer to -V 5 (3.1.1 MQTT-3.1.2-2: a 3.1.1
+    // CONNACK 0x01): mosquitto_sub's words and status (0x84, as libmosquitto
+    // reads it), checked against mosquitto_sub 2.0 and aedes 1.2 by hand.
+    let out = scripted(&["-V", "5"], &[0x20, 0x02, 0x00, 0x01], &[]);
+    assert_eq!(out.code, Some(0x84), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "Connection error: Unsupported Protocol Version. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.\n"
+    );
+    // The same code to a 3.1.1 CONNECT: a broker of 3.1 only.
+    let out = scripted(&[], &[0x20, 0x02, 0x00, 0x01], &[]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "Connection error: Connection Refused: unacceptable protocol version.\n"
+    );
     // A DISCONNECT from the server, with its reason.
     let out = scripted(&["-V", "5"], &CONNACK_V5, &[0xe0, 0x02, 0x8b, 0x00]);
     assert_eq!(out.code, Some(0x8b), "{out:?}");

@@ -78,7 +78,7 @@
 //! }
 //!
 //! let config = Config {
-//!     protocol_version: ProtocolVersion::V5,
+//!     protocol_version: ProtocolVersion::V5.into(),
 //!     authenticator: Some(Arc::new(Token("s3cret".into()))),
 //!     ..Config::default()
 //! };

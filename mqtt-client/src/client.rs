@@ -13,8 +13,8 @@ use futures_util::future::poll_fn;
 use futures_util::lock::Mutex;
 use futures_util::stream::Stream;
 use sansmqtt_proto::{
-    PacketId, PayloadFormat, Publish, QoS, SubAckReason, SubscriptionOptions, TopicFilter,
-    TopicName,
+    PacketId, PayloadFormat, ProtocolVersion, Publish, QoS, SubAckReason, SubscriptionOptions,
+    TopicFilter, TopicName,
 };
 use sansmqtt_session::{CloseReason, PublishDone, SavedSession, Session, SessionOptions};
 
@@ -22,13 +22,15 @@ use crate::chan::{self, Commands, ReplyPool};
 use crate::command::Command;
 use crate::config::{BrokerUri, Config};
 use crate::connector::{Connector, DefaultConnector};
+use crate::disconnect::DisconnectOptions;
 use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
 use crate::runtime::Runtime;
+use crate::server::{ServerInfo, ServerSlot};
 use crate::subscribe_options::{
     RequestCall, SubscribeOptions, SubscribeOutcome, UnsubscribeOptions, UnsubscribeOutcome,
 };
-use crate::{ClientError, Message};
+use crate::{ClientError, ConnectError, Message};
 
 /// Where the connection stands; observe it with [`Client::state_changes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +58,41 @@ pub enum ConnectionState {
     },
     /// For good: reconnection gave up, or every handle was dropped.
     Closed,
+}
+
+impl ConnectionState {
+    /// The state's line in the log (`log` crate, target
+    /// `sansmqtt::driver`) for client `id` and broker `uri` (never its
+    /// password: `BrokerUri`'s `Display`); `cause`: why the transport
+    /// failed, for `Disconnected { reason: None }`.
+    pub(crate) fn log(&self, id: &str, uri: &BrokerUri, cause: Option<&ConnectError>) {
+        match self {
+            // Logged by the driver's `open` at each attempt (the first included).
+            ConnectionState::Connecting { .. } => {}
+            ConnectionState::Connected { session_present } => {
+                log::info!(target: "sansmqtt::driver", "{id}: connected to {uri} (session present: {session_present})");
+            }
+            // Logged with its delay by the driver's `schedule_reconnect`.
+            ConnectionState::Reconnecting { .. } => {}
+            ConnectionState::Disconnected {
+                reason: Some(CloseReason::ClientDisconnect),
+            } => log::info!(target: "sansmqtt::driver", "{id}: disconnected from {uri}"),
+            ConnectionState::Disconnected {
+                reason: Some(reason),
+            } => {
+                log::warn!(target: "sansmqtt::driver", "{id}: connection to {uri} ended: {reason}")
+            }
+            ConnectionState::Disconnected { reason: None } => match cause {
+                Some(cause) => {
+                    log::warn!(target: "sansmqtt::driver", "{id}: could not connect to {uri}: {cause}")
+                }
+                None => {
+                    log::warn!(target: "sansmqtt::driver", "{id}: could not connect to {uri}: unknown cause")
+                }
+            },
+            ConnectionState::Closed => log::info!(target: "sansmqtt::driver", "{id}: closed"),
+        }
+    }
 }
 
 /// Capacity of each subscription stream and of the `deliver_message` queue
@@ -267,6 +304,7 @@ struct Shared {
     next_route: AtomicU64,
     runtime: Arc<dyn Runtime>,
     counters: Arc<Counters>,
+    server: Arc<ServerSlot>,
 }
 
 /// An MQTT client: cheap to clone, `Send + Sync`; every clone talks to the
@@ -336,6 +374,7 @@ impl Client {
         let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let (first_connect, connected) = oneshot::channel();
+        let server = Arc::new(ServerSlot::default());
         let config = Arc::new(config);
         let driver = Driver::new(
             &*runtime,
@@ -348,6 +387,7 @@ impl Client {
                 deliver: deliver_tx,
                 counters: counters.clone(),
                 first_connect,
+                server: server.clone(),
             },
         );
         let client = Client {
@@ -362,6 +402,7 @@ impl Client {
                 next_route: AtomicU64::new(0),
                 runtime: runtime.clone(),
                 counters,
+                server,
             }),
         };
         runtime.spawn(Box::pin(driver));
@@ -436,6 +477,15 @@ impl Client {
             qos0_dropped: self.shared.counters.qos0_dropped.load(Ordering::Relaxed),
             replies_dropped: self.shared.counters.replies_dropped.load(Ordering::Relaxed),
         }
+    }
+
+    /// What the broker said in the CONNACK of the latest accepted
+    /// connection (negotiated limits, assigned client identifier, server
+    /// keep alive, response information, ...): see [`ServerInfo`]. Updated
+    /// at each reconnection; `None` only before the first one (never once
+    /// [`Client::connect`] returned).
+    pub fn server(&self) -> Option<Arc<ServerInfo>> {
+        self.shared.server.get()
     }
 
     /// The configuration the client was built with.
@@ -691,9 +741,36 @@ impl Client {
     /// reconnect follows. Unacknowledged publishes stay for [`Client::reconnect`].
     pub async fn disconnect(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.send(Command::Disconnect { reply: tx }).is_ok() {
+        let command = Command::Disconnect {
+            packet: None,
+            reply: tx,
+        };
+        if self.send(command).is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// [`Client::disconnect`] with the MQTT 5 DISCONNECT's contents in
+    /// `options`: a reason code (0x04 Disconnect with Will Message asks the
+    /// broker to publish the will), a Session Expiry Interval replacing
+    /// CONNECT's, a Reason String, User Properties. Options the connection
+    /// cannot carry are refused before anything is sent
+    /// ([`ClientError::Disconnect`]): a reason only a server sends, a
+    /// session expiry above zero after a CONNECT without one
+    /// [MQTT-3.14.2-2], anything but a plain DISCONNECT on MQTT 3.1.1.
+    pub async fn disconnect_with(&self, options: DisconnectOptions) -> Result<(), ClientError> {
+        let version = self.server().map_or(ProtocolVersion::V3_1_1, |s| s.version);
+        let connect_expiry = self.shared.config.session_expiry_interval();
+        let packet = options.packet(version, connect_expiry)?;
+        let (tx, rx) = oneshot::channel();
+        let command = Command::Disconnect {
+            packet: Some(packet),
+            reply: tx,
+        };
+        if self.send(command).is_ok() {
+            let _ = rx.await;
+        }
+        Ok(())
     }
 
     /// Connects again (after `disconnect`, or to restart a live connection),

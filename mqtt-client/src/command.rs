@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_channel::{mpsc, oneshot};
-use sansmqtt_proto::{AckProperties, Publish, SubscriptionOptions, TopicFilter, UnsubAckReason};
+use sansmqtt_proto::{
+    AckProperties, Disconnect, Publish, SubscriptionOptions, TopicFilter, UnsubAckReason,
+};
 use sansmqtt_session::{CloseReason, Token};
 
 use crate::inbox::RouteSender;
@@ -32,6 +34,8 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     Disconnect {
+        /// The MQTT 5 DISCONNECT to send (`disconnect_with`), else a plain one.
+        packet: Option<Disconnect>,
         reply: oneshot::Sender<()>,
     },
     Reconnect {
@@ -128,7 +132,7 @@ impl Command {
             Command::Ping { reply } | Command::Reauthenticate { reply } => {
                 let _ = reply.send(Err(ClientError::Closed));
             }
-            Command::Disconnect { reply } => {
+            Command::Disconnect { reply, .. } => {
                 let _ = reply.send(());
             }
             Command::Reconnect { reply } => {
@@ -184,7 +188,7 @@ impl Callers {
         for p in self.pings.drain(..) {
             let _ = p.send(Err(ClientError::Connection(reason.clone())));
         }
-        if let CloseReason::Refused { .. } = reason {
+        if reason.is_refusal() {
             self.fail_reconnects(&ClientError::Connection(reason.clone()));
         }
     }

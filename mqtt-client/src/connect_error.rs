@@ -6,6 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use futures_channel::oneshot;
+use sansmqtt_proto::ProtocolVersion;
 use sansmqtt_session::{CloseReason, StateError};
 
 use crate::ClientError;
@@ -49,10 +50,30 @@ pub enum ConnectError {
     /// No attempt left and no cause known.
     #[error("connection refused or unreachable")]
     Unreachable,
+    /// The broker does not speak this protocol version: it answered CONNECT
+    /// with MQTT 5 reason 0x84 or 3.1.1 return code 0x01 (a 3.1.1-only
+    /// broker's answer to an MQTT 5 CONNECT is the latter). With
+    /// `protocol_version = "auto"` an MQTT 5 refusal is not an error: the
+    /// client falls back to 3.1.1, and this names 3.1.1 if that is refused
+    /// too.
+    #[error("the broker does not support MQTT {version} (unacceptable protocol version){}", fallback_hint(*.version))]
+    UnsupportedProtocolVersion {
+        /// The refused version.
+        version: ProtocolVersion,
+    },
     /// The session could not start a connection (e.g. its options make a
     /// CONNECT the specification forbids).
     #[error("cannot start the session: {0}")]
     Session(StateError),
+}
+
+/// What to try after an MQTT 5 refusal.
+fn fallback_hint(version: ProtocolVersion) -> &'static str {
+    if version.is_v5() {
+        "; protocol_version = \"auto\" falls back to 3.1.1"
+    } else {
+        ""
+    }
 }
 
 impl ConnectError {
@@ -110,6 +131,11 @@ impl FirstConnect {
         let error = match (reason, cause) {
             (CloseReason::ConnectionLost, Some(lost @ ConnectError::LostBeforeConnAck { .. })) => {
                 ClientError::Connect(lost.clone())
+            }
+            (CloseReason::UnsupportedProtocolVersion { requested, .. }, _) => {
+                ClientError::Connect(ConnectError::UnsupportedProtocolVersion {
+                    version: *requested,
+                })
             }
             (reason, _) => ClientError::Connection(reason.clone()),
         };
@@ -251,6 +277,35 @@ mod tests {
             rx.try_recv().unwrap(),
             Some(Err(ClientError::Connection(CloseReason::ConnAckTimeout)))
         );
+    }
+
+    /// The refusal of a protocol version is a typed `ConnectError` naming
+    /// it (MQTT 5: with the hint of "auto").
+    #[test]
+    fn an_unsupported_version_names_it() {
+        for (version, text) in [
+            (
+                ProtocolVersion::V5,
+                "cannot connect: the broker does not support MQTT 5 (unacceptable protocol version); protocol_version = \"auto\" falls back to 3.1.1",
+            ),
+            (
+                ProtocolVersion::V3_1_1,
+                "cannot connect: the broker does not support MQTT 3.1.1 (unacceptable protocol version)",
+            ),
+        ] {
+            let (mut f, mut rx) = first(true);
+            let reason = CloseReason::UnsupportedProtocolVersion {
+                requested: version,
+                properties: Box::default(),
+            };
+            f.closed(&reason, None);
+            let error = rx.try_recv().unwrap().unwrap().unwrap_err();
+            assert_eq!(
+                error,
+                ClientError::Connect(ConnectError::UnsupportedProtocolVersion { version })
+            );
+            assert_eq!(error.to_string(), text);
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_channel::mpsc;
 use futures_io::AsyncRead;
-use sansmqtt_proto::{AckProperties, QoS, SubscriptionOptions, TopicFilter};
+use sansmqtt_proto::{AckProperties, Disconnect, QoS, SubscriptionOptions, TopicFilter};
 use sansmqtt_session::{CloseReason, Connected, Event, PublishDone, PublishError, Session, Token};
 
 use crate::auth::{AuthError, AuthFlow};
@@ -32,9 +32,11 @@ use crate::inbox::{Inbox, RouteSender};
 use crate::link::{AfterClose, Link, ReadSize};
 use crate::outbox::{Outbox, Written};
 use crate::persist::FileStore;
+use crate::redirect::Brokers;
 use crate::request::{self, Desk, Requests};
 use crate::routing::{self, RouteStart, Routing, SubResults};
 use crate::runtime::{Runtime, Timer, Transport};
+use crate::server::ServerSlot;
 use crate::subscribe_options::{SubscribeCall, SubscribeOutcome, UnsubscribeCall};
 use crate::{ClientError, ConnectionState, Message};
 
@@ -45,14 +47,16 @@ pub(crate) struct Links {
     pub(crate) counters: Arc<Counters>,
     /// Answered when the first connection is accepted, or with why not.
     pub(crate) first_connect: Reply<()>,
+    /// The CONNACK of the latest accepted connection.
+    pub(crate) server: Arc<ServerSlot>,
 }
 
 pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
     /// Shared with the client handles.
     config: Arc<Config>,
-    uris: Vec<BrokerUri>,
-    next_uri: usize,
+    /// The configured URIs in turn, and redirects.
+    brokers: Brokers,
     session: Session<Option<FileStore>>,
     link: Link,
     commands: Arc<Commands<Command>>,
@@ -75,6 +79,7 @@ pub(crate) struct Driver {
     counters: Arc<Counters>,
     /// MQTT 5 enhanced authentication: the config's authenticator at work.
     auth: AuthFlow,
+    server: Arc<ServerSlot>,
 }
 
 /// Commands handled before the driver writes what they produced.
@@ -106,8 +111,7 @@ impl Driver {
         Self {
             timer: runtime.timer(now + Duration::from_secs(3600)),
             connector,
-            uris,
-            next_uri: 0,
+            brokers: Brokers::new(uris, config.follow_redirects),
             routing: Routing::new(session.options().version.is_v5()),
             requests: Requests::new(
                 request::nonce(),
@@ -132,6 +136,7 @@ impl Driver {
             first: FirstConnect::new(links.first_connect, retry_first),
             counters: links.counters,
             auth: AuthFlow::new(config.authenticator.clone()),
+            server: links.server,
             config,
         }
     }
@@ -140,7 +145,10 @@ impl Driver {
         if self.state == state {
             return;
         }
-        self.log_state(&state);
+        // The connection's life in the log: client identifier, broker URI
+        // (never its password), state and cause.
+        let (id, uri) = (self.client_id(), self.brokers.current());
+        state.log(id, uri, self.cause.as_ref());
         self.state = state.clone();
         self.watchers
             .retain(|w| w.unbounded_send(state.clone()).is_ok());
@@ -149,40 +157,6 @@ impl Driver {
     /// The client identifier, for the log.
     fn client_id(&self) -> &str {
         self.session.options().client_id.as_str()
-    }
-
-    /// The broker URI of the current (or last) connection attempt.
-    fn current_uri(&self) -> &BrokerUri {
-        let n = self.uris.len();
-        &self.uris[(self.next_uri + n - 1) % n]
-    }
-
-    /// The connection's life in the log (`log` crate, target
-    /// `sansmqtt::driver`): client identifier, broker URI (never its
-    /// password: `BrokerUri`'s `Display`), state and cause.
-    fn log_state(&self, state: &ConnectionState) {
-        let id = self.client_id();
-        let uri = self.current_uri();
-        match state {
-            // Logged by `open` at each attempt (the first included).
-            ConnectionState::Connecting { .. } => {}
-            ConnectionState::Connected { session_present } => {
-                log::info!("{id}: connected to {uri} (session present: {session_present})");
-            }
-            // Logged with its delay by `schedule_reconnect`.
-            ConnectionState::Reconnecting { .. } => {}
-            ConnectionState::Disconnected {
-                reason: Some(CloseReason::ClientDisconnect),
-            } => log::info!("{id}: disconnected from {uri}"),
-            ConnectionState::Disconnected {
-                reason: Some(reason),
-            } => log::warn!("{id}: connection to {uri} ended: {reason}"),
-            ConnectionState::Disconnected { reason: None } => match &self.cause {
-                Some(cause) => log::warn!("{id}: could not connect to {uri}: {cause}"),
-                None => log::warn!("{id}: could not connect to {uri}: unknown cause"),
-            },
-            ConnectionState::Closed => log::info!("{id}: closed"),
-        }
     }
 
     // -------------------------------------------------------------- commands
@@ -200,7 +174,7 @@ impl Driver {
                 Poll::Ready(None) => {
                     // Every client handle is gone: leave cleanly.
                     self.commands_done = true;
-                    self.stay_down(now);
+                    self.stay_down(None, now);
                 }
                 Poll::Pending => break,
             }
@@ -239,9 +213,9 @@ impl Driver {
                 self.callers.pings_offline.push(reply);
             }
             Command::Ping { reply } => self.ping(reply, now),
-            Command::Disconnect { reply } => {
+            Command::Disconnect { packet, reply } => {
                 self.callers.disconnects.push(reply);
-                self.stay_down(now);
+                self.stay_down(packet, now);
             }
             Command::Reconnect { reply } => self.reconnect(reply, now),
             Command::Reauthenticate { reply } => {
@@ -323,8 +297,8 @@ impl Driver {
 
     /// The application disconnects, or every handle is gone: DISCONNECT
     /// after what is queued, and no automatic reconnect.
-    fn stay_down(&mut self, now: Instant) {
-        let _ = self.session.disconnect(None, now);
+    fn stay_down(&mut self, packet: Option<Disconnect>, now: Instant) {
+        let _ = self.session.disconnect(packet, now);
         self.link = match self.link.take() {
             Link::Up(transport) | Link::Closing { transport, .. } => Link::Closing {
                 transport,
@@ -482,6 +456,8 @@ impl Driver {
     fn connected(&mut self, c: &Connected, now: Instant) {
         self.backoff.reset();
         self.auth.connected();
+        self.brokers.connected();
+        self.server.update(c, &self.session);
         self.routing
             .connected(c.properties.subscription_identifier_available);
         self.requests.connected(&c.properties);
@@ -544,6 +520,9 @@ impl Driver {
     }
 
     fn closed(&mut self, reason: CloseReason, now: Instant) {
+        if self.fall_back(&reason, now) || self.redirect(&reason, now) {
+            return;
+        }
         self.callers.closed(&reason);
         self.auth.closed(ClientError::Connection(reason.clone()));
         self.first.closed(&reason, self.cause.as_ref());
@@ -565,10 +544,7 @@ impl Driver {
             Link::Down { .. } | Link::Opening { .. } => Link::Down { reconnect_at: None },
         };
         // Neither a refusal nor an authentication we aborted is retried.
-        let refused = matches!(
-            reason,
-            CloseReason::Refused { .. } | CloseReason::AuthAborted
-        );
+        let refused = reason.is_refusal() || matches!(reason, CloseReason::AuthAborted);
         self.set_state(ConnectionState::Disconnected {
             reason: Some(reason),
         });
@@ -577,6 +553,41 @@ impl Driver {
         if !self.link.stays_down() && wanted {
             self.schedule_reconnect(now);
         }
+    }
+
+    /// `protocol_version = "auto"` and MQTT 5 refused: a 3.1.1 CONNECT to
+    /// the same broker on a new transport, at once; the refusal is nobody's
+    /// answer.
+    fn fall_back(&mut self, reason: &CloseReason, now: Instant) -> bool {
+        let choice = self.config.protocol_version;
+        let Some(version) = choice.fall_back(reason, &mut self.session) else {
+            return false;
+        };
+        log::info!(
+            "{}: {reason}; falling back to MQTT {version}",
+            self.client_id()
+        );
+        self.routing.connected(Some(false));
+        self.brokers.retry_current();
+        self.link = self.link.take().reopen(now);
+        true
+    }
+
+    /// A redirect to follow (`follow_redirects`): the server's DISCONNECT
+    /// is seen (state, pings), then a connection to its target at once.
+    fn redirect(&mut self, reason: &CloseReason, now: Instant) -> bool {
+        let Some(to) = self.brokers.follow(reason) else {
+            return false;
+        };
+        log::info!("{}: {reason}; redirected to {}", self.client_id(), to.uri);
+        if !reason.is_refusal() {
+            self.callers.closed(reason);
+            self.set_state(ConnectionState::Disconnected {
+                reason: Some(reason.clone()),
+            });
+        }
+        self.link = self.link.take().reopen(now);
+        true
     }
 
     fn schedule_reconnect(&mut self, now: Instant) {
@@ -654,8 +665,7 @@ impl Driver {
 
     /// Opens a transport to the next broker URI.
     fn open(&mut self, now: Instant) {
-        let uri = self.uris[self.next_uri % self.uris.len()].clone();
-        self.next_uri += 1;
+        let uri = self.brokers.next_attempt();
         let attempt = self.backoff.attempt().max(1);
         log::debug!(
             "{}: connecting to {uri} (attempt {attempt})",

@@ -68,6 +68,10 @@ pub enum ClientError {
     /// configured (see [`crate::auth`]).
     #[error("authentication failed: {0}")]
     Auth(#[from] crate::auth::AuthError),
+    /// [`Client::disconnect_with`](crate::Client::disconnect_with) refused
+    /// its options; nothing was sent.
+    #[error("cannot disconnect so: {0}")]
+    Disconnect(#[from] crate::DisconnectError),
     /// The client was shut down (disconnect, or reconnection gave up).
     #[error("client closed")]
     Closed,

@@ -29,6 +29,7 @@ mod command;
 pub mod config;
 mod connect_error;
 pub mod connector;
+mod disconnect;
 mod driver;
 mod error;
 mod inbox;
@@ -40,18 +41,21 @@ pub mod payload;
 mod payload_keys;
 pub mod persist;
 mod properties;
+mod redirect;
 mod request;
 mod routing;
 pub mod runtime;
+mod server;
 mod subscribe_options;
 pub mod transport;
 
 /// Payloads and message bodies are `bytes::Bytes`, re-exported.
 pub use bytes::Bytes;
 pub use client::{Client, ConnectionState, PublishOptions, Stats, Subscription};
-pub use config::{BrokerUri, Config, ConfigError, Qos0Overflow};
+pub use config::{BrokerUri, Config, ConfigError, ProtocolChoice, Qos0Overflow, UserProperties};
 pub use connect_error::ConnectError;
 pub use connector::{Connector, DefaultConnector};
+pub use disconnect::{DisconnectError, DisconnectOptions};
 pub use error::ClientError;
 pub use message::Message;
 #[cfg(feature = "payload")]
@@ -62,11 +66,13 @@ pub use runtime::{BoxFuture, Runtime, Timer, Transport};
 /// The packet and property types of [`Message`] and [`Client::publish_packet_with`],
 /// re-exported from `sansmqtt-proto`: a client needs no dependency of its own on it.
 pub use sansmqtt_proto::{
-    MqttString, PacketId, PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties,
-    QoS, RetainHandling, StringError, SubAckReason, SubscriptionId, SubscriptionOptions,
-    TopicFilter, TopicName, UnsubAckReason, UserProperty,
+    ConnAckProperties, ConnectReason, DisconnectProperties, DisconnectReason, MqttString, PacketId,
+    PayloadFormat, Properties, ProtocolVersion, Publish, PublishProperties, QoS, RetainHandling,
+    StringError, SubAckReason, SubscriptionId, SubscriptionOptions, TopicFilter, TopicName,
+    UnsubAckReason, UserProperty,
 };
 pub use sansmqtt_session::{CloseReason, ProtocolError, PublishDone, PublishError, RequestError};
+pub use server::ServerInfo;
 pub use subscribe_options::{
     SubscribeOptions, SubscribeOutcome, UnsubscribeOptions, UnsubscribeOutcome,
 };

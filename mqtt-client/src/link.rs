@@ -50,6 +50,20 @@ impl Link {
         std::mem::replace(self, Link::Down { reconnect_at: None })
     }
 
+    /// A new connection at `now`, once the transport (if any) has written
+    /// what is queued and closed (a protocol fallback, a redirect).
+    pub(crate) fn reopen(self, now: Instant) -> Link {
+        match self {
+            Link::Up(transport) | Link::Closing { transport, .. } => Link::Closing {
+                transport,
+                then: AfterClose::Down(Some(now)),
+            },
+            _ => Link::Down {
+                reconnect_at: Some(now),
+            },
+        }
+    }
+
     /// The transport bytes go to: up, or closing (its last bytes).
     pub(crate) fn writable(&mut self) -> Option<&mut Box<dyn Transport>> {
         match self {

@@ -107,6 +107,18 @@ pub enum MaximumQoS {
     AtLeastOnce = 1,
 }
 
+impl MaximumQoS {
+    /// The highest QoS a server's Maximum QoS allows; `None` (absent
+    /// property) allows QoS 2 (§3.2.2.3.4).
+    pub fn allows(maximum: Option<MaximumQoS>) -> crate::QoS {
+        match maximum {
+            Some(Self::AtMostOnce) => crate::QoS::AtMostOnce,
+            Some(Self::AtLeastOnce) => crate::QoS::AtLeastOnce,
+            None => crate::QoS::ExactlyOnce,
+        }
+    }
+}
+
 /// A Subscription Identifier: 1 to 268,435,455 (§3.8.2.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SubscriptionId(NonZeroU32);

@@ -16,6 +16,17 @@ pub enum ProtocolVersion {
     V5,
 }
 
+/// The version as its specification names it: `3.1`, `3.1.1` or `5`.
+impl std::fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::V3_1 => "3.1",
+            Self::V3_1_1 => "3.1.1",
+            Self::V5 => "5",
+        })
+    }
+}
+
 impl ProtocolVersion {
     /// The protocol level byte of CONNECT.
     pub const fn level(self) -> u8 {

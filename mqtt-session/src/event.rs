@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use sansmqtt_proto::{
     AckProperties, Auth, AuthReason, ConnAckProperties, ConnectReason, DecodeError,
-    DisconnectProperties, DisconnectReason, EncodeError, MqttString, PacketType, PubAckReason,
-    PubRecReason, Publish, QoS, SubAckReason, UnsubAckReason,
+    DisconnectProperties, DisconnectReason, EncodeError, MqttString, PacketType, ProtocolVersion,
+    PubAckReason, PubRecReason, Publish, QoS, SubAckReason, UnsubAckReason,
 };
 
 /// Identifies one publish, subscribe or unsubscribe request; its outcome is
@@ -110,7 +110,26 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// CONNACK refused the connection.
+    /// The server does not speak the protocol version of CONNECT: a
+    /// CONNACK with reason 0x84 Unsupported Protocol Version (MQTT 5) or
+    /// return code 0x01 "unacceptable protocol version" (3.1.1), including
+    /// the 3.1.1 CONNACK (remaining length 2) a 3.1.1-only server answers
+    /// an MQTT 5 CONNECT with (3.1.1 [MQTT-3.1.2-2]: "respond with the
+    /// CONNACK return code 0x01 (unacceptable protocol level) and then
+    /// disconnect"). Not a [`CloseReason::Refused`], so that a client can
+    /// tell it apart and fall back to an older version.
+    #[error(
+        "connection refused: the server does not support MQTT {requested} (unacceptable protocol version)"
+    )]
+    UnsupportedProtocolVersion {
+        /// The version of the CONNECT the server refused.
+        requested: ProtocolVersion,
+        /// The CONNACK properties (MQTT 5 CONNACK 0x84 only: Reason
+        /// String, Server Reference, ...).
+        properties: Box<ConnAckProperties>,
+    },
+    /// CONNACK refused the connection (for any reason but the protocol
+    /// version: [`CloseReason::UnsupportedProtocolVersion`]).
     #[error("connection refused: {reason}")]
     Refused {
         /// The broker's reason (3.1.1 return codes map to these).
@@ -147,6 +166,18 @@ pub enum CloseReason {
     /// The transport reported the connection lost.
     #[error("connection lost")]
     ConnectionLost,
+}
+
+impl CloseReason {
+    /// Whether the broker refused the connection in CONNACK (for any
+    /// reason, the protocol version included): trying again as it is
+    /// would be refused again.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused { .. } | Self::UnsupportedProtocolVersion { .. }
+        )
+    }
 }
 
 /// A violation of the protocol by the broker.
@@ -301,6 +332,10 @@ pub enum StateError {
     /// The command needs a connection.
     #[error("not connected")]
     NotConnected,
+    /// [`Session::set_version`](crate::Session::set_version) on a session
+    /// a broker already holds (connected once, or restored).
+    #[error("the protocol version of an established session cannot change")]
+    SessionEstablished,
     /// AUTH needs MQTT 5.
     #[error("AUTH requires MQTT 5")]
     AuthNeedsV5,

@@ -440,6 +440,46 @@ impl<S: SessionStore> Session<S> {
         Ok(())
     }
 
+    /// Changes the protocol version of the next connections, between two
+    /// of them (the client's `protocol_version = "auto"` falls back from 5
+    /// to 3.1.1 this way). What only MQTT 5 can carry is left out of the
+    /// CONNECT of an older version: the CONNECT properties (already never
+    /// sent in 3.1.1) and the will's properties (cleared). A queued publish
+    /// the new version cannot encode (MQTT 5 properties in 3.1.1) fails at
+    /// once with [`PublishError::Encode`].
+    ///
+    /// Only a session that exists nowhere yet changes version: no CONNACK
+    /// accepted one of its connections and nothing was restored into it
+    /// (a broker's session belongs to the version that made it).
+    pub fn set_version(&mut self, version: ProtocolVersion) -> Result<(), StateError> {
+        if self.conn != Conn::Disconnected {
+            return Err(StateError::AlreadyConnected);
+        }
+        if self.established {
+            return Err(StateError::SessionEstablished);
+        }
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for q in std::mem::take(&mut self.queue) {
+            match q.publish.encoded_len(version) {
+                Ok(_) => kept.push_back(q),
+                Err(e) => self.events.push_back(Event::Published {
+                    token: q.token,
+                    result: Err(PublishError::Encode(e)),
+                }),
+            }
+        }
+        self.queue = kept;
+        self.version = version;
+        self.options.version = version;
+        if !version.is_v5()
+            && let Some(will) = &mut self.options.will
+        {
+            will.properties = Default::default();
+        }
+        self.decoder.set_version(version);
+        Ok(())
+    }
+
     /// Per-connection state starts afresh: decoder, buffers, aliases, pings.
     fn reset_connection(&mut self) {
         self.decoder =
@@ -479,7 +519,17 @@ impl<S: SessionStore> Session<S> {
         // While a CONNACK's authentication is checked, what follows it
         // waits in the decoder (`accept_auth` decodes it).
         while matches!(self.conn, Conn::Connecting { .. } | Conn::Connected) {
-            match self.decoder.decode() {
+            let decoded = if self.v3_answer_to_v5() {
+                // Decoded as the 3.1.1 packet it is, then back to 5 (the
+                // connection closes on it anyway).
+                self.decoder.set_version(ProtocolVersion::V3_1_1);
+                let decoded = self.decoder.decode();
+                self.decoder.set_version(self.version);
+                decoded
+            } else {
+                self.decoder.decode()
+            };
+            match decoded {
                 Ok(Some(packet)) => self.handle_packet(packet, now),
                 Ok(None) => break,
                 Err(e) => {
@@ -497,6 +547,21 @@ impl<S: SessionStore> Session<S> {
         }
         // Acknowledgements may have freed in-flight slots.
         self.pump(now);
+    }
+
+    /// Whether the next packet is the 3.1.1 CONNACK a 3.1.1-only server
+    /// answers an MQTT 5 CONNECT with: remaining length 2 and a return code
+    /// of 3.1.1 (1 to 5; MQTT 5 refusals are 0x80 and above, and an MQTT 5
+    /// CONNACK always has a property length, so it is never 2 bytes long
+    /// with such a code). Decoded as MQTT 5 it would be malformed.
+    fn v3_answer_to_v5(&mut self) -> bool {
+        if !self.version.is_v5() || !matches!(self.conn, Conn::Connecting { .. }) {
+            return false;
+        }
+        matches!(
+            self.decoder.buffer_mut().get(..4),
+            Some([0x20, 0x02, 0x00 | 0x01, 1..=5])
+        )
     }
 
     fn handle_packet(&mut self, packet: Packet, now: Instant) {
@@ -535,6 +600,13 @@ impl<S: SessionStore> Session<S> {
     }
 
     fn handle_connack(&mut self, ack: ConnAck, now: Instant) {
+        if ack.reason == ConnectReason::UnsupportedProtocolVersion {
+            self.close(CloseReason::UnsupportedProtocolVersion {
+                requested: self.version,
+                properties: Box::new(ack.properties.into_inner()),
+            });
+            return;
+        }
         if ack.reason != ConnectReason::Success {
             self.close(CloseReason::Refused {
                 reason: ack.reason,
@@ -573,11 +645,7 @@ impl<S: SessionStore> Session<S> {
         let p = &ack.properties;
         self.server = ServerLimits {
             receive_maximum: p.receive_maximum.map_or(u16::MAX, NonZeroU16::get),
-            maximum_qos: match p.maximum_qos {
-                Some(MaximumQoS::AtMostOnce) => QoS::AtMostOnce,
-                Some(MaximumQoS::AtLeastOnce) => QoS::AtLeastOnce,
-                None => QoS::ExactlyOnce,
-            },
+            maximum_qos: MaximumQoS::allows(p.maximum_qos),
             retain_available: p.retain_available.unwrap_or(true),
             maximum_packet_size: p.maximum_packet_size.map(|m| m.get()),
             topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),

@@ -609,13 +609,14 @@ fn mqtt_3_1_2_30_only_auth_before_connack() {
 // CONNACK
 // ====================================================================
 
-/// 3.1.1 §3.2.2.3, MQTT-3.2.2-5: every refusing return code (1 to 5)
+/// 3.1.1 §3.2.2.3, MQTT-3.2.2-5: every refusing return code (2 to 5)
 /// closes the connection with its reason; nothing is sent, nothing waits.
+/// (Return code 1, unacceptable protocol version, has its own close
+/// reason: tests/version.rs.)
 #[test]
 fn v311_every_refusing_return_code_closes_with_refused() {
     for (code, reason) in [
-        (1u8, ConnectReason::UnsupportedProtocolVersion),
-        (2, ConnectReason::ClientIdentifierNotValid),
+        (2u8, ConnectReason::ClientIdentifierNotValid),
         (3, ConnectReason::ServerUnavailable),
         (4, ConnectReason::BadUserNameOrPassword),
         (5, ConnectReason::NotAuthorized),
@@ -651,7 +652,6 @@ fn v5_refusing_reason_codes_close_with_refused_and_properties() {
         ConnectReason::UnspecifiedError,
         ConnectReason::MalformedPacket,
         ConnectReason::ProtocolError,
-        ConnectReason::UnsupportedProtocolVersion,
         ConnectReason::ClientIdentifierNotValid,
         ConnectReason::BadUserNameOrPassword,
         ConnectReason::NotAuthorized,

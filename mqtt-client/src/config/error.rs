@@ -51,12 +51,43 @@ pub enum ConfigError {
     WillMessageTooLong(usize),
     /// `protocol_version` is not one of the accepted spellings.
     #[error(
-        "unknown protocol_version {0:?}: expected \"3.1.1\" (or 4, \"mqttv311\"), \"5\" (or 5, \"mqttv5\"), or \"3.1\""
+        "unknown protocol_version {0:?}: expected \"3.1.1\" (or 4, \"mqttv311\"), \"5\" (or 5, \"mqttv5\"), \"3.1\" or \"auto\""
     )]
     InvalidProtocolVersion(String),
     /// `session_expiry` with a protocol version other than MQTT 5.
-    #[error("session_expiry is an MQTT 5 property: it needs protocol_version 5")]
+    #[error("session_expiry is an MQTT 5 property: it needs protocol_version 5 or \"auto\"")]
     SessionExpiryNeedsV5,
+    /// An MQTT 5 key (CONNECT or will property) with a protocol version
+    /// that never speaks MQTT 5.
+    #[error("{key} is an MQTT 5 property: it needs protocol_version 5 or \"auto\"")]
+    NeedsV5 {
+        /// The key.
+        key: &'static str,
+    },
+    /// An MQTT 5 interval (will delay, message expiry) above
+    /// 4,294,967,295 s.
+    #[error("{key} ({value:?}) must be at most 4,294,967,295 s")]
+    IntervalOutOfRange {
+        /// The key.
+        key: &'static str,
+        /// The value.
+        value: Duration,
+    },
+    /// `will.payload_format = "utf8"` with a will message that is not UTF-8.
+    #[error("will.payload_format is \"utf8\" but will.message is not UTF-8")]
+    WillNotUtf8,
+    /// `persistence` with `protocol_version = "auto"`: a session file, like
+    /// the broker's session, belongs to one protocol version.
+    #[error("persistence needs a fixed protocol_version (\"5\" or \"3.1.1\"), not \"auto\"")]
+    PersistenceNeedsFixedVersion,
+    /// An MQTT 5 text property that is not a valid MQTT UTF-8 string.
+    #[error("{key}: {source}")]
+    InvalidString {
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        source: StringError,
+    },
     /// `session_expiry` above 4,294,967,295 s.
     #[error("session_expiry ({0:?}) must be at most 4,294,967,295 s (never expires)")]
     SessionExpiryOutOfRange(Duration),
@@ -69,7 +100,8 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: UriError,
     },
-    /// An `authenticator` with a protocol version other than MQTT 5.
+    /// An `authenticator` with a protocol version other than MQTT 5 (also
+    /// `"auto"`: a fallback to 3.1.1 has no enhanced authentication).
     #[error("an authenticator is MQTT 5 enhanced authentication: it needs protocol_version 5")]
     AuthenticatorNeedsV5,
     /// The authenticator's method is not a valid MQTT string (too long, or

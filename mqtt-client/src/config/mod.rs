@@ -48,10 +48,14 @@
 //! | `topics` | the per-topic publish policy: [`TopicPolicy`], [`TopicDefaults`] |
 //! | `transport` | the rules of the TLS, ALPN and WebSocket header options |
 //! | `secret` | [`Secret`], [`TextOrBytes`] |
-//! | `serde_helpers` | durations ([`parse_duration`]), QoS numbers, protocol versions ([`parse_protocol_version`]) |
+//! | `serde_helpers` | durations ([`parse_duration`]), QoS numbers, protocol versions ([`parse_protocol_version`], [`parse_protocol_choice`]) |
+//! | `protocol` | [`ProtocolChoice`]: a fixed version or `"auto"` (5, falling back to 3.1.1) |
+//! | `connect` | the MQTT 5 CONNECT and will keys: [`UserProperties`], their checks and properties |
 //! | `error` | [`ConfigError`] |
 
+mod connect;
 mod error;
+mod protocol;
 mod secret;
 mod serde_helpers;
 mod topics;
@@ -59,20 +63,22 @@ mod transport;
 mod uri;
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
+use std::num::NonZeroU16;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sansmqtt_proto::{LastWill, MqttString, ProtocolVersion, QoS, TopicName};
+use sansmqtt_proto::{LastWill, MqttString, PayloadFormat, QoS, TopicName};
 use sansmqtt_session::SessionOptions;
 use serde::{Deserialize, Serialize};
 
 pub use crate::payload_keys::{CodecParam, CodecParams, WillValue};
 pub use crate::transport::proxy::Proxy;
 
+pub use connect::UserProperties;
 pub use error::ConfigError;
+pub use protocol::ProtocolChoice;
 pub use secret::{Secret, TextOrBytes};
-pub use serde_helpers::{parse_duration, parse_protocol_version};
+pub use serde_helpers::{parse_duration, parse_protocol_choice, parse_protocol_version};
 pub use topics::{TopicDefaults, TopicPolicy};
 pub use transport::ExtraHeaders;
 pub use uri::{BrokerUri, Scheme, UriError};
@@ -208,9 +214,43 @@ pub struct Config {
     pub max_queued: usize,
     /// Protocol version (default 3.1.1). Written `"3.1.1"`, `4`,
     /// `"mqttv311"`, or `"5"`, `5`, `"mqttv5"` (also `"3.1"` / `3` /
-    /// `"mqttv31"`): see [`parse_protocol_version`].
-    #[serde(with = "serde_helpers::protocol_version")]
-    pub protocol_version: ProtocolVersion,
+    /// `"mqttv31"`): see [`parse_protocol_version`]; or `"auto"`: MQTT 5,
+    /// falling back to 3.1.1 when the broker does not speak 5 (see
+    /// [`ProtocolChoice::Auto`]). In code: `ProtocolVersion::V5.into()` or
+    /// [`ProtocolChoice::Auto`].
+    #[serde(with = "serde_helpers::protocol_choice")]
+    pub protocol_version: ProtocolChoice,
+    /// MQTT 5 Receive Maximum of CONNECT: how many QoS 1 and 2 messages
+    /// the broker may send unacknowledged at once (default: none, 65,535).
+    /// A broker exceeding it is disconnected (0x93).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_maximum: Option<NonZeroU16>,
+    /// MQTT 5 Topic Alias Maximum of CONNECT: how many topic aliases the
+    /// broker may use in what it sends (default: none, 0: no alias).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_alias_maximum: Option<u16>,
+    /// MQTT 5 Request Response Information: ask the broker for the
+    /// Response Information of CONNACK (the base of response topics; see
+    /// `Client::server`). Default `false`.
+    pub request_response_information: bool,
+    /// MQTT 5 Request Problem Information: `false` asks the broker not to
+    /// send Reason Strings and User Properties except in PUBLISH, CONNACK
+    /// and DISCONNECT. Default: none (the broker's default, `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_problem_information: Option<bool>,
+    /// MQTT 5 User Properties of CONNECT: a map or a list of `[name,
+    /// value]` pairs (see [`UserProperties`]). Default none.
+    #[serde(default, skip_serializing_if = "UserProperties::is_empty")]
+    pub user_properties: UserProperties,
+    /// Follow a server redirect (MQTT 5): a CONNACK or DISCONNECT with
+    /// reason 0x9C Use another server or 0x9D Server moved and a Server
+    /// Reference makes the client connect to that server at once (at most
+    /// 5 redirects in a row, until a connection is accepted). The reference is a URI
+    /// (`mqtts://host:8883`) or `host[:port]` (the scheme of the current
+    /// URI); 0x9D also replaces the current URI for later reconnections.
+    /// Default `false`: a redirect is an error carrying the reference
+    /// (following it hands the credentials to another server).
+    pub follow_redirects: bool,
     /// More broker URIs, tried in turn after the one given to the
     /// constructor (failover), each parsed when the configuration is
     /// read. See [`Config::broker_uris`].
@@ -293,7 +333,13 @@ impl Default for Config {
             max_inflight: 20,
             max_packet_size: None,
             max_queued: 10_000,
-            protocol_version: ProtocolVersion::V3_1_1,
+            protocol_version: ProtocolChoice::V3_1_1,
+            receive_maximum: None,
+            topic_alias_maximum: None,
+            request_response_information: false,
+            request_problem_information: None,
+            user_properties: UserProperties::new(),
+            follow_redirects: false,
             uris: Vec::new(),
             reconnect_on_first_connect: true,
             request_timeout: None,
@@ -324,7 +370,7 @@ impl Config {
     /// before any connection.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.check_timers()?;
-        let v5 = self.protocol_version.is_v5();
+        let v5 = self.protocol_version.may_use_v5();
         if let Some(will) = &self.will {
             let len = will.message.as_bytes().len();
             if len > MAX_BINARY_LEN {
@@ -340,7 +386,8 @@ impl Config {
             }
         }
         if let Some(authenticator) = &self.authenticator {
-            if !v5 {
+            // Not with "auto" either: a fallback to 3.1.1 has no AUTH.
+            if self.protocol_version != ProtocolChoice::V5 {
                 return Err(ConfigError::AuthenticatorNeedsV5);
             }
             if MqttString::try_from(authenticator.method()).is_err() {
@@ -348,6 +395,9 @@ impl Config {
             }
         }
         if self.persistence.is_some() {
+            if self.protocol_version == ProtocolChoice::Auto {
+                return Err(ConfigError::PersistenceNeedsFixedVersion);
+            }
             if self.client_id.as_deref().is_none_or(str::is_empty) {
                 return Err(ConfigError::PersistenceNeedsClientId);
             }
@@ -361,6 +411,7 @@ impl Config {
         if self.max_packet_size == Some(0) {
             return Err(ConfigError::ZeroMaxPacketSize);
         }
+        connect::check(self)?;
         crate::payload_keys::check_config(self)?;
         self.check_credentials()?;
         transport::check(self)
@@ -398,7 +449,7 @@ impl Config {
                 client_id: id.clone(),
                 source,
             })?;
-            if id.is_empty() && !self.cleansession && !self.protocol_version.is_v5() {
+            if id.is_empty() && !self.cleansession && self.protocol_version.may_use_v3() {
                 return Err(ConfigError::EmptyClientIdNeedsCleanSession);
             }
         }
@@ -418,7 +469,7 @@ impl Config {
     /// with a Session Expiry Interval above 0, MQTT 3.1.1 without Clean
     /// Session.
     fn keeps_session(&self) -> bool {
-        if self.protocol_version.is_v5() {
+        if self.protocol_version.first().is_v5() {
             self.session_expiry_interval().is_some_and(|e| e > 0)
         } else {
             !self.cleansession
@@ -473,7 +524,7 @@ impl Config {
     /// `session_expiry`, else never expiring with `cleansession = false`
     /// (as a 3.1.1 persistent session), else none (the session ends with
     /// the connection).
-    fn session_expiry_interval(&self) -> Option<u32> {
+    pub(crate) fn session_expiry_interval(&self) -> Option<u32> {
         match self.session_expiry {
             Some(expiry) => Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX)),
             None if !self.cleansession => Some(u32::MAX),
@@ -492,7 +543,7 @@ impl Config {
     /// [`Config::ensure_client_id`] first to keep one across calls. Expects
     /// a config that passed [`Config::validate`].
     pub fn session_options(&self, uri: &BrokerUri) -> Result<SessionOptions, ConfigError> {
-        let version = self.protocol_version;
+        let version = self.protocol_version.first();
         let id = self
             .client_id
             .clone()
@@ -522,6 +573,9 @@ impl Config {
                 let mut last_will = LastWill::new(will.topic.clone(), will.payload(self)?);
                 last_will.qos = will.qos;
                 last_will.retain = will.retain;
+                if version.is_v5() {
+                    last_will.properties = connect::will_properties(will)?.into();
+                }
                 Some(last_will)
             }
         };
@@ -538,7 +592,8 @@ impl Config {
             if p.len() > MAX_BINARY_LEN {
                 return Err(ConfigError::PasswordTooLong(p.len()));
             }
-            if options.username.is_none() && !version.is_v5() {
+            // Checked for 3.1.1 also when "auto" only may fall back to it.
+            if options.username.is_none() && self.protocol_version.may_use_v3() {
                 return Err(ConfigError::PasswordWithoutUsername);
             }
         }
@@ -546,10 +601,8 @@ impl Config {
         options.max_queued = self.max_queued;
         if let Some(max) = self.max_packet_size {
             options.max_incoming_packet = max;
-            if version.is_v5() {
-                options.properties.maximum_packet_size = NonZeroU32::new(max);
-            }
         }
+        connect::apply(self, &mut options);
         Ok(options)
     }
 }
@@ -583,6 +636,35 @@ pub struct WillConfig {
     /// codec (`Config::codec`). Excludes a non-empty `message`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<WillValue>,
+    /// MQTT 5 Will Delay Interval: how long the broker waits after the
+    /// connection is lost before it publishes the will (a reconnection
+    /// within it cancels the will). Whole seconds.
+    #[serde(default, with = "serde_helpers::option_duration")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_interval: Option<Duration>,
+    /// MQTT 5 Message Expiry Interval of the will message. Whole seconds.
+    #[serde(default, with = "serde_helpers::option_duration")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_expiry: Option<Duration>,
+    /// MQTT 5 Content Type of the will message (e.g. `"text/plain"`).
+    #[serde(default, with = "connect::option_mqtt_string")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<MqttString>,
+    /// MQTT 5 Response Topic of the will message, checked when read.
+    #[serde(default, with = "serde_helpers::option_topic_name")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_topic: Option<TopicName>,
+    /// MQTT 5 Correlation Data of the will message, text or bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_data: Option<TextOrBytes>,
+    /// MQTT 5 User Properties of the will message (see [`UserProperties`]).
+    #[serde(default, skip_serializing_if = "UserProperties::is_empty")]
+    pub user_properties: UserProperties,
+    /// MQTT 5 Payload Format Indicator of the will message: `"utf8"`
+    /// (the message is UTF-8 text, checked) or `"bytes"`.
+    #[serde(default, with = "connect::option_payload_format")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_format: Option<PayloadFormat>,
 }
 
 impl WillConfig {
@@ -595,6 +677,13 @@ impl WillConfig {
             retain: false,
             codec: None,
             value: None,
+            delay_interval: None,
+            message_expiry: None,
+            content_type: None,
+            response_topic: None,
+            correlation_data: None,
+            user_properties: UserProperties::new(),
+            payload_format: None,
         }
     }
 }

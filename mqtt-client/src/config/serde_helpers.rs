@@ -10,7 +10,7 @@ use sansmqtt_proto::{ProtocolVersion, QoS};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serializer};
 
-use super::ConfigError;
+use super::{ConfigError, ProtocolChoice};
 
 pub(crate) mod option_duration {
     use super::*;
@@ -153,38 +153,50 @@ pub fn parse_protocol_version(s: &str) -> Result<ProtocolVersion, ConfigError> {
     }
 }
 
+/// Parses the `protocol_version` key: `auto` (case-insensitive; MQTT 5,
+/// falling back to 3.1.1, see [`ProtocolChoice::Auto`]), or a version as
+/// [`parse_protocol_version`] reads it.
+///
+/// ```
+/// use sansmqtt::config::{parse_protocol_choice, ProtocolChoice};
+/// use sansmqtt::ProtocolVersion;
+///
+/// assert_eq!(parse_protocol_choice("auto"), Ok(ProtocolChoice::Auto));
+/// assert_eq!(parse_protocol_choice("mqttv311"), Ok(ProtocolVersion::V3_1_1.into()));
+/// ```
+pub fn parse_protocol_choice(s: &str) -> Result<ProtocolChoice, ConfigError> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(ProtocolChoice::Auto);
+    }
+    parse_protocol_version(s).map(ProtocolChoice::Fixed)
+}
+
 /// `protocol_version`: a string or a number, parsed when read; written as
-/// `"3.1.1"`, `"5"` or `"3.1"`.
-pub(crate) mod protocol_version {
+/// `"3.1.1"`, `"5"`, `"3.1"` or `"auto"`.
+pub(crate) mod protocol_choice {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(v: &ProtocolVersion, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(match v {
-            ProtocolVersion::V3_1 => "3.1",
-            ProtocolVersion::V3_1_1 => "3.1.1",
-            ProtocolVersion::V5 => "5",
-        })
+    pub(crate) fn serialize<S: Serializer>(v: &ProtocolChoice, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<ProtocolVersion, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ProtocolChoice, D::Error> {
         struct V;
         impl Visitor<'_> for V {
-            type Value = ProtocolVersion;
+            type Value = ProtocolChoice;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a protocol version: \"3.1.1\", \"5\", 4 or 5")
+                f.write_str("a protocol version: \"3.1.1\", \"5\", 4, 5 or \"auto\"")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ProtocolVersion, E> {
-                parse_protocol_version(v).map_err(E::custom)
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ProtocolChoice, E> {
+                parse_protocol_choice(v).map_err(E::custom)
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ProtocolVersion, E> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ProtocolChoice, E> {
                 self.visit_str(&v.to_string())
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ProtocolVersion, E> {
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ProtocolChoice, E> {
                 self.visit_str(&v.to_string())
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ProtocolVersion, E> {
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ProtocolChoice, E> {
                 self.visit_str(&v.to_string())
             }
         }
@@ -264,13 +276,38 @@ pub(crate) mod topic_name {
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TopicName, D::Error> {
+        read("will.topic", d)
+    }
+
+    /// A topic name of `key`, checked.
+    pub(crate) fn read<'de, D: Deserializer<'de>>(key: &str, d: D) -> Result<TopicName, D::Error> {
         let text = String::deserialize(d)?;
         TopicName::try_from(text.as_str()).map_err(|source| {
             de::Error::custom(ConfigError::InvalidTopic {
-                key: "will.topic".to_owned(),
+                key: key.to_owned(),
                 topic: text.clone(),
                 source,
             })
         })
+    }
+}
+
+/// An optional topic name, checked when read (the will's response topic).
+pub(crate) mod option_topic_name {
+    use sansmqtt_proto::TopicName;
+
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(t: &Option<TopicName>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => topic_name::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<TopicName>, D::Error> {
+        topic_name::read("will.response_topic", d).map(Some)
     }
 }

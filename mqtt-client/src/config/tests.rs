@@ -2,7 +2,9 @@
 //! session options. URIs and topics have their own tests in their modules.
 
 use super::*;
-use sansmqtt_proto::{StringError, TopicError};
+use std::num::NonZeroU32;
+
+use sansmqtt_proto::{ProtocolVersion, StringError, TopicError};
 
 #[cfg(feature = "payload")]
 use crate::payload::resolve_name;
@@ -328,7 +330,7 @@ fn round_trips_through_json_and_toml() {
         ..WillConfig::new(topic("w"))
     });
     c.max_packet_size = Some(1024);
-    c.protocol_version = ProtocolVersion::V5;
+    c.protocol_version = ProtocolVersion::V5.into();
     c.codec_params
         .get_mut("yesno")
         .unwrap()
@@ -608,7 +610,7 @@ fn invalid_client_id_and_credentials_are_refused() {
     let c = Config {
         client_id: Some(String::new()),
         cleansession: false,
-        protocol_version: ProtocolVersion::V5,
+        protocol_version: ProtocolVersion::V5.into(),
         ..Config::default()
     };
     c.validate().unwrap();
@@ -705,7 +707,7 @@ fn password_without_username_is_refused_in_3_1_1_only() {
     let e = config.session_options(&uri("mqtt://h")).unwrap_err();
     assert_eq!(e, ConfigError::PasswordWithoutUsername);
     let v5 = Config {
-        protocol_version: ProtocolVersion::V5,
+        protocol_version: ProtocolVersion::V5.into(),
         ..config
     };
     assert!(
@@ -870,7 +872,7 @@ fn session_options_carry_the_config() {
     assert_eq!((o.username, o.password), (None, None));
 
     let v5 = Config {
-        protocol_version: parse_protocol_version("mqttv5").unwrap(),
+        protocol_version: parse_protocol_version("mqttv5").unwrap().into(),
         ..c
     };
     let o = v5.session_options(&uri("mqtt://h")).unwrap();
@@ -953,7 +955,7 @@ fn session_expiry_is_the_v5_session_expiry_interval() {
     assert_eq!(expiry(&v5("")), None);
 
     let too_long = Config {
-        protocol_version: ProtocolVersion::V5,
+        protocol_version: ProtocolVersion::V5.into(),
         session_expiry: Some(Duration::from_secs(u64::from(u32::MAX) + 1)),
         ..Config::default()
     };

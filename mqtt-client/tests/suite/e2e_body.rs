@@ -249,7 +249,9 @@ impl Env {
     fn config(&self, name: &str) -> Config {
         static N: AtomicUsize = AtomicUsize::new(0);
         Config {
-            protocol_version: sansmqtt::config::parse_protocol_version(self.version).unwrap(),
+            protocol_version: sansmqtt::config::parse_protocol_version(self.version)
+                .unwrap()
+                .into(),
             client_id: Some(format!("e2e-{name}-{}", N.fetch_add(1, Ordering::Relaxed))),
             ..Config::default()
         }

@@ -2132,7 +2132,7 @@ fn v5_session_expiry_resumes_a_clean_first_session_after_a_reconnect() {
         let broker = blocking(|| Mosquitto::start(""));
         let uri = broker.uri();
         let v5 = |clean: bool| Config {
-            protocol_version: sansmqtt::ProtocolVersion::V5,
+            protocol_version: sansmqtt::ProtocolVersion::V5.into(),
             session_expiry: Some(Duration::from_secs(600)),
             cleansession: clean,
             ..forever("expiry-resume")
@@ -2203,7 +2203,7 @@ fn v5_session_expiry_ends_the_session_after_the_interval() {
         for (expiry, kept) in [(1, false), (600, true)] {
             let id = format!("expiry-{expiry}");
             let config = Config {
-                protocol_version: sansmqtt::ProtocolVersion::V5,
+                protocol_version: sansmqtt::ProtocolVersion::V5.into(),
                 session_expiry: Some(Duration::from_secs(expiry)),
                 ..persistent(&id)
             };

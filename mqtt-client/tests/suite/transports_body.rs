@@ -113,7 +113,7 @@ fn mqtts_round_trip_with_cafile_and_cadata() {
         .await;
         let cadata = Config {
             cadata: Some(pki.ca_pem.clone()),
-            protocol_version: ProtocolVersion::V5,
+            protocol_version: ProtocolVersion::V5.into(),
             ..fail_fast()
         };
         round_trip(

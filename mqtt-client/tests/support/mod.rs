@@ -881,3 +881,142 @@ pub fn with_fixed_header(first_byte: u8, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(body);
     out
 }
+
+/// The aedes version the interoperability tests run (npm `aedes`, the
+/// Node.js broker; MQTT 3.1.1 only; needs Node.js 20 or later).
+pub const AEDES_VERSION: &str = "1.2.0";
+
+/// Where `npm install --prefix` puts aedes: `target/aedes` of the
+/// workspace (`$AEDES_PREFIX` overrides), as `scripts/test` does.
+pub fn aedes_prefix() -> PathBuf {
+    match std::env::var_os("AEDES_PREFIX") {
+        Some(dir) => PathBuf::from(dir),
+        None => workspace_root().join("target/aedes"),
+    }
+}
+
+/// The workspace: the parent of the crate whose tests include this file
+/// (`mqtt-client/` or an `adapter-*/`).
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// An aedes broker (MQTT 3.1.1 only) on 127.0.0.1, run by Node.js from
+/// `aedes.mjs` next to this file; killed when dropped.
+pub struct Aedes {
+    child: Child,
+    port: u16,
+}
+
+impl Aedes {
+    /// Starts aedes, installing it first (`npm install --prefix
+    /// target/aedes aedes@AEDES_VERSION`) when it is missing; `None`, with
+    /// a note on stderr, when Node.js or npm is absent or aedes cannot be
+    /// installed (the test then skips).
+    pub fn start() -> Option<Aedes> {
+        let module = aedes_prefix().join("node_modules/aedes/aedes.js");
+        if !module.exists() && !install_aedes() {
+            return None;
+        }
+        let script = workspace_root().join("mqtt-client/tests/support/aedes.mjs");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .arg(&module)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node");
+        let stdout = child.stdout.take().expect("node's stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = io::BufRead::read_line(&mut io::BufReader::new(stdout), &mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let Some(port) = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("aedes did not start: {line:?}");
+        };
+        Some(Aedes { child, port })
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `mqtt://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// The broker closes the connection of `client_id` (no DISCONNECT from
+    /// the client: its will is published).
+    pub fn close_client(&mut self, client_id: &str) {
+        let stdin = self.child.stdin.as_mut().expect("aedes's stdin");
+        writeln!(stdin, "close {client_id}").expect("write to aedes");
+        stdin.flush().expect("flush aedes's stdin");
+    }
+}
+
+impl Drop for Aedes {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Installs aedes into [`aedes_prefix`] with npm, once per machine (a
+/// lock directory keeps parallel tests from installing twice); `false`,
+/// with a note, when Node.js or npm is absent or the install failed.
+fn install_aedes() -> bool {
+    let has = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has("node") || !has("npm") {
+        eprintln!("note: Node.js or npm not found: aedes interoperability test skipped");
+        return false;
+    }
+    let prefix = aedes_prefix();
+    let module = prefix.join("node_modules/aedes/aedes.js");
+    let _ = fs::create_dir_all(&prefix);
+    let lock = prefix.join(".installing");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while fs::create_dir(&lock).is_err() {
+        if module.exists() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            eprintln!("note: aedes install lock {} held too long", lock.display());
+            return false;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    let ok = module.exists()
+        || Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("aedes@{AEDES_VERSION}"))
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    let _ = fs::remove_dir(&lock);
+    if !ok {
+        eprintln!("note: npm could not install aedes@{AEDES_VERSION}: aedes test skipped");
+    }
+    ok && module.exists()
+}

@@ -448,7 +448,7 @@ async fn aborted_by_authenticator(
 
 fn config(authenticator: Scram) -> Config {
     Config {
-        protocol_version: ProtocolVersion::V5,
+        protocol_version: ProtocolVersion::V5.into(),
         authenticator: Some(Arc::new(authenticator)),
         keep_alive: Duration::from_secs(60),
         reconnect_max_interval: Duration::from_millis(500),
@@ -693,8 +693,12 @@ fn mqtt_4_12_0_5_server_auth_with_another_method_is_a_protocol_error() {
 fn authenticator_needs_v5_and_reauthenticate_needs_an_authenticator() {
     Rt::block_on(async {
         let mut v311 = config(Scram::new(PASSWORD));
-        v311.protocol_version = ProtocolVersion::V3_1_1;
+        v311.protocol_version = ProtocolVersion::V3_1_1.into();
         assert_eq!(v311.validate(), Err(ConfigError::AuthenticatorNeedsV5));
+        // "auto" may fall back to 3.1.1, which has no AUTH.
+        let mut auto = config(Scram::new(PASSWORD));
+        auto.protocol_version = sansmqtt::config::ProtocolChoice::Auto;
+        assert_eq!(auto.validate(), Err(ConfigError::AuthenticatorNeedsV5));
         let error = connect("mqtt://127.0.0.1:1", v311).await.unwrap_err();
         assert_eq!(
             error,
@@ -711,7 +715,7 @@ fn authenticator_needs_v5_and_reauthenticate_needs_an_authenticator() {
             fake.read_until_type(14, T).is_ok()
         });
         let plain = Config {
-            protocol_version: ProtocolVersion::V5,
+            protocol_version: ProtocolVersion::V5.into(),
             ..Config::default()
         };
         let client = connect(&uri, plain).await.unwrap();

@@ -41,3 +41,7 @@ mod pubsub;
 
 /// Request / response: `Client::request` and `Client::respond`.
 mod request;
+
+/// Connect, disconnect and the protocol version: CONNECT and will
+/// properties, negotiated CONNACK values, "auto", redirects.
+mod connect;

@@ -44,7 +44,7 @@ const Q2: QoS = QoS::ExactlyOnce;
 
 fn v5() -> Config {
     Config {
-        protocol_version: ProtocolVersion::V5,
+        protocol_version: ProtocolVersion::V5.into(),
         ..Config::default()
     }
 }

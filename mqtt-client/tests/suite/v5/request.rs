@@ -27,7 +27,7 @@ const T: Duration = Duration::from_secs(10);
 
 fn v5(client_id: &str) -> Config {
     Config {
-        protocol_version: ProtocolVersion::V5,
+        protocol_version: ProtocolVersion::V5.into(),
         client_id: Some(client_id.to_owned()),
         ..Config::default()
     }
@@ -310,7 +310,7 @@ fn request_in_mqtt_3_1_1_and_respond_without_response_topic_are_typed_errors() {
         let broker = blocking(|| Mosquitto::start(""));
         let uri = broker.uri();
         let config = Config {
-            protocol_version: ProtocolVersion::V3_1_1,
+            protocol_version: ProtocolVersion::V3_1_1.into(),
             ..Config::default()
         };
         let old = connect(&uri, config).await;

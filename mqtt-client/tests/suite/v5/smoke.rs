@@ -18,7 +18,7 @@ fn connects_in_mqtt5_and_round_trips() {
     Rt::block_on(async {
         let broker = blocking(|| Mosquitto::start(""));
         let config = Config {
-            protocol_version: ProtocolVersion::V5,
+            protocol_version: ProtocolVersion::V5.into(),
             ..Config::default()
         };
         let client = timeout(T, Client::connect(Rt::runtime(), &broker.uri(), config))
