@@ -32,7 +32,7 @@
 //! ```
 //!
 //! Each key is parsed into its type when the configuration is read: a QoS
-//! ([`QoS`]), a protocol version ([`ProtocolVersion`]), broker and proxy
+//! ([`QoS`]), a protocol version ([`ProtocolVersion`](crate::ProtocolVersion)), broker and proxy
 //! URIs ([`BrokerUri`], [`Proxy`]), topics ([`TopicName`], [`TopicPolicy`]),
 //! durations, a password ([`Secret`], never shown by `Debug`). A value that
 //! does not parse fails the load (QoS 3, an invalid topic, an unknown
