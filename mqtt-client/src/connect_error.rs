@@ -14,6 +14,26 @@ use crate::ClientError;
 /// Why the client could not connect ([`ClientError::Connect`]). The
 /// `Display` text is the cause alone (the transport's own error for a
 /// transport that failed), as the CLI prints it.
+///
+/// A broker that does not speak the configured version refuses it with a
+/// typed error naming the version (`protocol_version = "auto"` falls back
+/// to 3.1.1 instead):
+///
+/// ```no_run
+/// # async fn run(runtime: std::sync::Arc<dyn sansmqtt::Runtime>) -> Result<(), sansmqtt::ClientError> {
+/// use sansmqtt::{Client, ClientError, Config, ConnectError, ProtocolVersion};
+///
+/// let fixed = Config { protocol_version: ProtocolVersion::V5.into(), ..Config::default() };
+/// match Client::connect(runtime, "mqtt://old-broker", fixed).await {
+///     Ok(client) => println!("connected: MQTT {:?}", client.server().map(|s| s.version)),
+///     Err(ClientError::Connect(ConnectError::UnsupportedProtocolVersion { version })) => {
+///         eprintln!("the broker does not speak MQTT {version}");
+///     }
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
