@@ -599,6 +599,9 @@ impl Config {
         }
         options.max_inflight = self.max_inflight;
         options.max_queued = self.max_queued;
+        // MQTT 5: a topic published again goes as its alias, within the
+        // broker's Topic Alias Maximum (none when it announces 0).
+        options.auto_topic_alias = true;
         if let Some(max) = self.max_packet_size {
             options.max_incoming_packet = max;
         }
