@@ -238,13 +238,13 @@ impl CliProperties {
         for arg in args {
             props.add(arg)?;
         }
+        // Checked with -x / -c's expiry in the list; not applied from it.
+        let mut connect = props.connect.clone();
         if connect_expiry {
-            props
-                .connect
-                .insert(0, ("session-expiry-interval", Value::Int(0)));
+            connect.insert(0, ("session-expiry-interval", Value::Int(0)));
         }
         for (packet, list) in [
-            ("CONNECT", &props.connect),
+            ("CONNECT", &connect),
             ("Will", &props.will),
             ("PUBLISH", &props.publish),
             ("SUBSCRIBE", &props.subscribe),
