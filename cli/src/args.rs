@@ -141,7 +141,8 @@ pub(crate) struct Common {
         short = 'D',
         long = "property",
         value_names = ["COMMAND", "NAME", "VALUE"],
-        num_args = 3..=4,
+        num_args = 1..=4,
+        allow_negative_numbers = true,
     )]
     property_values: Vec<String>,
     /// The `-D` arguments, one list per occurrence (filled by [`parse`]).

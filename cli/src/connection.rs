@@ -17,12 +17,13 @@ use sansmqtt_tokio::config::{
 use sansmqtt_tokio::transport::proxy::Proxy;
 use sansmqtt_tokio::{
     BoxFuture, BrokerUri, Client, ClientError, CloseReason, Config, ConnectError, ConnectionState,
-    QoS, TokioRuntime, TopicName, Transport,
+    DisconnectOptions, QoS, TokioRuntime, TopicName, Transport,
 };
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::args::Common;
 use crate::exit::Exit;
+use crate::properties::CliProperties;
 use crate::tap::{Tap, Watch};
 
 /// Where to connect, and what the URL said besides.
@@ -34,6 +35,10 @@ pub(crate) struct Target {
     pub(crate) url_topic: Option<String>,
     /// The protocol version.
     pub(crate) version: ProtocolVersion,
+    /// The `-D` properties (those of CONNECT and the will are in the config).
+    pub(crate) properties: CliProperties,
+    /// The options of the final DISCONNECT (`-D disconnect`), if any.
+    pub(crate) disconnect: Option<DisconnectOptions>,
 }
 
 /// The parts of a `-L` URL.
@@ -227,6 +232,19 @@ pub(crate) fn prepare(common: &Common) -> Result<(Target, Config), Exit> {
     config.reconnect_retries = -1;
     config.reconnect_max_interval = Duration::from_secs(2);
     let version = config.protocol_version.first();
+    // -x: the Session Expiry Interval (MQTT 5 only, ignored otherwise as
+    // mosquitto does). Without it the library's own: none (0), or never
+    // with -c.
+    if version == ProtocolVersion::V5 {
+        config.session_expiry = common
+            .session_expiry
+            .map(|s| Duration::from_secs(u64::from(s)));
+    }
+    // mosquitto counts -x and -c as CONNECT's Session Expiry Interval.
+    let expiry_set = common.session_expiry.is_some() || common.persistent;
+    let properties = CliProperties::parse(&common.property, expiry_set)?;
+    properties.apply_connect(&mut config)?;
+    let disconnect = properties.disconnect(&config)?;
     config
         .validate()
         .map_err(|e| Exit::general(format!("Error: {e}")))?;
@@ -235,6 +253,8 @@ pub(crate) fn prepare(common: &Common) -> Result<(Target, Config), Exit> {
             uri,
             url_topic,
             version,
+            properties,
+            disconnect,
         },
         config,
     ))
@@ -334,7 +354,7 @@ async fn open(
 pub(crate) async fn connect(
     common: &Common,
     target: &Target,
-    mut config: Config,
+    config: Config,
 ) -> Result<Client, Exit> {
     let bind = common.bind.as_deref().map(bind_address).transpose()?;
     let proxy = match &common.proxy {
@@ -352,14 +372,6 @@ pub(crate) async fn connect(
     } else {
         None
     };
-    // -x: the Session Expiry Interval (MQTT 5 only, ignored otherwise as
-    // mosquitto does). Without it the library's own: none (0), or never
-    // with -c.
-    if target.version == ProtocolVersion::V5 {
-        config.session_expiry = common
-            .session_expiry
-            .map(|s| Duration::from_secs(u64::from(s)));
-    }
     let watch = Arc::new(Watch::new(
         common.debug,
         target.version,
@@ -475,6 +487,22 @@ pub(crate) async fn watch_fatal(client: Client, version: ProtocolVersion) -> Exi
         }
     }
     std::future::pending().await
+}
+
+/// The final DISCONNECT: with `-D disconnect` properties when given, else a
+/// plain one; waits at most 5 s.
+pub(crate) async fn disconnect(client: &Client, options: Option<DisconnectOptions>) {
+    let done = async {
+        match options {
+            Some(options) => {
+                if client.disconnect_with(options).await.is_err() {
+                    client.disconnect().await;
+                }
+            }
+            None => client.disconnect().await,
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
 }
 
 #[cfg(test)]

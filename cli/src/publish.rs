@@ -10,7 +10,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use crate::args::PubArgs;
 use crate::connection::{self, fatal_close};
 use crate::exit::Exit;
-use crate::properties::publish_properties;
 
 /// Where the messages come from.
 enum Source {
@@ -114,7 +113,7 @@ pub(crate) async fn run(args: PubArgs) -> Result<(), Exit> {
         ))
     })?;
     // Any -D made the connection MQTT 5 (see `connection::prepare`).
-    let properties = publish_properties(&args.common.property)?;
+    let properties = target.properties.publish()?;
     let encoder = Encoder::new(&config, args.common.codec.as_deref())?;
     let once = match &source {
         Source::Once(raw) => Some(encoder.encode(raw.clone())?),
@@ -172,7 +171,7 @@ pub(crate) async fn run(args: PubArgs) -> Result<(), Exit> {
         r = work => r,
         _ = tokio::signal::ctrl_c() => Ok(()),
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), client.disconnect()).await;
+    connection::disconnect(&client, target.disconnect.clone()).await;
     outcome
 }
 

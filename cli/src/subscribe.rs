@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sansmqtt_proto::ProtocolVersion;
 use sansmqtt_tokio::payload::Codecs;
-use sansmqtt_tokio::{Bytes, Client, ClientError, QoS, TopicFilter};
+use sansmqtt_tokio::{Bytes, Client, ClientError, QoS, SubscriptionOptions, TopicFilter};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::args::SubArgs;
@@ -49,12 +49,8 @@ pub(crate) async fn run(args: SubArgs, offset: UtcOffset) -> Result<(), Exit> {
     let subscribe = filters(&topics, "subscription")?;
     let filter_out = filters(&args.filter_out, "filter")?;
     let unsubscribe = filters(&args.unsubscribe, "unsubscribe")?;
-    if let Some(p) = args.common.property.first() {
-        return Err(Exit::usage(format!(
-            "-D {}: sansmqtt sub sends no MQTT 5 properties.",
-            p.join(" ")
-        )));
-    }
+    let subscribe_options = target.properties.subscribe()?;
+    let unsubscribe_options = target.properties.unsubscribe();
     let qos = QoS::try_from(args.qos).map_err(|_| Exit::usage("Invalid QoS given."))?;
     let codec = match &args.common.codec {
         None => None,
@@ -88,12 +84,15 @@ pub(crate) async fn run(args: SubArgs, offset: UtcOffset) -> Result<(), Exit> {
         }
     };
     let work = async {
-        let pairs: Vec<(&str, QoS)> = subscribe.iter().map(|f| (f.as_str(), qos)).collect();
+        let pairs: Vec<(&str, SubscriptionOptions)> = subscribe
+            .iter()
+            .map(|f| (f.as_str(), SubscriptionOptions::qos(qos)))
+            .collect();
         let granted = client
-            .subscribe(&pairs)
+            .subscribe_with(&pairs, subscribe_options)
             .await
             .map_err(|e| request_error(e, target.version))?;
-        for (filter, result) in subscribe.iter().zip(&granted) {
+        for (filter, result) in subscribe.iter().zip(&granted.results) {
             if let Err(reason) = result {
                 return Err(Exit::general(format!(
                     "Error: subscription to '{}' refused: {reason}",
@@ -104,7 +103,7 @@ pub(crate) async fn run(args: SubArgs, offset: UtcOffset) -> Result<(), Exit> {
         if !unsubscribe.is_empty() {
             let list: Vec<&str> = unsubscribe.iter().map(|f| f.as_str()).collect();
             client
-                .unsubscribe(&list)
+                .unsubscribe_with(&list, unsubscribe_options)
                 .await
                 .map_err(|e| request_error(e, target.version))?;
         }
@@ -120,7 +119,7 @@ pub(crate) async fn run(args: SubArgs, offset: UtcOffset) -> Result<(), Exit> {
         r = work => r,
         _ = tokio::signal::ctrl_c() => Ok(()),
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), client.disconnect()).await;
+    connection::disconnect(&client, target.disconnect.clone()).await;
     outcome
 }
 

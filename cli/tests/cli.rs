@@ -1437,3 +1437,197 @@ fn proxy_flag_goes_through_socks5_as_mosquitto_pub_does() {
     assert_eq!(s.code, m.code, "{s:?} against {m:?}");
     assert!(s.stderr.contains("refused"), "{s:?}");
 }
+
+// ------------------------------------------------------- -D properties
+
+/// `needle` is somewhere in `packet`.
+fn has(packet: &[u8], needle: &[u8]) -> bool {
+    packet.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A User Property on the wire (0x26, name, value).
+fn user(name: &str, value: &str) -> Vec<u8> {
+    let mut v = vec![0x26, 0, name.len() as u8];
+    v.extend_from_slice(name.as_bytes());
+    v.extend_from_slice(&[0, value.len() as u8]);
+    v.extend_from_slice(value.as_bytes());
+    v
+}
+
+/// `-D connect|will|subscribe|unsubscribe|disconnect` properties reach the
+/// broker with both tools: CONNECT (§3.1.2.11) and Will Properties
+/// (§3.1.3.2), SUBSCRIBE (§3.8.2.1), UNSUBSCRIBE (§3.10.2.1) and the final
+/// DISCONNECT (§3.14.2.2), each property checked in the bytes each tool
+/// sent to a scripted broker.
+#[test]
+fn properties_of_every_command_reach_the_broker_as_mosquittos() {
+    let connect_needles: Vec<Vec<u8>> = vec![
+        user("c1", "v1"),
+        vec![0x21, 0, 7],          // Receive Maximum 7
+        vec![0x27, 0, 0, 3, 0xe8], // Maximum Packet Size 1000
+        vec![0x22, 0, 3],          // Topic Alias Maximum 3
+        vec![0x11, 0, 0, 0, 30],   // Session Expiry Interval 30
+        vec![0x19, 1],             // Request Response Information 1
+        user("w1", "v1"),
+        vec![0x18, 0, 0, 0, 5],       // Will Delay Interval 5
+        vec![0x03, 0, 2, b'c', b't'], // Content Type "ct"
+        vec![0x09, 0, 2, b'c', b'd'], // Correlation Data "cd"
+    ];
+    for tool in [Tool::Mosquitto, Tool::Sansmqtt] {
+        let (mut fake, port) = FakeBroker::bind();
+        let port = port.to_string();
+        #[rustfmt::skip]
+        let args = [
+            "-h", "127.0.0.1", "-p", &port, "-i", "props", "-t", "a", "-U", "a", "-C", "1",
+            "--will-topic", "w", "--will-payload", "gone",
+            "-D", "connect", "user-property", "c1", "v1",
+            "-D", "connect", "receive-maximum", "7",
+            "-D", "connect", "maximum-packet-size", "1000",
+            "-D", "connect", "topic-alias-maximum", "3",
+            "-D", "connect", "session-expiry-interval", "30",
+            "-D", "connect", "request-response-information", "1",
+            "-D", "will", "user-property", "w1", "v1",
+            "-D", "will", "will-delay-interval", "5",
+            "-D", "will", "content-type", "ct",
+            "-D", "will", "correlation-data", "cd",
+            "-D", "subscribe", "user-property", "s1", "v1",
+            "-D", "unsubscribe", "user-property", "u1", "v1",
+            "-D", "disconnect", "reason-string", "bye",
+            "-D", "disconnect", "user-property", "d1", "v1",
+            "-D", "disconnect", "session-expiry-interval", "0",
+        ];
+        let sub = tool.spawn("sub", &args, None);
+        fake.accept(STEP).unwrap();
+        let (connect, _) = fake.read_until_type(1, STEP).unwrap();
+        fake.write(&CONNACK_V5).unwrap();
+        let (subscribe, _) = fake.read_until_type(8, STEP).unwrap();
+        let id = support::packet_id(&subscribe).unwrap();
+        let (hi, lo) = ((id >> 8) as u8, id as u8);
+        fake.write(&support::with_fixed_header(0x90, &[hi, lo, 0, 0]))
+            .unwrap();
+        let (unsubscribe, _) = fake.read_until_type(10, STEP).unwrap();
+        let id = support::packet_id(&unsubscribe).unwrap();
+        let (hi, lo) = ((id >> 8) as u8, id as u8);
+        fake.write(&support::with_fixed_header(0xb0, &[hi, lo, 0, 0]))
+            .unwrap();
+        // One message ends the run (-C 1; mosquitto_sub -E may close
+        // before its DISCONNECT when it also unsubscribes).
+        fake.write(&[0x30, 5, 0, 1, b'a', 0, b'm']).unwrap();
+        let disconnect = fake.read_until_type(14, STEP);
+        let out = sub.wait(T);
+        let (disconnect, _) = disconnect.unwrap_or_else(|e| panic!("{tool:?}: {e}, {out:?}"));
+        assert_eq!(out.code, Some(0), "{tool:?}: {out:?}");
+        for needle in &connect_needles {
+            assert!(
+                has(&connect, needle),
+                "{tool:?} CONNECT {connect:x?} lacks {needle:x?}"
+            );
+        }
+        assert!(
+            has(&subscribe, &user("s1", "v1")),
+            "{tool:?} {subscribe:x?}"
+        );
+        assert!(
+            has(&unsubscribe, &user("u1", "v1")),
+            "{tool:?} {unsubscribe:x?}"
+        );
+        for needle in [
+            user("d1", "v1"),
+            vec![0x1f, 0, 3, b'b', b'y', b'e'],
+            vec![0x11, 0, 0, 0, 0],
+        ] {
+            assert!(
+                has(&disconnect, &needle),
+                "{tool:?} DISCONNECT {disconnect:x?} lacks {needle:x?}"
+            );
+        }
+    }
+}
+
+/// Bad `-D` arguments: the same first line and status as mosquitto's
+/// tools (its checks of commands, names, counts, ranges, duplicates and
+/// values the protocol forbids); an authentication method mosquitto does
+/// not know is refused by the broker (0x8C) for both.
+#[test]
+fn bad_properties_fail_as_with_mosquitto() {
+    let b = broker();
+    let port = port_args(&b);
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("pub", vec!["-D", "bogus", "user-property", "a", "b"]),
+        ("pub", vec!["-D", "publish", "bogus", "1"]),
+        ("pub", vec!["-D", "publish", "reason-string", "x"]),
+        ("pub", vec!["-D", "will", "topic-alias", "3"]),
+        ("pub", vec!["-D", "puback", "reason-string", "x"]),
+        ("pub", vec!["-D", "pubrel", "user-property", "a", "b"]),
+        ("pub", vec!["-D", "auth", "authentication-method", "m"]),
+        ("pub", vec!["-D", "publish", "user-property", "a"]),
+        ("pub", vec!["-D", "publish", "content-type"]),
+        ("pub", vec!["-D", "publish", "content-type", "x", "y"]),
+        ("pub", vec!["-D", "connect", "receive-maximum", "70000"]),
+        ("pub", vec!["-D", "publish", "message-expiry-interval", "-1"]),
+        ("pub", vec!["-D", "publish", "payload-format-indicator", "300abc"]),
+        ("pub", vec!["-D", "connect", "receive-maximum", "abc"]),
+        ("pub", vec!["-D", "connect", "maximum-packet-size", "0"]),
+        ("pub", vec!["-D", "connect", "request-problem-information", "2"]),
+        ("pub", vec!["-D", "publish", "topic-alias", "0"]),
+        ("pub", vec!["-D", "publish", "content-type", "a", "-D", "publish", "content-type", "b"]),
+        ("pub", vec!["-x", "60", "-D", "connect", "session-expiry-interval", "30"]),
+        ("pub", vec!["--will-topic", "w", "-D", "will", "content-type", "a", "-D", "will", "content-type", "b"]),
+        ("pub", vec!["-D", "disconnect", "reason-string", "x", "-D", "disconnect", "reason-string", "y"]),
+        ("sub", vec!["-D", "subscribe", "content-type", "x"]),
+        ("sub", vec!["-D", "unsubscribe", "reason-string", "x"]),
+        ("sub", vec!["-D", "subscribe", "subscription-identifier", "300000000"]),
+        ("pub", vec!["-D", "connect", "authentication-method", "m"]),
+    ];
+    for (tool, args) in cases {
+        // Last: mosquitto takes the words after -D as its values, whatever
+        // they are.
+        let mut all = with_port(
+            &port,
+            if tool == "pub" {
+                &["-t", "a", "-m", "x"]
+            } else {
+                &["-t", "a", "-E"]
+            },
+        );
+        all.extend(&args);
+        let m = Tool::Mosquitto.run(tool, &all, None);
+        let s = Tool::Sansmqtt.run(tool, &all, None);
+        assert_ne!(m.code, Some(0), "{args:?}: {m:?}");
+        assert_eq!(s.code, m.code, "{args:?}: {s:?} / {m:?}");
+        let first = |e: &str| e.lines().next().unwrap_or("").to_owned();
+        if first(&m.stderr).starts_with("Error") {
+            assert_eq!(first(&s.stderr), first(&m.stderr), "{args:?}");
+        }
+    }
+    // Accepted and not sent by both: subscribe properties of pub, will
+    // properties without a will.
+    for args in [
+        vec!["-D", "subscribe", "subscription-identifier", "5"],
+        vec!["-D", "will", "content-type", "x"],
+        vec!["-D", "publish", "message-expiry-interval", "12abc"],
+    ] {
+        let mut all = with_port(&port, &args);
+        all.extend(["-t", "a", "-m", "x"]);
+        let m = Tool::Mosquitto.run("pub", &all, None);
+        let s = Tool::Sansmqtt.run("pub", &all, None);
+        assert_eq!((m.code, s.code), (Some(0), Some(0)), "{args:?}: {s:?}");
+    }
+    // sansmqtt's own refusal: the client manages subscription identifiers.
+    let all = with_port(
+        &port,
+        &[
+            "-t",
+            "a",
+            "-E",
+            "-D",
+            "subscribe",
+            "subscription-identifier",
+            "5",
+        ],
+    );
+    let s = sans("sub", &all);
+    assert_eq!(s.code, Some(1), "{s:?}");
+    assert!(s.stderr.contains("subscription identifiers"), "{s:?}");
+}
