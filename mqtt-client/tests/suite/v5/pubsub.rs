@@ -35,6 +35,8 @@ const QUIET: Duration = Duration::from_millis(400);
 
 /// CONNACK of MQTT 5: accepted, no session, no properties.
 const CONNACK_V5: [u8; 5] = [0x20, 0x03, 0x00, 0x00, 0x00];
+/// CONNACK of MQTT 5 with Topic Alias Maximum (0x22) = 2.
+const CONNACK_V5_ALIASES_2: [u8; 8] = [0x20, 0x06, 0x00, 0x00, 0x03, 0x22, 0x00, 0x02];
 /// CONNACK of MQTT 5 with Shared Subscription Available (0x2A) = 0.
 const CONNACK_V5_NO_SHARED: [u8; 7] = [0x20, 0x05, 0x00, 0x00, 0x02, 0x2a, 0x00];
 
@@ -211,6 +213,48 @@ fn ack_v5(first_byte: u8, id: u16, reason: &str, users: &[(&str, &str)], codes: 
 /// wire as given (identifiers 0x01, 0x02, 0x03, 0x08, 0x09, 0x26), user
 /// properties in order with a repeated name kept [MQTT-3.3.2-18]; no topic
 /// alias without the server's Topic Alias Maximum [MQTT-3.3.2-8].
+/// Outgoing topic aliases are automatic (MQTT-3.3.2-7: an alias is valid
+/// for the connection; MQTT-3.2.2-17: within the broker's Topic Alias
+/// Maximum): the first PUBLISH of a topic carries it with a new alias, the
+/// next ones the alias alone (an empty topic); past the maximum, the full
+/// topic without alias.
+#[test]
+fn mqtt_3_3_2_7_topic_aliases_are_automatic_within_the_maximum() {
+    Rt::block_on(async {
+        let (mut fake, client) = fake_v5(&CONNACK_V5_ALIASES_2).await;
+        // (topic, the topic expected on the wire, the alias expected)
+        let expected: [(&str, &str, Option<u16>); 5] = [
+            ("t/a", "t/a", Some(1)),
+            ("t/a", "", Some(1)),
+            ("t/b", "t/b", Some(2)),
+            ("t/c", "t/c", None),
+            ("t/b", "", Some(2)),
+        ];
+        for (topic, wire_topic, alias) in expected {
+            timeout(T, client.publish(topic, "x", Q0, false))
+                .await
+                .expect("in time")
+                .expect("written");
+            let (p, _) = fake.read_until_type(3, T).expect("PUBLISH");
+            let mut at = body_start(&p);
+            assert_eq!(
+                &p[at..at + 2 + wire_topic.len()],
+                &s(wire_topic)[..],
+                "{topic}"
+            );
+            at += 2 + wire_topic.len();
+            let props = properties(&p, &mut at);
+            let got = props
+                .iter()
+                .find(|(id, _)| *id == 0x23)
+                .map(|(_, v)| u16::from_be_bytes([v[0], v[1]]));
+            assert_eq!(got, alias, "{topic}: Topic Alias");
+            assert_eq!(&p[at..], b"x");
+        }
+        client.disconnect().await;
+    });
+}
+
 #[test]
 fn mqtt_3_3_2_publish_properties_on_the_wire() {
     Rt::block_on(async {
