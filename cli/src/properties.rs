@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sansmqtt_proto::{MqttString, PayloadFormat, Properties, PublishProperties, TopicName};
-use sansmqtt_tokio::auth::{AuthError, AuthExchange, Authenticator};
+use sansmqtt_tokio::auth::StaticAuth;
 use sansmqtt_tokio::config::{TextOrBytes, UserProperties, WillConfig};
 use sansmqtt_tokio::{
     Bytes, Config, DisconnectOptions, SubscribeOptions, UnsubscribeOptions, UserProperty,
@@ -378,7 +378,7 @@ impl CliProperties {
         }
         match (method, data) {
             (Some(method), data) => {
-                config.authenticator = Some(Arc::new(CommandLineAuth { method, data }));
+                config.authenticator = Some(Arc::new(StaticAuth::new(method, data)));
             }
             (None, Some(_)) => {
                 return Err(cannot_send(
@@ -538,42 +538,6 @@ fn payload_format(n: u32) -> Result<PayloadFormat, Exit> {
 fn response_topic(value: &str) -> Result<TopicName, Exit> {
     TopicName::try_from(value)
         .map_err(|_| cannot_send(format!("response-topic '{value}', not a topic name")))
-}
-
-/// `-D connect authentication-method` (and `-data`): the method and data
-/// of CONNECT. A challenge (AUTH 0x18) cannot be answered from the command
-/// line: it ends the connection.
-struct CommandLineAuth {
-    method: String,
-    data: Option<Bytes>,
-}
-
-struct CommandLineExchange(Option<Bytes>);
-
-impl Authenticator for CommandLineAuth {
-    fn method(&self) -> &str {
-        &self.method
-    }
-
-    fn start(&self) -> Box<dyn AuthExchange> {
-        Box::new(CommandLineExchange(self.data.clone()))
-    }
-}
-
-impl AuthExchange for CommandLineExchange {
-    fn initial_data(&mut self) -> Result<Option<Bytes>, AuthError> {
-        Ok(self.0.clone())
-    }
-
-    fn challenge(&mut self, _: Option<&[u8]>) -> Result<Option<Bytes>, AuthError> {
-        Err(AuthError::new(
-            "the broker sent an authentication challenge, which the command line cannot answer",
-        ))
-    }
-
-    fn finish(&mut self, _: Option<&[u8]>) -> Result<(), AuthError> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -164,6 +164,78 @@ impl fmt::Debug for dyn Authenticator {
     }
 }
 
+/// A one-step authentication: CONNECT carries the method and, if any, the
+/// data (a token the broker checks at once), and no challenge follows. A
+/// challenge of the server fails the connection with [`AuthError`]; the
+/// server's final data is not checked. The config keys
+/// `authentication_method` and `authentication_data` make one; `Debug`
+/// shows the method and the data's length only.
+///
+/// ```
+/// use sansmqtt::auth::{Authenticator, StaticAuth};
+/// use sansmqtt::Bytes;
+///
+/// let auth = StaticAuth::new("X-TOKEN", Some(Bytes::from_static(b"s3cret")));
+/// assert_eq!(auth.method(), "X-TOKEN");
+/// assert_eq!(auth.start().initial_data()?.as_deref(), Some(&b"s3cret"[..]));
+/// assert!(auth.start().challenge(Some(b"nonce")).is_err());
+/// assert!(!format!("{auth:?}").contains("s3cret"));
+/// # Ok::<(), sansmqtt::auth::AuthError>(())
+/// ```
+#[derive(Clone)]
+pub struct StaticAuth {
+    method: String,
+    data: Option<Bytes>,
+}
+
+impl StaticAuth {
+    /// The method `method` with the initial data `data`.
+    pub fn new(method: impl Into<String>, data: Option<Bytes>) -> Self {
+        Self {
+            method: method.into(),
+            data,
+        }
+    }
+}
+
+impl fmt::Debug for StaticAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticAuth")
+            .field("method", &self.method)
+            .field("data_len", &self.data.as_ref().map(Bytes::len))
+            .finish()
+    }
+}
+
+impl Authenticator for StaticAuth {
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn start(&self) -> Box<dyn AuthExchange> {
+        Box::new(StaticExchange(self.data.clone()))
+    }
+}
+
+/// The exchange of a [`StaticAuth`]: its data, and no answer to a challenge.
+struct StaticExchange(Option<Bytes>);
+
+impl AuthExchange for StaticExchange {
+    fn initial_data(&mut self) -> Result<Option<Bytes>, AuthError> {
+        Ok(self.0.clone())
+    }
+
+    fn challenge(&mut self, _: Option<&[u8]>) -> Result<Option<Bytes>, AuthError> {
+        Err(AuthError::new(
+            "the broker sent an authentication challenge, which a one-step authentication method (authentication_method / authentication_data) cannot answer",
+        ))
+    }
+
+    fn finish(&mut self, _: Option<&[u8]>) -> Result<(), AuthError> {
+        Ok(())
+    }
+}
+
 /// Checks the configuration's authenticator against its protocol version
 /// and puts its method into the session's CONNECT properties.
 pub(crate) fn configure(

@@ -366,7 +366,7 @@ impl Client {
         let first = BrokerUri::parse(uri)?;
         let uris = config.broker_uris(Some(&first))?;
         let mut options = config.session_options(&first)?;
-        crate::auth::configure(config.authenticator.as_ref(), &mut options)?;
+        crate::auth::configure(config.authentication().as_ref(), &mut options)?;
         let session = new_session(options, config.persistence.as_deref())?;
         #[cfg(feature = "payload")]
         let codecs = crate::payload::Codecs::from_config(&config)?;

@@ -104,6 +104,13 @@ pub enum ConfigError {
     /// `"auto"`: a fallback to 3.1.1 has no enhanced authentication).
     #[error("an authenticator is MQTT 5 enhanced authentication: it needs protocol_version 5")]
     AuthenticatorNeedsV5,
+    /// `authentication_data` without `authentication_method`.
+    #[error("authentication_data needs an authentication_method")]
+    AuthenticationDataWithoutMethod,
+    /// Both an `authenticator` (code) and an `authentication_method`
+    /// (configuration): one method only.
+    #[error("give either an authenticator or an authentication_method, not both")]
+    TwoAuthentications,
     /// The authenticator's method is not a valid MQTT string (too long, or
     /// a character MQTT forbids).
     #[error("the authenticator's method is not a valid MQTT string")]

@@ -172,6 +172,16 @@ pub struct Config {
     /// `protocol_version` 5. Default: none.
     #[serde(skip)]
     pub authenticator: Option<std::sync::Arc<dyn crate::auth::Authenticator>>,
+    /// MQTT 5 Authentication Method of CONNECT for a one-step method (a
+    /// token the broker checks at once, no challenge): the configuration's
+    /// form of [`StaticAuth`](crate::auth::StaticAuth). Excludes
+    /// `authenticator`; needs `protocol_version` 5. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_method: Option<String>,
+    /// MQTT 5 Authentication Data of CONNECT, with `authentication_method`
+    /// (text or bytes). `Debug` never shows it. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_data: Option<Secret>,
     /// A proxy to reach the broker through: `http://[user:password@]host[:port]`
     /// (HTTP `CONNECT`) or `socks5://[user:password@]host[:port]` (SOCKS5),
     /// for every scheme of broker URI (see [`crate::transport::proxy`]).
@@ -347,6 +357,8 @@ impl Default for Config {
             session_expiry: None,
             persistence: None,
             authenticator: None,
+            authentication_method: None,
+            authentication_data: None,
             proxy: None,
             qos0_overflow: Qos0Overflow::Wait,
             certfile: None,
@@ -385,7 +397,13 @@ impl Config {
                 return Err(ConfigError::SessionExpiryOutOfRange(expiry));
             }
         }
-        if let Some(authenticator) = &self.authenticator {
+        if self.authentication_data.is_some() && self.authentication_method.is_none() {
+            return Err(ConfigError::AuthenticationDataWithoutMethod);
+        }
+        if self.authenticator.is_some() && self.authentication_method.is_some() {
+            return Err(ConfigError::TwoAuthentications);
+        }
+        if let Some(authenticator) = &self.authentication() {
             // Not with "auto" either: a fallback to 3.1.1 has no AUTH.
             if self.protocol_version != ProtocolChoice::V5 {
                 return Err(ConfigError::AuthenticatorNeedsV5);
@@ -474,6 +492,21 @@ impl Config {
         } else {
             !self.cleansession
         }
+    }
+
+    /// The enhanced authentication of the connections: `authenticator`, or
+    /// a [`StaticAuth`](crate::auth::StaticAuth) of `authentication_method`
+    /// and `authentication_data`, or none.
+    pub fn authentication(&self) -> Option<std::sync::Arc<dyn crate::auth::Authenticator>> {
+        if let Some(authenticator) = &self.authenticator {
+            return Some(authenticator.clone());
+        }
+        let method = self.authentication_method.as_ref()?;
+        let data = self.authentication_data.as_ref().map(Secret::to_bytes);
+        Some(std::sync::Arc::new(crate::auth::StaticAuth::new(
+            method.clone(),
+            data,
+        )))
     }
 
     /// QoS and retain flag of a publish to `topic` that does not give them:

@@ -1029,3 +1029,40 @@ fn session_options_check_the_uri_credentials() {
         .unwrap_err();
     assert_eq!(e, ConfigError::InvalidUsername(StringError::NullCharacter));
 }
+
+#[test]
+fn a_one_step_authentication_loads_from_the_config_and_hides_its_data() {
+    let c: Config = toml::from_str(
+        r#"
+        protocol_version = 5
+        authentication_method = "X-TOKEN"
+        authentication_data = "s3cret"
+        "#,
+    )
+    .unwrap();
+    c.validate().unwrap();
+    let auth = c.authentication().expect("a static authentication");
+    assert_eq!(auth.method(), "X-TOKEN");
+    assert_eq!(
+        auth.start().initial_data().unwrap().as_deref(),
+        Some(&b"s3cret"[..])
+    );
+    assert!(!format!("{c:?}").contains("s3cret"));
+    // MQTT-4.12.0-1: a challenge cannot be answered by a one-step method.
+    assert!(auth.start().challenge(Some(b"nonce")).is_err());
+    assert!(Config::default().authentication().is_none());
+
+    let e = invalid(|c| {
+        c.protocol_version = ProtocolVersion::V5.into();
+        c.authentication_data = Some("x".into());
+    });
+    assert_eq!(e, ConfigError::AuthenticationDataWithoutMethod);
+    let e = invalid(|c| {
+        c.protocol_version = ProtocolVersion::V5.into();
+        c.authentication_method = Some("A".into());
+        c.authenticator = Some(std::sync::Arc::new(crate::auth::StaticAuth::new("B", None)));
+    });
+    assert_eq!(e, ConfigError::TwoAuthentications);
+    let e = invalid(|c| c.authentication_method = Some("X-TOKEN".into()));
+    assert_eq!(e, ConfigError::AuthenticatorNeedsV5);
+}

@@ -138,7 +138,7 @@ impl Driver {
             cause: None,
             first: FirstConnect::new(links.first_connect, retry_first),
             counters: links.counters,
-            auth: AuthFlow::new(config.authenticator.clone()),
+            auth: AuthFlow::new(config.authentication()),
             server: links.server,
             config,
         }

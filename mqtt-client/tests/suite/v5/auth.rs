@@ -735,3 +735,47 @@ fn config_debug_shows_the_method_only() {
     assert!(text.contains(METHOD), "{text}");
     assert!(!text.contains(PASSWORD), "{text}");
 }
+
+/// MQTT-3.1.2-30 / §3.1.2.11.9-10: the config keys `authentication_method`
+/// and `authentication_data` (a one-step method) put both properties in
+/// CONNECT, byte for byte; the broker's CONNACK with the same method
+/// accepts; a challenge instead fails the connect with a typed error.
+#[test]
+fn one_step_authentication_from_the_config_keys() {
+    Rt::block_on(async {
+        let token_config = || Config {
+            protocol_version: ProtocolVersion::V5.into(),
+            authentication_method: Some(METHOD.to_owned()),
+            authentication_data: Some("token-1".into()),
+            reconnect_on_first_connect: false,
+            ..Config::default()
+        };
+        let (uri, script) = broker(|fake| {
+            let data = read_connect(fake);
+            let mut ack = ConnAck::new(false, ConnectReason::Success);
+            ack.properties.authentication_method = Some(mstr(METHOD));
+            fake.write(&encode(Packet::ConnAck(ack))).unwrap();
+            data
+        });
+        let client = connect(&uri, token_config()).await.expect("accepted");
+        assert_eq!(finished(script).await, b"token-1");
+        client.disconnect().await;
+
+        // A broker that challenges: the one-step method cannot answer.
+        let (uri, script) = broker(|fake| {
+            read_connect(fake);
+            let packet = auth_packet(AuthReason::ContinueAuthentication, METHOD, "nonce");
+            fake.write(&packet).unwrap();
+            fake.read_packet(T).ok()
+        });
+        let e = connect(&uri, token_config()).await.unwrap_err();
+        assert!(
+            matches!(e, ClientError::Auth(AuthError::Failed(_))),
+            "{e:?}"
+        );
+        // The client ends it with DISCONNECT 0x83 (MQTT-4.12.0-4 says the
+        // side that fails closes the connection).
+        let last = finished(script).await.expect("a DISCONNECT");
+        assert_eq!(&last[..], [0xe0, 0x01, 0x83]);
+    });
+}
