@@ -453,6 +453,11 @@ impl Driver {
                     }
                 }
                 Event::Connected(_) | Event::Pong | Event::Auth(_) | Event::Closed(_) => {}
+                // MQTT-4.12.0-6: the fuzzed CONNECT has no Authentication
+                // Method, so no enhanced authentication can succeed.
+                Event::AuthSuccess { .. } => {
+                    panic!("an authentication succeeded without an Authentication Method")
+                }
             }
         }
         let s = &self.session;
