@@ -12,11 +12,9 @@
 //! "differs").
 
 use std::num::{NonZeroU16, NonZeroU32};
-use std::sync::Arc;
 use std::time::Duration;
 
 use sansmqtt_proto::{MqttString, PayloadFormat, Properties, PublishProperties, TopicName};
-use sansmqtt_tokio::auth::StaticAuth;
 use sansmqtt_tokio::config::{TextOrBytes, UserProperties, WillConfig};
 use sansmqtt_tokio::{
     Bytes, Config, DisconnectOptions, SubscribeOptions, UnsubscribeOptions, UserProperty,
@@ -378,7 +376,9 @@ impl CliProperties {
         }
         match (method, data) {
             (Some(method), data) => {
-                config.authenticator = Some(Arc::new(StaticAuth::new(method, data)));
+                // The configuration's one-step authentication.
+                config.authentication_method = Some(method);
+                config.authentication_data = data.map(|d| d.to_vec().into());
             }
             (None, Some(_)) => {
                 return Err(cannot_send(
@@ -607,7 +607,7 @@ mod tests {
         assert!(config.request_response_information);
         assert_eq!(config.session_expiry, Some(Duration::from_secs(30)));
         assert_eq!(config.user_properties.len(), 1);
-        assert_eq!(config.authenticator.as_ref().unwrap().method(), "m");
+        assert_eq!(config.authentication().unwrap().method(), "m");
         let will = config.will.unwrap();
         assert_eq!(will.delay_interval, Some(Duration::from_secs(5)));
         assert_eq!(will.content_type.unwrap().as_str(), "ct");

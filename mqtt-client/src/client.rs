@@ -548,10 +548,9 @@ impl Client {
                 (qos.unwrap_or(q), retain.unwrap_or(r))
             }
         };
-        let mut p = Publish::at_most_once(topic, payload);
-        p.qos = qos;
+        // The session assigns the real packet identifier.
+        let mut p = Publish::with_qos(topic, payload, qos, PacketId::MIN);
         p.retain = retain;
-        p.packet_id = (qos != QoS::AtMostOnce).then_some(PacketId::MIN);
         self.send_publish(p, &options).await
     }
 

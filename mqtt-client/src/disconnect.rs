@@ -3,6 +3,7 @@
 //! code, a Session Expiry Interval, a Reason String and User Properties
 //! (MQTT 5 §3.14), checked before anything is sent.
 
+use crate::client::option_setters;
 use std::time::Duration;
 
 use sansmqtt_proto::{
@@ -49,22 +50,13 @@ impl DisconnectOptions {
         Self::default()
     }
 
-    /// With a reason code.
-    pub fn reason(mut self, reason: DisconnectReason) -> Self {
-        self.reason = Some(reason);
-        self
-    }
-
-    /// With a Session Expiry Interval.
-    pub fn session_expiry(mut self, expiry: Duration) -> Self {
-        self.session_expiry = Some(expiry);
-        self
-    }
-
-    /// With a Reason String.
-    pub fn reason_string(mut self, text: MqttString) -> Self {
-        self.reason_string = Some(text);
-        self
+    option_setters! {
+        /// With a reason code.
+        reason: DisconnectReason,
+        /// With a Session Expiry Interval.
+        session_expiry: Duration,
+        /// With a Reason String.
+        reason_string: MqttString,
     }
 
     /// With User Properties.

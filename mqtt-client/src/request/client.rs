@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_channel::oneshot;
-use sansmqtt_proto::{PacketId, Publish, QoS, TopicName};
+use sansmqtt_proto::{PacketId, Publish, TopicName};
 use sansmqtt_session::PublishDone;
 
 use super::{DEFAULT_REQUEST_TIMEOUT, RequestOptions};
@@ -73,9 +73,7 @@ impl Client {
         let qos = options
             .qos
             .unwrap_or_else(|| config.publish_defaults(&topic).0);
-        let mut publish = Publish::at_most_once(topic, payload);
-        publish.qos = qos;
-        publish.packet_id = (qos != QoS::AtMostOnce).then_some(PacketId::MIN);
+        let mut publish = Publish::with_qos(topic, payload, qos, PacketId::MIN);
         publish.properties = options.properties.into();
         let expires = options
             .expiry
@@ -149,10 +147,10 @@ impl Client {
             .response_topic
             .clone()
             .ok_or(ClientError::NoResponseTopic)?;
-        let mut publish = Publish::at_most_once(topic, payload);
+        // At the request's QoS unless the options set one (which
+        // `publish_packet_with` applies).
+        let mut publish = Publish::with_qos(topic, payload, request.qos(), PacketId::MIN);
         publish.properties.correlation_data = properties.correlation_data.clone();
-        publish.qos = options.qos.unwrap_or(request.qos());
-        publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
         self.publish_packet_with(publish, options).await
     }
 }

@@ -14,6 +14,7 @@ mod client;
 mod desk;
 mod table;
 
+use crate::client::option_setters;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
@@ -93,22 +94,13 @@ impl RequestOptions {
         Self::default()
     }
 
-    /// With a QoS.
-    pub fn qos(mut self, qos: QoS) -> Self {
-        self.qos = Some(qos);
-        self
-    }
-
-    /// With a timeout for the reply.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// With an expiry of the request while it waits to be sent.
-    pub fn expiry(mut self, expiry: Duration) -> Self {
-        self.expiry = Some(expiry);
-        self
+    option_setters! {
+        /// With a QoS.
+        qos: QoS,
+        /// With a timeout for the reply.
+        timeout: Duration,
+        /// With an expiry of the request while it waits to be sent.
+        expiry: Duration,
     }
 
     /// With these MQTT 5 properties (the Response Topic and Correlation
