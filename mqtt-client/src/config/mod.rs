@@ -239,6 +239,12 @@ pub struct Config {
     /// broker may use in what it sends (default: none, 0: no alias).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_alias_maximum: Option<u16>,
+    /// MQTT 5: send a topic published again as its alias, within the
+    /// broker's Topic Alias Maximum (none when it announces 0). Default
+    /// `false`: every PUBLISH carries its full topic (a concurrent-publish
+    /// run showed one message out of order with aliases on; kept off until
+    /// that is understood).
+    pub outgoing_topic_aliases: bool,
     /// MQTT 5 Request Response Information: ask the broker for the
     /// Response Information of CONNACK (the base of response topics; see
     /// `Client::server`). Default `false`.
@@ -347,6 +353,7 @@ impl Default for Config {
             receive_maximum: None,
             topic_alias_maximum: None,
             request_response_information: false,
+            outgoing_topic_aliases: false,
             request_problem_information: None,
             user_properties: UserProperties::new(),
             follow_redirects: false,
@@ -632,9 +639,7 @@ impl Config {
         }
         options.max_inflight = self.max_inflight;
         options.max_queued = self.max_queued;
-        // MQTT 5: a topic published again goes as its alias, within the
-        // broker's Topic Alias Maximum (none when it announces 0).
-        options.auto_topic_alias = true;
+        options.auto_topic_alias = self.outgoing_topic_aliases;
         if let Some(max) = self.max_packet_size {
             options.max_incoming_packet = max;
         }

@@ -213,7 +213,7 @@ fn ack_v5(first_byte: u8, id: u16, reason: &str, users: &[(&str, &str)], codes: 
 /// wire as given (identifiers 0x01, 0x02, 0x03, 0x08, 0x09, 0x26), user
 /// properties in order with a repeated name kept [MQTT-3.3.2-18]; no topic
 /// alias without the server's Topic Alias Maximum [MQTT-3.3.2-8].
-/// Outgoing topic aliases are automatic (MQTT-3.3.2-7: an alias is valid
+/// Outgoing topic aliases (config `outgoing_topic_aliases`) are automatic (MQTT-3.3.2-7: an alias is valid
 /// for the connection; MQTT-3.2.2-17: within the broker's Topic Alias
 /// Maximum): the first PUBLISH of a topic carries it with a new alias, the
 /// next ones the alias alone (an empty topic); past the maximum, the full
@@ -221,7 +221,12 @@ fn ack_v5(first_byte: u8, id: u16, reason: &str, users: &[(&str, &str)], codes: 
 #[test]
 fn mqtt_3_3_2_7_topic_aliases_are_automatic_within_the_maximum() {
     Rt::block_on(async {
-        let (mut fake, client) = fake_v5(&CONNACK_V5_ALIASES_2).await;
+        let (mut fake, _) = FakeBroker::bind();
+        let config = Config {
+            outgoing_topic_aliases: true,
+            ..v5()
+        };
+        let client = connect_fake(&mut fake, config, &CONNACK_V5_ALIASES_2).await;
         // (topic, the topic expected on the wire, the alias expected)
         let expected: [(&str, &str, Option<u16>); 5] = [
             ("t/a", "t/a", Some(1)),
