@@ -18,7 +18,10 @@ pub(crate) struct Broker {
 
 impl Broker {
     /// Starts mosquitto; fails if it is not installed or does not listen.
-    pub(crate) fn start() -> Result<Broker, String> {
+    /// With `nodelay`, mosquitto sends with TCP_NODELAY (`set_tcp_nodelay
+    /// true`, as EMQX, HiveMQ and VerneMQ do): every packet leaves in its own
+    /// segment and a client reads one packet per wake-up.
+    pub(crate) fn start(nodelay: bool) -> Result<Broker, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -31,7 +34,7 @@ impl Broker {
         let settings = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
              max_queued_messages 0\nmax_inflight_messages 0\nmax_queued_bytes 0\n\
-             max_connections -1\nmessage_size_limit 0\n"
+             max_connections -1\nmessage_size_limit 0\nset_tcp_nodelay {nodelay}\n"
         );
         std::fs::write(&conf, &settings).map_err(|e| format!("{}: {e}", conf.display()))?;
         let log = std::fs::File::create(dir.join("mosquitto.log"))

@@ -137,7 +137,7 @@ fn main() {
         std::process::exit(0);
     }
     let args = parse_args(args);
-    let broker = match broker::Broker::start() {
+    let broker = match broker::Broker::start(std::env::var("NODELAY").is_ok()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{e}");
