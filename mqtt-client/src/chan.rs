@@ -1,17 +1,18 @@
-//! The channels between client handles and the driver, built so that a
-//! message costs no heap allocation and no lock: lock-free queues over
-//! preallocated rings (`concurrent-queue`) and single-slot wakers
-//! (`atomic-waker`).
+//! The channels between client handles and the driver.
 //!
-//! - [`Commands`]: many client handles to the driver, in order (a small
-//!   preallocated ring, a large one allocated on the first burst, and past
-//!   it an overflow queue).
+//! - [`Commands`]: many client handles to the driver, in order: one deque
+//!   under a lock that grows with a burst and shrinks back; the driver takes
+//!   everything waiting at once, and only the first command of a burst wakes
+//!   it.
 //! - [`channel`]: the driver to one receiver (a subscription stream or the
-//!   `deliver_message` queue), bounded; its ring is allocated by the first
-//!   message.
+//!   `deliver_message` queue), bounded, its deque following what waits; each
+//!   end is woken only at the edges (empty to not empty, full to not full).
 //! - [`ReplyPool`]: where the outcome of a publish comes back; slots are
-//!   recycled, so a publish allocates nothing once the pool is warm.
+//!   recycled (lock-free rings of `concurrent-queue`), so a publish
+//!   allocates nothing once the pool is warm.
+//! - [`Budget`]: the bound of publishes handed over without waiting.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
-use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use concurrent_queue::ConcurrentQueue;
 
 /// A bounded lock-free ring allocated on first use, so that a queue that is
 /// never used costs nothing (boxed: a `ConcurrentQueue` is 512 bytes even
@@ -48,157 +49,92 @@ impl<T> LazyRing<T> {
         self.queue
             .get_or_init(|| Box::new(ConcurrentQueue::bounded(self.capacity)))
     }
-
-    fn close(&self) {
-        self.queue
-            .get_or_init(|| Box::new(ConcurrentQueue::bounded(1)))
-            .close();
-    }
 }
 
 // ------------------------------------------------------------- commands
 
+/// Slots a queue keeps when nothing is waiting: a client that never
+/// bursts holds this little (a thousand clients in a process stay cheap).
+const KEEP: usize = 8;
+
+/// An empty deque gives back what a burst made it grow to, keeping room
+/// for `keep` (what the last batch needed) and at least [`KEEP`].
+fn trim<T>(deque: &mut VecDeque<T>, keep: usize) {
+    let keep = keep.max(KEEP);
+    if deque.is_empty() && deque.capacity() > 2 * keep {
+        deque.shrink_to(keep);
+    }
+}
+
+/// What senders and the driver share under the lock.
+struct Pending<T> {
+    items: VecDeque<T>,
+    closed: bool,
+}
+
 /// Commands from every client handle to the driver, in the order they were
-/// sent: a small preallocated lock-free ring, a larger one allocated the
-/// first time the small one is full (a client that never bursts stays
-/// cheap: a thousand of them in a process), and past that (a burst faster
-/// than the driver) an overflow queue that everything goes to, in order,
-/// until the driver has emptied it.
+/// sent. One deque under a lock, which grows with need and shrinks back
+/// once a burst is taken: a client with 20 publishes at once holds room for
+/// 32, not a preallocated ring of 256. The driver takes everything waiting
+/// in one step ([`CommandReceiver`]), so a burst costs the driver one lock,
+/// and a sender wakes the driver only when the queue was empty: the first
+/// command of a burst wakes it, the others find it awake.
 pub(crate) struct Commands<T> {
-    /// `rings[0]` (small, at once) then `rings[1]` (large, on demand);
-    /// senders push to `rings[active]`, and `active` only ever goes from 0
-    /// to 1, so a sender's later command is never in an earlier ring.
-    rings: [LazyRing<T>; 2],
-    active: AtomicUsize,
+    pending: std::sync::Mutex<Pending<T>>,
     /// The driver, parked on an empty queue.
     driver: AtomicWaker,
     /// Live client handles; the driver ends when it reaches zero.
     handles: AtomicUsize,
-    /// Commands sent while the rings were full, oldest first.
-    overflow: std::sync::Mutex<std::collections::VecDeque<T>>,
-    has_overflow: std::sync::atomic::AtomicBool,
-    /// A command the driver took from the large ring while the small one
-    /// still held older ones; delivered once the small ring is empty.
-    stash: std::sync::Mutex<Option<T>>,
-    has_stash: std::sync::atomic::AtomicBool,
 }
 
 /// The queue is closed: the driver is gone.
 #[derive(Debug)]
 pub(crate) struct Closed;
 
-/// Slots of the ring every command queue has from the start.
-const SMALL_RING: usize = 4;
-
 impl<T> Commands<T> {
-    /// A queue whose rings hold up to `capacity` commands (4 at first).
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
-        let small = LazyRing::new(SMALL_RING.min(capacity));
-        small.ring();
+    /// An empty queue.
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
-            rings: [small, LazyRing::new(capacity)],
-            active: AtomicUsize::new(0),
+            pending: std::sync::Mutex::new(Pending {
+                items: VecDeque::new(),
+                closed: false,
+            }),
             driver: AtomicWaker::new(),
             handles: AtomicUsize::new(0),
-            overflow: std::sync::Mutex::new(std::collections::VecDeque::new()),
-            has_overflow: std::sync::atomic::AtomicBool::new(false),
-            stash: std::sync::Mutex::new(None),
-            has_stash: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// Pushes into the active ring, moving on to the large one when the
-    /// small one is full.
-    fn push_ring(&self, mut command: T) -> Result<(), PushError<T>> {
-        let mut i = self.active.load(Ordering::Acquire);
-        loop {
-            match self.rings[i].ring().push(command) {
-                Err(PushError::Full(c))
-                    if i == 0 && self.rings[1].capacity > self.rings[0].capacity =>
-                {
-                    command = c;
-                    i = 1;
-                    self.active.store(1, Ordering::Release);
-                }
-                r => return r,
-            }
+    /// The driver's end.
+    pub(crate) fn receiver(self: &Arc<Self>) -> CommandReceiver<T> {
+        CommandReceiver {
+            shared: self.clone(),
+            batch: VecDeque::new(),
         }
     }
 
-    /// Pops from the rings: the small one first (a sender's commands there
-    /// are older than its commands in the large one), then the stash, then
-    /// the large one.
-    fn pop_ring(&self) -> Option<T> {
-        let small = self.rings[0].get()?;
-        if let Ok(c) = small.pop() {
-            return Some(c);
-        }
-        if self.has_stash.load(Ordering::Acquire) {
-            let mut stash = lock(&self.stash);
-            if let Some(c) = stash.take() {
-                self.has_stash.store(false, Ordering::Release);
-                return Some(c);
-            }
-        }
-        let large = self.rings[1].get()?;
-        let c = large.pop().ok()?;
-        // The small ring was empty a moment ago, but its sender may have
-        // put an older command there since (then filled it, and moved on
-        // to the large ring): having taken `c`, every command its sender
-        // sent before it is visible, so the small ring is looked at again
-        // and what it holds goes first.
-        match small.pop() {
-            Ok(older) => {
-                *lock(&self.stash) = Some(c);
-                self.has_stash.store(true, Ordering::Release);
-                Some(older)
-            }
-            Err(_) => Some(c),
-        }
-    }
-
-    fn is_closed(&self) -> bool {
-        self.rings[0].ring().is_closed()
-    }
-
-    /// Queues a command; never waits: full rings spill into the overflow
-    /// queue. Fails only when the driver is gone.
+    /// Queues a command; never waits. Fails only when the driver is gone.
     pub(crate) fn send_now(&self, command: T) -> Result<(), Closed> {
-        let command = if self.has_overflow.load(Ordering::Acquire) {
-            command
-        } else {
-            match self.push_ring(command) {
-                Ok(()) => {
-                    self.driver.wake();
-                    return Ok(());
-                }
-                Err(PushError::Closed(_)) => return Err(Closed),
-                Err(PushError::Full(command)) => command,
-            }
-        };
-        {
-            let mut overflow = lock(&self.overflow);
-            if self.is_closed() {
+        let was_empty = {
+            let mut pending = lock(&self.pending);
+            if pending.closed {
                 return Err(Closed);
             }
-            // Behind what already overflowed; into a ring only if the
-            // overflow is empty again (the driver took it all).
-            let command = if overflow.is_empty() {
-                match self.push_ring(command) {
-                    Ok(()) => None,
-                    Err(PushError::Closed(_)) => return Err(Closed),
-                    Err(PushError::Full(command)) => Some(command),
-                }
-            } else {
-                Some(command)
-            };
-            if let Some(command) = command {
-                overflow.push_back(command);
-                self.has_overflow.store(true, Ordering::Release);
-            }
+            let was_empty = pending.items.is_empty();
+            pending.items.push_back(command);
+            was_empty
+        };
+        // A queue that held something was seen non-empty by the driver's
+        // last look, or the driver has not looked since it was woken.
+        if was_empty {
+            self.driver.wake();
         }
-        self.driver.wake();
         Ok(())
+    }
+
+    /// Commands waiting for the driver to take them.
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        lock(&self.pending).items.len()
     }
 
     /// A client handle came to life.
@@ -213,54 +149,63 @@ impl<T> Commands<T> {
         }
     }
 
-    /// The driver takes the next command: `Ready(None)` once every handle
-    /// is gone and the queue is empty.
-    pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.pop() {
-            Some(c) => return Poll::Ready(Some(c)),
-            None if self.handles.load(Ordering::Acquire) == 0 => return Poll::Ready(None),
-            None => {}
+    /// The driver is gone: queued and future commands are refused (their
+    /// replies, dropped, answer `Closed`).
+    pub(crate) fn close(&self) {
+        let dropped = {
+            let mut pending = lock(&self.pending);
+            pending.closed = true;
+            std::mem::take(&mut pending.items)
+        };
+        // Dropped outside the lock: a reply's waker may run code.
+        drop(dropped);
+    }
+}
+
+/// The driver's end of [`Commands`]: the batch it took, in order.
+pub(crate) struct CommandReceiver<T> {
+    shared: Arc<Commands<T>>,
+    batch: VecDeque<T>,
+}
+
+impl<T> CommandReceiver<T> {
+    /// The next command: `Ready(None)` once every handle is gone and the
+    /// queue is empty.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if let Some(c) = self.batch.pop_front().or_else(|| self.take()) {
+            return Poll::Ready(Some(c));
         }
-        self.driver.register(cx.waker());
-        match self.pop() {
+        if self.shared.handles.load(Ordering::Acquire) == 0 {
+            return Poll::Ready(None);
+        }
+        self.shared.driver.register(cx.waker());
+        match self.take() {
             Some(c) => Poll::Ready(Some(c)),
-            None if self.handles.load(Ordering::Acquire) == 0 => Poll::Ready(None),
+            None if self.shared.handles.load(Ordering::Acquire) == 0 => Poll::Ready(None),
             None => Poll::Pending,
         }
     }
 
-    /// The rings first (they hold the older commands), then the overflow.
-    fn pop(&self) -> Option<T> {
-        if let Some(c) = self.pop_ring() {
-            return Some(c);
+    /// Takes everything waiting (the batch is empty): the senders get the
+    /// batch's deque back, trimmed if a burst made it large.
+    fn take(&mut self) -> Option<T> {
+        {
+            let mut pending = lock(&self.shared.pending);
+            if pending.items.is_empty() {
+                return None;
+            }
+            std::mem::swap(&mut pending.items, &mut self.batch);
+            let taken = self.batch.len();
+            trim(&mut pending.items, taken);
         }
-        if !self.has_overflow.load(Ordering::Acquire) {
-            return None;
-        }
-        let mut overflow = lock(&self.overflow);
-        // Under the lock no sender can slip into a ring; what is there
-        // was sent before the overflow began.
-        if let Some(c) = self.pop_ring() {
-            return Some(c);
-        }
-        let c = overflow.pop_front();
-        if overflow.is_empty() {
-            self.has_overflow.store(false, Ordering::Release);
-        }
-        c
+        self.batch.pop_front()
     }
+}
 
-    /// The driver is gone: queued and future commands are refused (their
-    /// replies, dropped, answer `Closed`).
-    pub(crate) fn close(&self) {
-        let mut overflow = lock(&self.overflow);
-        for ring in &self.rings {
-            ring.close();
-            while ring.ring().pop().is_ok() {}
-        }
-        overflow.clear();
-        lock(&self.stash).take();
-        self.has_stash.store(false, Ordering::Release);
+impl<T> Drop for CommandReceiver<T> {
+    /// Commands queued or sent later fail with `Closed`: nobody takes them.
+    fn drop(&mut self) {
+        self.shared.close();
     }
 }
 
@@ -271,20 +216,37 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 // ------------------------------------------------ driver to one receiver
 
+/// What the driver and one receiver share under the lock.
+struct Queue<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    /// Either end is gone.
+    closed: bool,
+}
+
+/// Slots a receiver's queue keeps once it has caught up: a consumer that
+/// keeps up keeps a small deque without reallocating it.
+const HELD: usize = 32;
+
 struct Ring<T> {
-    /// Allocated by the first message: a receiver that never gets one
-    /// (an unused `deliver_message` queue) costs no ring.
-    queue: LazyRing<T>,
-    /// The receiver, parked on an empty ring.
+    queue: std::sync::Mutex<Queue<T>>,
+    /// The receiver, parked on an empty queue.
     receiver: AtomicWaker,
-    /// The driver, parked on a full ring.
+    /// The driver, parked on a full queue.
     sender: AtomicWaker,
 }
 
-/// A bounded channel from the driver to one receiver.
+/// A bounded channel from the driver to one receiver. Its deque grows with
+/// what waits (a receiver that never gets a message holds nothing) and
+/// shrinks back once the receiver has caught up. The receiver is woken
+/// only when the queue was empty, the driver only when it was full.
 pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let ring = Arc::new(Ring {
-        queue: LazyRing::new(capacity),
+        queue: std::sync::Mutex::new(Queue {
+            items: VecDeque::new(),
+            capacity: capacity.max(1),
+            closed: false,
+        }),
         receiver: AtomicWaker::new(),
         sender: AtomicWaker::new(),
     });
@@ -298,10 +260,8 @@ pub(crate) struct Sender<T> {
 
 impl<T> Sender<T> {
     fn has_room(&self) -> bool {
-        self.ring
-            .queue
-            .get()
-            .is_none_or(|q| !q.is_full() || q.is_closed())
+        let queue = lock(&self.ring.queue);
+        queue.closed || queue.items.len() < queue.capacity
     }
 
     /// Ready when a message can be sent (or the receiver is gone).
@@ -316,28 +276,30 @@ impl<T> Sender<T> {
         Poll::Pending
     }
 
-    /// Sends; the message comes back if the ring is full or closed.
+    /// Sends; the message comes back if the queue is full or closed.
     pub(crate) fn try_send(&self, message: T) -> Result<(), T> {
-        match self.ring.queue.ring().push(message) {
-            Ok(()) => {
-                self.ring.receiver.wake();
-                Ok(())
+        let was_empty = {
+            let mut queue = lock(&self.ring.queue);
+            if queue.closed || queue.items.len() >= queue.capacity {
+                return Err(message);
             }
-            Err(e) => Err(e.into_inner()),
+            queue.items.push_back(message);
+            queue.items.len() == 1
+        };
+        if was_empty {
+            self.ring.receiver.wake();
         }
+        Ok(())
     }
 
     /// The receiver was dropped.
     pub(crate) fn is_closed(&self) -> bool {
-        self.ring
-            .queue
-            .get()
-            .is_some_and(ConcurrentQueue::is_closed)
+        lock(&self.ring.queue).closed
     }
 
     /// Ends the channel: the receiver takes what is queued, then `None`.
     pub(crate) fn close_channel(&self) {
-        self.ring.queue.close();
+        lock(&self.ring.queue).closed = true;
         self.ring.receiver.wake();
     }
 }
@@ -370,22 +332,41 @@ impl<T> Receiver<T> {
     /// `Some(Some(m))`: a message; `Some(None)`: closed and empty; `None`:
     /// nothing yet.
     pub(crate) fn try_recv(&self) -> Option<Option<T>> {
-        // No ring yet: nothing was sent, and the channel is open (closing
-        // it allocates a closed one).
-        match self.ring.queue.get()?.pop() {
-            Ok(m) => {
-                self.ring.sender.wake();
-                Some(Some(m))
+        let (message, was_full) = {
+            let mut queue = lock(&self.ring.queue);
+            let was_full = queue.items.len() >= queue.capacity;
+            match queue.items.pop_front() {
+                Some(m) => {
+                    trim(&mut queue.items, HELD);
+                    (m, was_full)
+                }
+                None if queue.closed => return Some(None),
+                None => return None,
             }
-            Err(PopError::Closed) => Some(None),
-            Err(PopError::Empty) => None,
+        };
+        if was_full {
+            self.ring.sender.wake();
         }
+        Some(Some(message))
+    }
+
+    /// Messages waiting, and the room the queue holds for them now.
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
+        let queue = lock(&self.ring.queue);
+        (queue.items.len(), queue.items.capacity())
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.ring.queue.close();
+        // What waits is dropped with the channel, outside the lock.
+        let dropped = {
+            let mut queue = lock(&self.ring.queue);
+            queue.closed = true;
+            std::mem::take(&mut queue.items)
+        };
+        drop(dropped);
         self.ring.sender.wake();
     }
 }
@@ -443,25 +424,52 @@ impl<T> ReplyPool<T> {
             .sum()
     }
 
-    /// A reply channel: the driver's sender and the caller's receiver.
-    /// `closed` is what a sender dropped without sending delivers.
-    pub(crate) fn reply(&self, closed: fn() -> T) -> (ReplySender<T>, Reply<'_, T>) {
-        let slot = self.pop().unwrap_or_else(|| {
+    fn slot(&self) -> Arc<Slot<T>> {
+        self.pop().unwrap_or_else(|| {
             Arc::new(Slot {
                 value: ConcurrentQueue::bounded(1),
                 waker: AtomicWaker::new(),
             })
-        });
+        })
+    }
+
+    /// A reply channel: the driver's sender and the caller's receiver.
+    /// `closed` is what a sender dropped without sending delivers.
+    pub(crate) fn reply(&self, closed: fn() -> T) -> (ReplySender<T>, Reply<&Self, T>) {
+        let slot = self.slot();
+        let sender = ReplySender {
+            slot: Some(slot.clone()),
+            closed,
+            permit: None,
+        };
         (
-            ReplySender {
-                slot: Some(slot.clone()),
-                closed,
-            },
+            sender,
             Reply {
                 pool: self,
                 slot: Some(slot),
             },
         )
+    }
+
+    /// [`ReplyPool::reply`] whose receiver owns a share of the pool (it
+    /// may outlive the call that made it), and whose sender holds
+    /// `permit` until the outcome is sent.
+    pub(crate) fn reply_owned(
+        self: &Arc<Self>,
+        closed: fn() -> T,
+        permit: Permit,
+    ) -> (ReplySender<T>, Reply<Arc<Self>, T>) {
+        let slot = self.slot();
+        let sender = ReplySender {
+            slot: Some(slot.clone()),
+            closed,
+            permit: Some(permit),
+        };
+        let reply = Reply {
+            pool: self.clone(),
+            slot: Some(slot),
+        };
+        (sender, reply)
     }
 }
 
@@ -469,6 +477,8 @@ impl<T> ReplyPool<T> {
 pub(crate) struct ReplySender<T> {
     slot: Option<Arc<Slot<T>>>,
     closed: fn() -> T,
+    /// Released once the outcome is sent (or the sender dropped).
+    permit: Option<Permit>,
 }
 
 impl<T> ReplySender<T> {
@@ -478,6 +488,7 @@ impl<T> ReplySender<T> {
             let _ = slot.value.push(value);
             slot.waker.wake();
         }
+        self.permit.take();
     }
 }
 
@@ -491,15 +502,18 @@ impl<T> Drop for ReplySender<T> {
 }
 
 /// The caller's end: a future of the outcome. The slot goes back to the
-/// pool once the outcome is taken.
-pub(crate) struct Reply<'a, T> {
-    pool: &'a ReplyPool<T>,
+/// pool (`P`: borrowed or shared) once the outcome is taken.
+pub(crate) struct Reply<P, T>
+where
+    P: std::ops::Deref<Target = ReplyPool<T>>,
+{
+    pool: P,
     slot: Option<Arc<Slot<T>>>,
 }
 
-impl<T> Unpin for Reply<'_, T> {}
+impl<P: std::ops::Deref<Target = ReplyPool<T>>, T> Unpin for Reply<P, T> {}
 
-impl<T> Future for Reply<'_, T> {
+impl<P: std::ops::Deref<Target = ReplyPool<T>>, T> Future for Reply<P, T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
@@ -526,17 +540,100 @@ impl<T> Future for Reply<'_, T> {
     }
 }
 
+// ----------------------------------------------------------- permits
+
+/// A bound on calls handed to the driver without their caller waiting for
+/// the outcome (`Client::publish_nowait`, `Client::try_publish`): each
+/// holds a [`Permit`] until its outcome is known.
+pub(crate) struct Budget {
+    used: AtomicUsize,
+    max: usize,
+    /// Callers waiting for a permit.
+    room: event_listener::Event,
+}
+
+/// One of a [`Budget`]'s permits, given back when dropped.
+pub(crate) struct Permit(Arc<Budget>);
+
+impl Budget {
+    pub(crate) fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            used: AtomicUsize::new(0),
+            max: max.max(1),
+            room: event_listener::Event::new(),
+        })
+    }
+
+    /// The bound.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A permit if one is free.
+    pub(crate) fn try_take(self: &Arc<Self>) -> Option<Permit> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used < self.max).then_some(used + 1)
+            })
+            .ok()
+            .map(|_| Permit(self.clone()))
+    }
+
+    /// A permit, once one is free.
+    pub(crate) async fn take(self: &Arc<Self>) -> Permit {
+        loop {
+            if let Some(permit) = self.try_take() {
+                return permit;
+            }
+            let listener = self.room.listen();
+            // Given back between the first look and the listening.
+            if let Some(permit) = self.try_take() {
+                return permit;
+            }
+            listener.await;
+        }
+    }
+
+    /// Permits held.
+    #[cfg(test)]
+    fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.used.fetch_sub(1, Ordering::AcqRel);
+        self.0.room.notify(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::task::Waker;
+    use std::task::{Wake, Waker};
 
     fn cx() -> Context<'static> {
         Context::from_waker(Waker::noop())
     }
 
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
     /// The next `n` polls of the driver's side.
-    fn take<T>(c: &Commands<T>, n: usize) -> Vec<Poll<Option<T>>> {
+    fn take<T>(c: &mut CommandReceiver<T>, n: usize) -> Vec<Poll<Option<T>>> {
         (0..n).map(|_| c.poll_next(&mut cx())).collect()
     }
 
@@ -547,79 +644,93 @@ mod tests {
 
     #[test]
     fn commands_end_when_every_handle_is_gone() {
-        let c: Arc<Commands<u32>> = Commands::new(4);
+        let c: Arc<Commands<u32>> = Commands::new();
+        let mut rx = c.receiver();
         c.add_handle();
         assert!(c.send_now(1).is_ok());
         c.drop_handle();
-        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(1)));
-        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(None));
+        assert_eq!(rx.poll_next(&mut cx()), Poll::Ready(Some(1)));
+        assert_eq!(rx.poll_next(&mut cx()), Poll::Ready(None));
     }
 
     #[test]
-    fn send_now_goes_past_a_full_ring() {
-        let c: Arc<Commands<u32>> = Commands::new(1);
+    fn commands_keep_their_order_and_the_driver_takes_a_burst_at_once() {
+        let c: Arc<Commands<u32>> = Commands::new();
+        let mut rx = c.receiver();
         c.add_handle();
-        assert!(c.send_now(1).is_ok());
-        assert!(c.send_now(2).is_ok());
-        assert!(c.send_now(3).is_ok());
-        let got = take(&c, 3);
-        assert_eq!(got.len(), 3);
-        assert!(got.contains(&Poll::Ready(Some(1))));
-        assert!(got.contains(&Poll::Ready(Some(2))) && got.contains(&Poll::Ready(Some(3))));
-        assert!(c.poll_next(&mut cx()).is_pending());
-        c.close();
-        assert!(c.send_now(4).is_err());
-    }
-
-    #[test]
-    fn commands_keep_their_order_past_a_full_ring() {
-        let c: Arc<Commands<u32>> = Commands::new(2);
-        c.add_handle();
-        for i in 0..5 {
-            assert!(c.send_now(i).is_ok());
-        }
-        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(0)));
-        // The ring has room again, but 2, 3, 4 overflowed: 5 goes behind.
-        assert!(c.send_now(5).is_ok());
-        assert_eq!(take(&c, 5), ready(1..6));
-        assert!(c.poll_next(&mut cx()).is_pending());
-        c.close();
-        assert!(c.send_now(6).is_err());
-    }
-
-    #[test]
-    fn commands_keep_their_order_from_the_small_ring_to_the_large_one_and_past_it() {
-        let c: Arc<Commands<u32>> = Commands::new(40);
-        c.add_handle();
-        assert!(
-            c.rings[1].get().is_none(),
-            "the large ring waits for a burst"
-        );
-        // 4 in the small ring, 40 in the large one, the rest overflows.
         for i in 0..70 {
             assert!(c.send_now(i).is_ok());
         }
-        assert!(c.rings[1].get().is_some());
-        assert_eq!(c.poll_next(&mut cx()), Poll::Ready(Some(0)));
-        // Room in the small ring again: later commands still go behind.
+        assert_eq!(rx.poll_next(&mut cx()), Poll::Ready(Some(0)));
+        assert_eq!(c.waiting(), 0, "the first take took the whole burst");
         for i in 70..80 {
             assert!(c.send_now(i).is_ok());
         }
-        assert_eq!(take(&c, 79), ready(1..80));
-        assert!(c.poll_next(&mut cx()).is_pending());
-        c.close();
-        assert!(c.send_now(80).is_err());
+        assert_eq!(take(&mut rx, 79), ready(1..80));
+        assert!(rx.poll_next(&mut cx()).is_pending());
+        drop(rx);
+        assert!(c.send_now(80).is_err(), "the driver is gone");
     }
 
-    /// Senders on several threads, racing through the small ring, the
-    /// large one and the overflow queue while the driver takes commands:
-    /// nothing is lost, and each sender's commands arrive in its order.
+    /// A burst wakes the driver once: the first command finds the queue
+    /// empty, the others find it holding something the driver will take.
     #[test]
-    fn concurrent_senders_keep_their_own_order_across_every_tier() {
+    fn a_burst_wakes_the_driver_once() {
+        let c: Arc<Commands<u32>> = Commands::new();
+        let mut rx = c.receiver();
+        c.add_handle();
+        let (wakes, waker) = counting();
+        assert!(rx.poll_next(&mut Context::from_waker(&waker)).is_pending());
+        for i in 0..20 {
+            c.send_now(i).unwrap();
+        }
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert_eq!(take(&mut rx, 20), ready(0..20));
+        assert!(rx.poll_next(&mut Context::from_waker(&waker)).is_pending());
+        c.send_now(20).unwrap();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+    }
+
+    /// The queue grows with a burst and gives the memory back afterwards
+    /// (issue #15: no 256-slot ring for a client that sent 20 at once).
+    #[test]
+    fn the_command_queue_grows_with_a_burst_and_shrinks_back() {
+        let c: Arc<Commands<[u8; 64]>> = Commands::new();
+        let mut rx = c.receiver();
+        c.add_handle();
+        let capacity = |c: &Commands<[u8; 64]>| lock(&c.pending).items.capacity();
+        for _ in 0..20 {
+            c.send_now([0; 64]).unwrap();
+        }
+        assert!(capacity(&c) < 64, "20 commands hold {} slots", capacity(&c));
+        for _ in 0..5000 {
+            c.send_now([0; 64]).unwrap();
+        }
+        assert!(capacity(&c) >= 5020);
+        // The driver takes the burst; the senders' deque is the old batch
+        // (empty), then small batches make both small again.
+        while let Poll::Ready(Some(_)) = rx.poll_next(&mut cx()) {}
+        for _ in 0..3 {
+            c.send_now([0; 64]).unwrap();
+            while let Poll::Ready(Some(_)) = rx.poll_next(&mut cx()) {}
+        }
+        assert!(capacity(&c) <= 2 * KEEP, "{} slots kept", capacity(&c));
+        assert!(
+            rx.batch.capacity() <= 2 * KEEP,
+            "{} slots kept",
+            rx.batch.capacity()
+        );
+    }
+
+    /// Senders on several threads while the driver takes commands: nothing
+    /// is lost, and each sender's commands arrive in its order.
+    #[test]
+    fn concurrent_senders_keep_their_own_order() {
         const SENDERS: u32 = 4;
         const EACH: u32 = 20_000;
         for _ in 0..3 {
-            let c: Arc<Commands<(u32, u32)>> = Commands::new(64);
+            let c: Arc<Commands<(u32, u32)>> = Commands::new();
+            let mut rx = c.receiver();
             for _ in 0..SENDERS {
                 c.add_handle();
             }
@@ -640,7 +751,7 @@ mod tests {
             let mut next = vec![0u32; SENDERS as usize];
             let mut cx = cx();
             loop {
-                match c.poll_next(&mut cx) {
+                match rx.poll_next(&mut cx) {
                     Poll::Ready(Some((t, i))) => {
                         assert_eq!(i, next[t as usize], "sender {t} out of order");
                         next[t as usize] += 1;
@@ -657,23 +768,26 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_closed_before_its_large_ring_exists_refuses_commands() {
-        let c: Arc<Commands<u32>> = Commands::new(64);
+    fn a_closed_queue_refuses_commands_and_drops_what_waited() {
+        let c: Arc<Commands<Arc<()>>> = Commands::new();
+        let held = Arc::new(());
+        c.send_now(held.clone()).unwrap();
         c.close();
-        for i in 0..20 {
-            assert!(c.send_now(i).is_err());
-        }
+        assert_eq!(
+            Arc::strong_count(&held),
+            1,
+            "the queued command was dropped"
+        );
+        assert!(c.send_now(held.clone()).is_err());
     }
 
     #[test]
-    fn a_channel_allocates_its_ring_with_the_first_message() {
+    fn a_channel_holds_nothing_until_its_first_message() {
         let (tx, rx) = channel::<u32>(4);
-        assert!(tx.ring.queue.get().is_none());
+        assert_eq!(rx.held(), (0, 0));
         assert_eq!(rx.poll_recv(&mut cx()), Poll::Pending);
         assert!(tx.poll_ready(&mut cx()).is_ready());
-        assert!(tx.ring.queue.get().is_none(), "neither end allocated it");
         assert!(tx.try_send(1).is_ok());
-        assert!(tx.ring.queue.get().is_some());
         assert_eq!(rx.poll_recv(&mut cx()), Poll::Ready(Some(1)));
         // Closed before any message: the receiver ends at once.
         let (tx, rx) = channel::<u32>(4);
@@ -700,6 +814,39 @@ mod tests {
         assert_eq!(rx.poll_recv(&mut cx()), Poll::Ready(None));
     }
 
+    /// The receiver is woken when the queue goes from empty to not empty,
+    /// the driver when it goes from full to not full: not per message.
+    #[test]
+    fn a_channel_wakes_each_end_only_at_the_edges() {
+        let (tx, rx) = channel::<u32>(3);
+        let (receiver_wakes, rw) = counting();
+        let (sender_wakes, sw) = counting();
+        assert!(rx.poll_recv(&mut Context::from_waker(&rw)).is_pending());
+        for i in 0..3 {
+            tx.try_send(i).unwrap();
+        }
+        assert_eq!(receiver_wakes.0.load(Ordering::SeqCst), 1);
+        assert!(tx.poll_ready(&mut Context::from_waker(&sw)).is_pending());
+        for i in 0..3 {
+            assert_eq!(rx.poll_recv(&mut cx()), Poll::Ready(Some(i)));
+        }
+        assert_eq!(sender_wakes.0.load(Ordering::SeqCst), 1);
+    }
+
+    /// A receiver that caught up keeps a small deque, whatever a burst
+    /// made it grow to.
+    #[test]
+    fn a_channel_gives_back_what_a_burst_took() {
+        let (tx, rx) = channel::<[u8; 64]>(1024);
+        for _ in 0..1024 {
+            tx.try_send([0; 64]).unwrap();
+        }
+        assert!(rx.held().1 >= 1024);
+        while let Poll::Ready(Some(_)) = rx.poll_recv(&mut cx()) {}
+        assert_eq!(rx.held().0, 0);
+        assert!(rx.held().1 <= 2 * HELD, "{} slots kept", rx.held().1);
+    }
+
     #[test]
     fn a_dropped_receiver_closes_the_channel() {
         let (tx, rx) = channel::<u32>(2);
@@ -722,5 +869,38 @@ mod tests {
         assert_eq!(pool.idle(), 0, "the slot is reused");
         drop(tx);
         assert_eq!(Pin::new(&mut rx).poll(&mut cx()), Poll::Ready(Err(())));
+    }
+
+    /// A permit is held by the sender of an owned reply until the outcome
+    /// is sent (or the sender dropped); the bound refuses one more.
+    #[test]
+    fn permits_are_held_until_the_outcome_is_sent() {
+        let pool = Arc::new(ReplyPool::<Result<u8, ()>>::new());
+        let budget = Budget::new(2);
+        let (tx1, mut rx1) = pool.reply_owned(|| Err(()), budget.try_take().unwrap());
+        let (tx2, rx2) = pool.reply_owned(|| Err(()), budget.try_take().unwrap());
+        assert!(budget.try_take().is_none(), "the bound is 2");
+        assert_eq!(budget.used(), 2);
+        tx1.send(Ok(1));
+        assert_eq!(budget.used(), 1, "sent: the permit is back");
+        drop(tx2);
+        assert_eq!(budget.used(), 0, "dropped: the permit is back");
+        assert_eq!(Pin::new(&mut rx1).poll(&mut cx()), Poll::Ready(Ok(1)));
+        drop(rx2);
+        assert!(budget.try_take().is_some());
+    }
+
+    /// A caller waiting for a permit gets one when another is given back.
+    #[test]
+    fn a_waiting_caller_gets_the_permit_given_back() {
+        let budget = Budget::new(1);
+        let held = budget.try_take().unwrap();
+        let (wakes, waker) = counting();
+        let mut waiting = Box::pin(budget.take());
+        let mut cx = Context::from_waker(&waker);
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        drop(held);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert!(waiting.as_mut().poll(&mut cx).is_ready());
     }
 }

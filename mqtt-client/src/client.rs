@@ -18,13 +18,14 @@ use sansmqtt_proto::{
 };
 use sansmqtt_session::{CloseReason, PublishDone, SavedSession, Session, SessionOptions};
 
-use crate::chan::{self, Commands, ReplyPool};
+use crate::chan::{self, Budget, Commands, Permit, ReplyPool};
 use crate::command::Command;
 use crate::config::{BrokerUri, Config};
 use crate::connector::{Connector, DefaultConnector};
 use crate::disconnect::DisconnectOptions;
 use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
+use crate::publish_handle::PublishHandle;
 use crate::runtime::Runtime;
 use crate::server::{ServerInfo, ServerSlot};
 use crate::subscribe_options::{
@@ -95,18 +96,14 @@ impl ConnectionState {
     }
 }
 
-/// Capacity of each subscription stream and of the `deliver_message` queue
-/// (rings of about 11 KiB, each allocated by its first message). When one is full, messages
-/// wait in the driver (up to 1,024), then the client stops reading from the
-/// socket and withholds acknowledgements: the broker slows down, nothing is
-/// dropped.
-const QUEUE: usize = 128;
-
-/// Commands the rings hold: 4 in a ring every client has (half a KiB: a
-/// thousand clients in a process stay cheap), 256 in a larger one (32 KiB)
-/// allocated the first time a client has more than 4 waiting; a burst
-/// beyond it spills into an overflow queue, in order.
-const COMMANDS: usize = 256;
+/// Messages each subscription stream and the `deliver_message` queue
+/// hold (their memory follows what waits: a queue that has caught up keeps
+/// room for 32). When one is full, its messages wait in the client, up to
+/// as many again for all receivers together ([`QUEUE`] is the driver's
+/// bound too); past that the client stops reading from the socket, and
+/// QoS 1/2 acknowledgements are withheld meanwhile: the broker slows down,
+/// nothing is dropped.
+pub(crate) const QUEUE: usize = 1024;
 
 /// A live handle on the command queue: the driver runs while one exists
 /// (the client's, and one per subscription stream).
@@ -289,14 +286,17 @@ impl PublishOptions {
     }
 }
 
-type PublishOutcome = Result<PublishDone, ClientError>;
+pub(crate) type PublishOutcome = Result<PublishDone, ClientError>;
 
 struct Shared {
     commands: Handle,
     deliver: chan::Receiver<Message>,
     /// One `deliver_message` caller at a time parks on the queue.
     deliver_wait: Mutex<()>,
-    replies: ReplyPool<PublishOutcome>,
+    replies: Arc<ReplyPool<PublishOutcome>>,
+    /// Publishes handed over without waiting (`publish_nowait`,
+    /// `try_publish`) and not yet complete: at most `max_queued`.
+    budget: Arc<Budget>,
     /// Shared with the driver.
     config: Arc<Config>,
     #[cfg(feature = "payload")]
@@ -370,7 +370,7 @@ impl Client {
         let session = new_session(options, config.persistence.as_deref())?;
         #[cfg(feature = "payload")]
         let codecs = crate::payload::Codecs::from_config(&config)?;
-        let commands = Commands::new(COMMANDS);
+        let commands = Commands::new();
         let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let (first_connect, connected) = oneshot::channel();
@@ -383,7 +383,7 @@ impl Client {
             uris,
             session,
             Links {
-                commands: commands.clone(),
+                commands: commands.receiver(),
                 deliver: deliver_tx,
                 counters: counters.clone(),
                 first_connect,
@@ -395,7 +395,8 @@ impl Client {
                 commands: Handle::new(commands),
                 deliver: deliver_rx,
                 deliver_wait: Mutex::new(()),
-                replies: ReplyPool::new(),
+                replies: Arc::new(ReplyPool::new()),
+                budget: Budget::new(config.max_queued),
                 config,
                 #[cfg(feature = "payload")]
                 codecs,
@@ -540,18 +541,8 @@ impl Client {
         T: TryInto<TopicName>,
         ClientError: From<T::Error>,
     {
-        let topic = topic.try_into()?;
-        let (qos, retain) = match (options.qos, options.retain) {
-            (Some(qos), Some(retain)) => (qos, retain),
-            (qos, retain) => {
-                let (q, r) = self.shared.config.publish_defaults(&topic);
-                (qos.unwrap_or(q), retain.unwrap_or(r))
-            }
-        };
-        // The session assigns the real packet identifier.
-        let mut p = Publish::with_qos(topic, payload, qos, PacketId::MIN);
-        p.retain = retain;
-        self.send_publish(p, &options).await
+        let publish = self.make_publish(topic, payload, &options)?;
+        self.send_publish(publish, &options).await
     }
 
     /// Publishes a PUBLISH as given (MQTT 5 properties included); the packet
@@ -581,22 +572,56 @@ impl Client {
         self.send_publish(publish, &options).await
     }
 
-    async fn send_publish(
+    /// The PUBLISH of a `publish` call: the topic checked, QoS and retain
+    /// from `options` or the configuration's defaults for the topic.
+    pub(crate) fn make_publish<T>(
         &self,
-        mut publish: Publish,
+        topic: T,
+        payload: impl Into<Bytes>,
         options: &PublishOptions,
-    ) -> Result<PublishDone, ClientError> {
+    ) -> Result<Publish, ClientError>
+    where
+        T: TryInto<TopicName>,
+        ClientError: From<T::Error>,
+    {
+        let topic = topic.try_into()?;
+        let (qos, retain) = match (options.qos, options.retain) {
+            (Some(qos), Some(retain)) => (qos, retain),
+            (qos, retain) => {
+                let (q, r) = self.shared.config.publish_defaults(&topic);
+                (qos.unwrap_or(q), retain.unwrap_or(r))
+            }
+        };
+        // The session assigns the real packet identifier.
+        let mut p = Publish::with_qos(topic, payload, qos, PacketId::MIN);
+        p.retain = retain;
+        Ok(p)
+    }
+
+    /// Properties from `options`, and when the message expires.
+    fn finish_publish(
+        &self,
+        publish: &mut Publish,
+        options: &PublishOptions,
+    ) -> Result<Option<Instant>, ClientError> {
         // Only a publish with properties touches them (the first write
         // allocates them).
         if crate::properties::has_publish_properties(options) {
             crate::properties::apply_publish(options, &mut publish.properties)?;
         }
-        let config = &self.shared.config;
-        let expires = options
+        Ok(options
             .expiry
-            .or(config.publish_expiry)
-            .map(|d| Instant::now() + d);
-        let timeout = options.timeout.or(config.request_timeout);
+            .or(self.shared.config.publish_expiry)
+            .map(|d| Instant::now() + d))
+    }
+
+    async fn send_publish(
+        &self,
+        mut publish: Publish,
+        options: &PublishOptions,
+    ) -> Result<PublishDone, ClientError> {
+        let expires = self.finish_publish(&mut publish, options)?;
+        let timeout = options.timeout.or(self.shared.config.request_timeout);
         // A recycled reply slot: no allocation per publish once warm.
         let (reply, outcome) = self.shared.replies.reply(|| Err(ClientError::Closed));
         self.within(timeout, async {
@@ -608,6 +633,32 @@ impl Client {
             outcome.await
         })
         .await
+    }
+
+    /// Hands `publish` to the driver under `permit`: the handle of
+    /// [`Client::publish_nowait`] and [`Client::try_publish`].
+    pub(crate) fn hand_over(
+        &self,
+        mut publish: Publish,
+        options: &PublishOptions,
+        permit: Permit,
+    ) -> Result<PublishHandle, ClientError> {
+        let expires = self.finish_publish(&mut publish, options)?;
+        let (reply, outcome) = self
+            .shared
+            .replies
+            .reply_owned(|| Err(ClientError::Closed), permit);
+        self.send(Command::Publish {
+            publish,
+            expires,
+            reply: Some(reply),
+        })?;
+        Ok(PublishHandle::new(outcome))
+    }
+
+    /// The bound of publishes handed over without waiting.
+    pub(crate) fn budget(&self) -> &Arc<Budget> {
+        &self.shared.budget
     }
 
     /// Subscribes to filters; the result has the granted QoS or the

@@ -41,6 +41,7 @@ pub mod payload;
 mod payload_keys;
 pub mod persist;
 mod properties;
+mod publish_handle;
 mod redirect;
 mod request;
 mod routing;
@@ -61,6 +62,7 @@ pub use message::Message;
 #[cfg(feature = "payload")]
 pub use payload::{Codec, Codecs, Decoded, DecodedSubscription, PayloadError, Value};
 pub use persist::FileStore;
+pub use publish_handle::PublishHandle;
 pub use request::{DEFAULT_REQUEST_TIMEOUT, RequestOptions};
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
 /// The packet and property types of [`Message`] and [`Client::publish_packet_with`],

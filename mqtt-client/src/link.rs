@@ -112,20 +112,27 @@ const HELD_READ_BUFFER: usize = 12 * 1024;
 
 /// Read sizes that follow the traffic.
 ///
-/// `futures-io` reads into initialized memory, so every read zeroes the
-/// room it offers first. The size therefore follows what reads bring, both
-/// ways: a broker that coalesces its writes fills 64 KiB reads (the zeroing
-/// is then a small part of the bytes handled), while a broker sending with
-/// TCP_NODELAY brings one packet per read, and zeroing 64 KiB for each
-/// 70-byte PUBLISH was a sixth of a subscriber's CPU. Room offered stays
-/// within four times what the last reads brought (and [`MIN_READ`]).
+/// Two sizes. `hint` sizes the buffer: a full read doubles it, up to
+/// [`MAX_READ`], and it stays there (a buffer still held by messages is
+/// replaced by one with room for three reads, so a busy connection
+/// allocates once per 192 KiB). `offer` is what one read may fill, and
+/// `futures-io` reads into initialized memory, so every read zeroes it
+/// first: it follows what reads bring both ways (doubled by a full read,
+/// halved by one under a quarter of it). A broker that coalesces its writes
+/// fills 64 KiB reads; a broker sending with TCP_NODELAY brings one packet
+/// per read, and zeroing 64 KiB for each 70-byte PUBLISH was a sixth of a
+/// subscriber's CPU.
 pub(crate) struct ReadSize {
     hint: usize,
+    offer: usize,
 }
 
 impl ReadSize {
     pub(crate) fn new() -> Self {
-        Self { hint: MIN_READ }
+        Self {
+            hint: MIN_READ,
+            offer: MIN_READ,
+        }
     }
 
     /// Makes room at the end of `buf` (the session's input buffer, holding
@@ -178,25 +185,24 @@ impl ReadSize {
             };
             buf.reserve(size);
         }
-        self.hint
+        self.offer
     }
 
     /// A read of `n` bytes came: a full read doubles the next one, a read
     /// that filled less than a quarter of it halves it.
     pub(crate) fn took(&mut self, n: usize) {
-        self.hint = if n >= self.hint {
-            (self.hint * 2).min(MAX_READ)
-        } else if n < self.hint / 4 {
-            (self.hint / 2).max(MIN_READ)
-        } else {
-            self.hint
-        };
+        if n >= self.offer {
+            self.offer = (self.offer * 2).min(MAX_READ);
+            self.hint = self.hint.max(self.offer);
+        } else if n < self.offer / 4 {
+            self.offer = (self.offer / 2).max(MIN_READ);
+        }
     }
 
     /// The size of the next ordinary read.
     #[cfg(test)]
-    fn hint(&self) -> usize {
-        self.hint
+    fn offer(&self) -> usize {
+        self.offer
     }
 }
 
@@ -211,14 +217,14 @@ mod tests {
     #[test]
     fn full_reads_grow_to_the_largest() {
         let mut size = ReadSize::new();
-        assert_eq!(size.hint(), MIN_READ);
+        assert_eq!(size.offer(), MIN_READ);
         for _ in 0..10 {
-            let n = size.hint();
+            let n = size.offer();
             size.took(n);
         }
-        assert_eq!(size.hint(), MAX_READ);
+        assert_eq!(size.offer(), MAX_READ);
         size.took(MAX_READ);
-        assert_eq!(size.hint(), MAX_READ);
+        assert_eq!(size.offer(), MAX_READ);
     }
 
     /// A broker with TCP_NODELAY brings one small packet per read: the room
@@ -226,16 +232,16 @@ mod tests {
     #[test]
     fn small_reads_shrink_to_the_smallest() {
         let mut size = ReadSize::new();
-        while size.hint() < MAX_READ {
-            let n = size.hint();
+        while size.offer() < MAX_READ {
+            let n = size.offer();
             size.took(n);
         }
         for _ in 0..7 {
             size.took(70);
         }
-        assert_eq!(size.hint(), MIN_READ);
+        assert_eq!(size.offer(), MIN_READ);
         size.took(70);
-        assert_eq!(size.hint(), MIN_READ);
+        assert_eq!(size.offer(), MIN_READ);
     }
 
     /// Reads between a quarter and all of the room keep the size.
@@ -243,11 +249,11 @@ mod tests {
     fn partly_filled_reads_keep_the_size() {
         let mut size = ReadSize::new();
         size.took(MIN_READ);
-        assert_eq!(size.hint(), 2 * MIN_READ);
+        assert_eq!(size.offer(), 2 * MIN_READ);
         size.took(MIN_READ / 2 + 1);
-        assert_eq!(size.hint(), 2 * MIN_READ);
+        assert_eq!(size.offer(), 2 * MIN_READ);
         size.took(MIN_READ / 2 - 1);
-        assert_eq!(size.hint(), MIN_READ);
+        assert_eq!(size.offer(), MIN_READ);
     }
 
     /// The room offered is what a read may fill, never more than the

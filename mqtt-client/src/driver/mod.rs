@@ -22,7 +22,7 @@ use sansmqtt_session::{CloseReason, Connected, Event, PublishDone, PublishError,
 
 use crate::auth::{AuthError, AuthFlow};
 use crate::backoff::Backoff;
-use crate::chan::{self, Commands};
+use crate::chan::{self, CommandReceiver};
 use crate::client::Counters;
 use crate::command::{Callers, Command, Reply, Waiter};
 use crate::config::{BrokerUri, Config};
@@ -45,7 +45,7 @@ mod events;
 
 /// What the driver shares with the client handles.
 pub(crate) struct Links {
-    pub(crate) commands: Arc<Commands<Command>>,
+    pub(crate) commands: CommandReceiver<Command>,
     pub(crate) deliver: chan::Sender<Message>,
     pub(crate) counters: Arc<Counters>,
     /// Answered when the first connection is accepted, or with why not.
@@ -62,7 +62,7 @@ pub(crate) struct Driver {
     brokers: Brokers,
     session: Session<Option<FileStore>>,
     link: Link,
-    commands: Arc<Commands<Command>>,
+    commands: CommandReceiver<Command>,
     commands_done: bool,
     timer: Pin<Box<dyn Timer>>,
     timer_at: Option<Instant>,
@@ -89,8 +89,9 @@ pub(crate) struct Driver {
 const COMMAND_BATCH: usize = 256;
 /// Encoded bytes waiting for the socket above which no new command is taken.
 const OUT_LIMIT: usize = 256 * 1024;
-/// Messages decoded but not yet delivered beyond which reading stops.
-const INBOX_MAX: usize = 1024;
+/// Messages decoded but not yet delivered beyond which reading stops: as
+/// many as one receiver's queue holds.
+const INBOX_MAX: usize = crate::client::QUEUE;
 
 impl Driver {
     pub(crate) fn new(
@@ -369,13 +370,6 @@ impl Driver {
             log::error!("{}: stopping: {failure}", self.client_id());
             self.give_up();
         }
-    }
-}
-
-impl Drop for Driver {
-    /// Commands queued or sent later fail with `Closed`: nobody takes them.
-    fn drop(&mut self) {
-        self.commands.close();
     }
 }
 

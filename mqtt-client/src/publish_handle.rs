@@ -1,0 +1,151 @@
+//! Publishing without waiting for the outcome: [`Client::publish_nowait`]
+//! and [`Client::try_publish`] hand the message to the client and return a
+//! [`PublishHandle`], a future of the outcome that may be awaited later,
+//! kept in a collection, or dropped (the publish goes on).
+//!
+//! The rule of backpressure: at most the configuration's `max_queued`
+//! publishes handed over this way are incomplete at once (queued for the
+//! driver, waiting for the connection or an in-flight slot, or in flight).
+//! At the bound, `publish_nowait` waits for one of them to complete, and
+//! `try_publish` fails at once with
+//! [`PublishError::QueueFull`]. Publishes of the waiting forms
+//! ([`Client::publish`]) do not count: their callers are the bound.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use sansmqtt_proto::{QoS, TopicName};
+use sansmqtt_session::{PublishDone, PublishError};
+
+use crate::chan::{Reply, ReplyPool};
+use crate::client::PublishOutcome;
+use crate::{Client, ClientError, PublishOptions};
+
+/// The outcome of a publish handed over by [`Client::publish_nowait`] or
+/// [`Client::try_publish`]: resolves as [`Client::publish`] would (QoS 0
+/// once the transport took it, QoS 1 on PUBACK, QoS 2 on PUBCOMP, or a
+/// typed error). Dropping it does not cancel the publish.
+#[must_use = "dropping the handle does not cancel the publish, but its outcome is lost"]
+pub struct PublishHandle {
+    reply: Reply<Arc<ReplyPool<PublishOutcome>>, PublishOutcome>,
+}
+
+impl PublishHandle {
+    pub(crate) fn new(reply: Reply<Arc<ReplyPool<PublishOutcome>>, PublishOutcome>) -> Self {
+        Self { reply }
+    }
+}
+
+impl std::fmt::Debug for PublishHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishHandle").finish_non_exhaustive()
+    }
+}
+
+impl Future for PublishHandle {
+    type Output = Result<PublishDone, ClientError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.reply).poll(cx)
+    }
+}
+
+impl Client {
+    /// Publishes without waiting for the outcome: returns a
+    /// [`PublishHandle`] once the message is handed to the client, at once
+    /// unless `max_queued` publishes handed over this way are incomplete
+    /// (then when one completes: the backpressure of a telemetry loop).
+    /// The handle resolves as [`Client::publish`] does; dropping it does not
+    /// cancel the publish. Publishes keep the order of the calls.
+    ///
+    /// ```no_run
+    /// # async fn example(client: sansmqtt::Client) -> Result<(), sansmqtt::ClientError> {
+    /// use sansmqtt::{QoS, TopicName};
+    ///
+    /// let topic = TopicName::try_from("sensors/kitchen/temp")?;
+    /// let mut pending = Vec::new();
+    /// for reading in 0..100u32 {
+    ///     let payload = reading.to_string();
+    ///     pending.push(client.publish_nowait(&topic, payload, QoS::AtLeastOnce, false).await?);
+    /// }
+    /// // Later (or never: the publishes go on without their handles).
+    /// for handle in pending {
+    ///     handle.await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn publish_nowait<T>(
+        &self,
+        topic: T,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<PublishHandle, ClientError>
+    where
+        T: TryInto<TopicName>,
+        ClientError: From<T::Error>,
+    {
+        let options = PublishOptions::new().qos(qos).retain(retain);
+        self.publish_nowait_with(topic, payload, options).await
+    }
+
+    /// [`Client::publish_nowait`] with the options of
+    /// [`Client::publish_with`]; `options.timeout` does not apply (the
+    /// caller decides how long to wait for the handle).
+    pub async fn publish_nowait_with<T>(
+        &self,
+        topic: T,
+        payload: impl Into<Bytes>,
+        options: PublishOptions,
+    ) -> Result<PublishHandle, ClientError>
+    where
+        T: TryInto<TopicName>,
+        ClientError: From<T::Error>,
+    {
+        let publish = self.make_publish(topic, payload, &options)?;
+        let permit = self.budget().take().await;
+        self.hand_over(publish, &options, permit)
+    }
+
+    /// [`Client::publish_nowait`] that never waits: fails with
+    /// [`ClientError::Publish`]`(`[`PublishError::QueueFull`]`)` (the bound,
+    /// `max_queued`) when that many publishes handed over without waiting
+    /// are incomplete. Callable outside any async context.
+    pub fn try_publish<T>(
+        &self,
+        topic: T,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<PublishHandle, ClientError>
+    where
+        T: TryInto<TopicName>,
+        ClientError: From<T::Error>,
+    {
+        let options = PublishOptions::new().qos(qos).retain(retain);
+        self.try_publish_with(topic, payload, options)
+    }
+
+    /// [`Client::try_publish`] with the options of [`Client::publish_with`]
+    /// (`options.timeout` does not apply).
+    pub fn try_publish_with<T>(
+        &self,
+        topic: T,
+        payload: impl Into<Bytes>,
+        options: PublishOptions,
+    ) -> Result<PublishHandle, ClientError>
+    where
+        T: TryInto<TopicName>,
+        ClientError: From<T::Error>,
+    {
+        let publish = self.make_publish(topic, payload, &options)?;
+        let budget = self.budget();
+        let permit = budget
+            .try_take()
+            .ok_or(ClientError::Publish(PublishError::QueueFull(budget.max())))?;
+        self.hand_over(publish, &options, permit)
+    }
+}
