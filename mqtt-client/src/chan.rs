@@ -484,16 +484,19 @@ pub(crate) struct ReplySender<T> {
 impl<T> ReplySender<T> {
     /// Delivers the outcome (dropped if the caller gave up).
     pub(crate) fn send(mut self, value: T) {
+        // The permit is back before the caller can see the outcome: a
+        // caller that awaited every handle finds every permit free.
+        self.permit.take();
         if let Some(slot) = self.slot.take() {
             let _ = slot.value.push(value);
             slot.waker.wake();
         }
-        self.permit.take();
     }
 }
 
 impl<T> Drop for ReplySender<T> {
     fn drop(&mut self) {
+        self.permit.take();
         if let Some(slot) = self.slot.take() {
             let _ = slot.value.push((self.closed)());
             slot.waker.wake();

@@ -990,6 +990,53 @@ async fn concurrent_publishes(env: Env) {
 }
 e2e!(concurrent_publishes: mosquitto_v311, mosquitto_v5, rumqttd_v311, rumqttd_v5);
 
+// A telemetry loop (issue #15): one task hands 2,000 publishes over with
+// `publish_nowait`, at most `max_queued` (64) incomplete at once, keeping
+// every other handle and dropping the rest. Every message arrives, once and
+// in order (one topic, one publisher [MQTT-4.6.0-6]); the kept handles all
+// resolve with the QoS asked.
+async fn publish_nowait_loop(env: Env) {
+    const N: u32 = 2_000;
+    let broker = env.start("");
+    let sub = env.connect(&broker, "nowait-sub").await;
+    let mut config = env.config("nowait-pub");
+    config.max_queued = 64;
+    config.max_inflight = 16;
+    let publisher = env.connect_with(&broker, config).await;
+    let mut stream = sub
+        .subscription("nowait/t", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let mut kept = Vec::new();
+    for i in 0..N {
+        let handle = timeout(
+            STEP,
+            publisher.publish_nowait("nowait/t", i.to_string(), QoS::AtLeastOnce, false),
+        )
+        .await
+        .expect("room within the step")
+        .unwrap();
+        if i % 2 == 0 {
+            kept.push(handle);
+        }
+    }
+    for handle in kept {
+        let done = timeout(STEP, handle)
+            .await
+            .expect("handle resolves")
+            .unwrap();
+        assert_eq!(done.qos, QoS::AtLeastOnce);
+    }
+    for i in 0..N {
+        assert_eq!(text(&next(&mut stream).await), i.to_string());
+    }
+    quiet(&mut stream).await;
+    publisher.disconnect().await;
+    sub.disconnect().await;
+}
+
+e2e!(publish_nowait_loop: mosquitto_v311, mosquitto_v5, rumqttd_v311);
+
 // Connection state changes are observable: connected, disconnected with the
 // reason, connecting again; with mosquitto also a broker that goes away and
 // comes back (connection lost, reconnecting with the attempt number).

@@ -2115,6 +2115,83 @@ fn the_offline_queue_is_bounded() {
     });
 }
 
+/// `try_publish` and `publish_nowait` (issue #15) hand a publish over and
+/// return a handle at once; at most `max_queued` of them are incomplete:
+/// beyond, `try_publish` fails at once with a typed error and
+/// `publish_nowait` waits for room. A dropped handle does not cancel its
+/// publish, and the publishes keep the order of the calls.
+#[test]
+fn publishes_handed_over_without_waiting_are_bounded_and_survive_their_handles() {
+    run(Duration::from_secs(20), async {
+        let (mut fake, _) = FakeBroker::bind();
+        let config = Config {
+            max_queued: 3,
+            ..forever("nowait")
+        };
+        let (client, _) = connect_fake(&mut fake, config, &CONNACK_ACCEPTED).await;
+        let first = client
+            .try_publish("nw", "0", QoS::AtLeastOnce, false)
+            .expect("handed over");
+        // Dropped: the publish goes on.
+        drop(
+            client
+                .try_publish("nw", "1", QoS::AtLeastOnce, false)
+                .unwrap(),
+        );
+        let third = client
+            .try_publish("nw", "2", QoS::AtLeastOnce, false)
+            .unwrap();
+        let refused = client.try_publish("nw", "3", QoS::AtLeastOnce, false);
+        assert!(
+            matches!(
+                refused,
+                Err(ClientError::Publish(PublishError::QueueFull(3)))
+            ),
+            "{refused:?}"
+        );
+        // publish_nowait waits for room.
+        let c = client.clone();
+        let waiting = spawn(async move {
+            c.publish_nowait("nw", "3", QoS::AtLeastOnce, false)
+                .await
+                .map(|handle| (Instant::now(), handle))
+        });
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let (p, _) = fake.read_until_type(3, T).unwrap();
+            assert_eq!(
+                publish_parts(&p),
+                ("nw".to_owned(), i.to_string().into_bytes())
+            );
+            ids.push(packet_id(&p).unwrap());
+        }
+        Rt::sleep(ms(200)).await;
+        assert!(!waiting.is_finished(), "no room before an acknowledgement");
+        let acked = Instant::now();
+        fake.write(&ack(0x40, ids[0])).unwrap();
+        let done = timeout(T, first).await.expect("first").unwrap();
+        assert_eq!(done.qos, QoS::AtLeastOnce);
+        let (room_at, fourth) = finished(waiting, T).await.expect("room after the PUBACK");
+        assert!(room_at >= acked);
+        let (p, _) = fake.read_until_type(3, T).unwrap();
+        assert_eq!(publish_parts(&p), ("nw".to_owned(), b"3".to_vec()));
+        ids.push(packet_id(&p).unwrap());
+        for &id in &ids[1..] {
+            fake.write(&ack(0x40, id)).unwrap();
+        }
+        assert!(timeout(T, third).await.expect("third").is_ok());
+        assert!(timeout(T, fourth).await.expect("fourth").is_ok());
+        // Every permit is back: three more at once.
+        let again: Vec<_> = (0..3)
+            .map(|_| client.try_publish("nw", "x", QoS::AtMostOnce, false))
+            .collect();
+        assert!(again.iter().all(Result::is_ok), "{again:?}");
+        for handle in again {
+            assert!(timeout(T, handle.unwrap()).await.expect("QoS 0").is_ok());
+        }
+    });
+}
+
 // ------------------------------------------------------- session expiry (v5)
 
 /// MQTT 5 `session_expiry`: a clean first connection whose session outlives
