@@ -97,13 +97,13 @@ impl ConnectionState {
 }
 
 /// Messages each subscription stream and the `deliver_message` queue
-/// hold (their memory follows what waits: a queue that has caught up keeps
+/// hold. Their memory follows what waits (a queue that has caught up keeps
 /// room for 32). When one is full, its messages wait in the client, up to
-/// as many again for all receivers together ([`QUEUE`] is the driver's
-/// bound too); past that the client stops reading from the socket, and
-/// QoS 1/2 acknowledgements are withheld meanwhile: the broker slows down,
-/// nothing is dropped.
-pub(crate) const QUEUE: usize = 1024;
+/// this many again for all receivers together; past that the client stops
+/// reading from the socket, and QoS 1/2 acknowledgements are withheld
+/// meanwhile: the broker slows down, nothing is dropped (see the guide,
+/// "Backpressure and QoS 0 overflow").
+pub const DELIVERY_QUEUE: usize = 1024;
 
 /// A live handle on the command queue: the driver runs while one exists
 /// (the client's, and one per subscription stream).
@@ -371,7 +371,7 @@ impl Client {
         #[cfg(feature = "payload")]
         let codecs = crate::payload::Codecs::from_config(&config)?;
         let commands = Commands::new();
-        let (deliver_tx, deliver_rx) = chan::channel(QUEUE);
+        let (deliver_tx, deliver_rx) = chan::channel(DELIVERY_QUEUE);
         let counters = Arc::new(Counters::default());
         let (first_connect, connected) = oneshot::channel();
         let server = Arc::new(ServerSlot::default());
@@ -901,7 +901,7 @@ impl Client {
     ) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::try_from(filter)?;
         let id = self.next_id();
-        let (sender, receiver) = chan::channel(QUEUE);
+        let (sender, receiver) = chan::channel(DELIVERY_QUEUE);
         let route_filter = filter.clone();
         self.ask(|reply| Command::Route {
             id,

@@ -52,7 +52,7 @@ pub mod transport;
 
 /// Payloads and message bodies are `bytes::Bytes`, re-exported.
 pub use bytes::Bytes;
-pub use client::{Client, ConnectionState, PublishOptions, Stats, Subscription};
+pub use client::{Client, ConnectionState, DELIVERY_QUEUE, PublishOptions, Stats, Subscription};
 pub use config::{BrokerUri, Config, ConfigError, ProtocolChoice, Qos0Overflow, UserProperties};
 pub use connect_error::ConnectError;
 pub use connector::{Connector, DefaultConnector};

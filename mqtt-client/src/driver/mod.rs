@@ -91,7 +91,7 @@ const COMMAND_BATCH: usize = 256;
 const OUT_LIMIT: usize = 256 * 1024;
 /// Messages decoded but not yet delivered beyond which reading stops: as
 /// many as one receiver's queue holds.
-const INBOX_MAX: usize = crate::client::QUEUE;
+const INBOX_MAX: usize = crate::DELIVERY_QUEUE;
 
 impl Driver {
     pub(crate) fn new(
