@@ -1,10 +1,67 @@
-//! The one mosquitto of a benchmark run, on a free loopback port, with
-//! settings that never drop a message in these workloads.
+//! The mosquitto of a benchmark run (one per broker regime), on a free
+//! loopback port, with settings that never drop a message in these
+//! workloads.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How the broker sends, the two regimes of issue #15.
+///
+/// mosquitto writes every packet it has for a client with its own `write`.
+/// By default (Nagle's algorithm on) the kernel holds a small segment back
+/// while an earlier one is unacknowledged, so packets written in quick
+/// succession leave together and a client reads several at once. With
+/// `set_tcp_nodelay true` (what EMQX, HiveMQ and VerneMQ do by default)
+/// every packet leaves at once in its own segment, and a client that keeps
+/// up reads one packet per wake-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Regime {
+    /// `set_tcp_nodelay true`: one packet per client read.
+    Nodelay,
+    /// mosquitto's default (`set_tcp_nodelay false`): small writes coalesce.
+    Coalesced,
+}
+
+impl Regime {
+    /// Both, in report order.
+    pub(crate) const ALL: [Regime; 2] = [Regime::Nodelay, Regime::Coalesced];
+
+    /// Its name in reports (`nodelay`, `coalesced`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Regime::Nodelay => "nodelay",
+            Regime::Coalesced => "coalesced",
+        }
+    }
+
+    /// What it means, in a few words.
+    pub(crate) fn about(self) -> &'static str {
+        match self {
+            Regime::Nodelay => "mosquitto with TCP_NODELAY, one packet per client read",
+            Regime::Coalesced => "mosquitto's default, its small writes coalesce",
+        }
+    }
+
+    /// mosquitto's `set_tcp_nodelay`.
+    pub(crate) fn nodelay(self) -> bool {
+        self == Regime::Nodelay
+    }
+
+    /// `--broker-nodelay on|off|both`.
+    pub(crate) fn parse_option(s: &str) -> Option<Vec<Regime>> {
+        match s {
+            "on" => Some(vec![Regime::Nodelay]),
+            "off" => Some(vec![Regime::Coalesced]),
+            "both" => Some(Regime::ALL.to_vec()),
+            _ => None,
+        }
+    }
+}
 
 /// A running mosquitto, stopped (by its PID) when dropped.
 pub(crate) struct Broker {
@@ -14,14 +71,15 @@ pub(crate) struct Broker {
     /// Its configuration file, as written.
     pub(crate) settings: String,
     dir: PathBuf,
+    /// How it sends.
+    pub(crate) regime: Regime,
 }
 
 impl Broker {
-    /// Starts mosquitto; fails if it is not installed or does not listen.
-    /// With `nodelay`, mosquitto sends with TCP_NODELAY (`set_tcp_nodelay
-    /// true`, as EMQX, HiveMQ and VerneMQ do): every packet leaves in its own
-    /// segment and a client reads one packet per wake-up.
-    pub(crate) fn start(nodelay: bool) -> Result<Broker, String> {
+    /// Starts mosquitto in `regime`; fails if it is not installed or does
+    /// not listen.
+    pub(crate) fn start(regime: Regime) -> Result<Broker, String> {
+        let nodelay = regime.nodelay();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -52,6 +110,7 @@ impl Broker {
             port,
             settings,
             dir,
+            regime,
         };
         for _ in 0..250 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

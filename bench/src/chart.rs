@@ -1,5 +1,8 @@
 //! The PNG chart of the summary: one panel per workload, a horizontal bar
-//! per client of its headline figure (median, min-max whiskers).
+//! per client and broker regime of its headline figure (median, min-max
+//! whiskers). A client's bars are next to each other, one per regime on the
+//! same axis: the `nodelay` bar in the client's colour, the `coalesced` bar
+//! in a lighter tint of it; the label names the regime.
 //!
 //! Drawn with plotters' bitmap backend; text is rasterized by `ab_glyph`
 //! (pure Rust) from a TrueType font read at run time, so building needs no
@@ -16,6 +19,7 @@ use plotters::prelude::*;
 use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::broker::Regime;
 use crate::report::Row;
 
 /// Width of the picture, pixels.
@@ -44,7 +48,20 @@ const CLIENTS: [&str; 7] = [
     "mosquitto-c",
 ];
 
-fn colour(peer: &str) -> RGBColor {
+/// A client's colour; lighter under mosquitto's default regime.
+fn colour(peer: &str, regime: Regime) -> RGBColor {
+    let RGBColor(r, g, b) = base_colour(peer);
+    match regime {
+        Regime::Nodelay => RGBColor(r, g, b),
+        // Halfway to white.
+        Regime::Coalesced => {
+            let light = |c: u8| c + (255 - c) / 2;
+            RGBColor(light(r), light(g), light(b))
+        }
+    }
+}
+
+fn base_colour(peer: &str) -> RGBColor {
     match CLIENTS.iter().position(|c| *c == peer) {
         Some(0) => RGBColor(31, 119, 180),
         Some(1) => RGBColor(86, 160, 211),
@@ -127,6 +144,24 @@ pub(crate) fn render(path: &Path, rows: &[Row]) -> Result<(), String> {
             _ => panels.push(vec![r]),
         }
     }
+    // Within a panel, a client's regimes next to each other (clients in
+    // the order they first appear, regimes in report order).
+    for panel in &mut panels {
+        let mut order: Vec<&str> = Vec::new();
+        for r in panel.iter() {
+            if !order.contains(&r.peer) {
+                order.push(r.peer);
+            }
+        }
+        panel.sort_by_key(|r| {
+            (
+                order.iter().position(|p| *p == r.peer),
+                Regime::ALL.iter().position(|g| *g == r.regime),
+            )
+        });
+    }
+    // The regime is named in the labels when there is more than one.
+    let several = rows.iter().any(|r| r.regime != rows[0].regime);
     let heights: Vec<u32> = panels
         .iter()
         .map(|p| PANEL_EXTRA + BAR * p.len() as u32)
@@ -145,7 +180,7 @@ pub(crate) fn render(path: &Path, rows: &[Row]) -> Result<(), String> {
     let mut rest = root.clone();
     for (panel, height) in panels.iter().zip(&heights) {
         let (area, below) = rest.split_vertically(*height);
-        draw_panel(&area, panel, text).map_err(|e| format!("chart: {e}"))?;
+        draw_panel(&area, panel, text, several).map_err(|e| format!("chart: {e}"))?;
         rest = below;
     }
     root.present()
@@ -158,6 +193,7 @@ fn draw_panel(
     area: &Area<'_>,
     rows: &[&Row],
     text: bool,
+    several: bool,
 ) -> Result<(), DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>> {
     let Some(first) = rows.first() else {
         return Ok(());
@@ -172,13 +208,18 @@ fn draw_panel(
     let x_max = if top > 0.0 { top * 1.18 } else { 1.0 };
 
     let caption = format!(
-        "{} — {} ({} is better)",
+        "{} — {} ({} is better){}",
         first.title,
         unit,
         if first.higher_is_better {
             "higher"
         } else {
             "lower"
+        },
+        if several {
+            String::new()
+        } else {
+            format!(", broker {}", first.regime.name())
         }
     );
     let mut builder = ChartBuilder::on(area);
@@ -187,7 +228,7 @@ fn draw_panel(
         builder
             .caption(caption, ("sans-serif", 20))
             .x_label_area_size(28)
-            .y_label_area_size(230);
+            .y_label_area_size(if several { 330 } else { 230 });
     } else {
         builder.x_label_area_size(0).y_label_area_size(0);
     }
@@ -197,11 +238,14 @@ fn draw_panel(
     let names: Vec<String> = rows
         .iter()
         .map(|r| {
-            if r.runs_failed > 0 {
-                format!("{} ({} failed)", r.peer, r.runs_failed)
-            } else {
-                r.peer.to_string()
+            let mut name = r.peer.to_string();
+            if several {
+                name = format!("{name} · {}", r.regime.name());
             }
+            if r.runs_failed > 0 {
+                name = format!("{name} ({} failed)", r.runs_failed);
+            }
+            name
         })
         .collect();
     let label = |v: &SegmentValue<usize>| match v {
@@ -244,7 +288,7 @@ fn draw_panel(
             }
             continue;
         };
-        let c = colour(r.peer);
+        let c = colour(r.peer, r.regime);
         let mut bar = Rectangle::new(
             [
                 (0.0, SegmentValue::Exact(seg)),

@@ -2,14 +2,33 @@
 //!
 //! sansmqtt (on tokio, async-std and smol) and its peers (rumqttc, paho,
 //! mosquitto's C clients) on the same mosquitto, in one run, workloads W1-W7
-//! of issue #7, reported as median and min-max with ratios to rumqttc.
+//! of issue #7 (and W5b, W5 in a burst, of issue #15), under both broker
+//! regimes of issue #15, reported as median and min-max with ratios to
+//! rumqttc.
 //!
 //! ```text
-//! cargo run --release -p sansmqtt-bench -- --all          # everything, 3 runs each
+//! cargo run --release -p sansmqtt-bench -- --all          # everything, 3 runs each, both regimes
 //! cargo run --release -p sansmqtt-bench -- --quick        # only checks every workload runs
 //! cargo run --release -p sansmqtt-bench -- --only w1,w4 --peers sansmqtt-tokio,rumqttc --runs 5
 //! cargo run --release -p sansmqtt-bench -- --only w4 --awake  # vCPUs kept awake (see below)
+//! cargo run --release -p sansmqtt-bench -- --only w2 --broker-nodelay on --perf
 //! ```
+//!
+//! `--broker-nodelay on|off|both` (default `both`) chooses the broker
+//! regimes: `on` is mosquitto with `set_tcp_nodelay true` (every packet in
+//! its own segment, so a client that keeps up reads one packet per wake-up:
+//! what EMQX, HiveMQ and VerneMQ do), `off` is mosquitto's default (Nagle:
+//! its small writes coalesce, a client reads several packets at once). With
+//! `both`, one mosquitto per regime runs for the whole benchmark and every
+//! workload runs under each (A B C under one, then A B C under the other,
+//! per round). Every figure is per (workload, regime); ratios to rumqttc
+//! only compare runs of the same regime.
+//!
+//! `--perf` runs each child (but mosquitto's C clients) under `perf stat`
+//! and adds system calls, futex calls and perf's context switches per
+//! message over the measured interval (see `perf.rs`); when perf is missing
+//! or may not count these events, a note says so and the figures are left
+//! out.
 //!
 //! `--awake` runs a spinning process at the lowest priority (`nice -n 19`)
 //! for the whole run, so that no vCPU goes idle: on a virtual machine,
@@ -33,6 +52,7 @@ mod outcome;
 #[cfg(feature = "paho")]
 mod paho;
 mod peers;
+mod perf;
 mod probe;
 mod report;
 mod rumq;
@@ -44,6 +64,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use broker::{Broker, Regime};
 use outcome::Outcome;
 use peers::Peer;
 use workload::Workload;
@@ -52,6 +73,8 @@ use workload::Workload;
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Run {
     pub(crate) workload: Workload,
+    /// The broker regime it ran under.
+    pub(crate) regime: Regime,
     pub(crate) peer: &'static str,
     pub(crate) run: usize,
     pub(crate) outcome: Result<Outcome, String>,
@@ -65,12 +88,17 @@ struct Args {
     out: PathBuf,
     timeout: Duration,
     awake: bool,
+    regimes: Vec<Regime>,
+    perf: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sansmqtt-bench [--all] [--quick] [--only w1,w2,...] [--peers a,b,...] [--runs N] [--out DIR] [--timeout SECS] [--awake]\n\
-         peers: {}",
+        "usage: sansmqtt-bench [--all] [--quick] [--only w1,w2,...] [--peers a,b,...] [--runs N] [--out DIR] [--timeout SECS] [--awake] [--broker-nodelay on|off|both] [--perf]\n\
+         workloads: {}\n\
+         peers: {}\n\
+         --broker-nodelay: on = mosquitto with TCP_NODELAY (one packet per client read), off = its default (small writes coalesce), both (default)",
+        Workload::ALL.map(Workload::name).join(", "),
         Peer::ALL.map(Peer::name).join(", ")
     );
     std::process::exit(2)
@@ -85,6 +113,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
         out: PathBuf::from("target/bench-report"),
         timeout: Duration::from_secs(600),
         awake: false,
+        regimes: Regime::ALL.to_vec(),
+        perf: false,
     };
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -109,6 +139,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Args {
                 a.timeout = Duration::from_secs(value().parse().unwrap_or_else(|_| usage()))
             }
             "--awake" => a.awake = true,
+            "--broker-nodelay" => {
+                a.regimes = Regime::parse_option(&value()).unwrap_or_else(|| usage())
+            }
+            "--perf" => a.perf = true,
             "--bench" => {} // passed by `cargo bench`
             _ => usage(),
         }
@@ -136,20 +170,40 @@ fn main() {
         }
         std::process::exit(0);
     }
-    let args = parse_args(args);
-    let broker = match broker::Broker::start(std::env::var("NODELAY").is_ok()) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1)
+    let mut args = parse_args(args);
+    // One mosquitto per regime, for the whole run; stopped (by PID) when
+    // dropped, at the end of `main` or before an exit below.
+    let mut brokers = Vec::with_capacity(args.regimes.len());
+    for &regime in &args.regimes {
+        match Broker::start(regime) {
+            Ok(b) => brokers.push(b),
+            Err(e) => {
+                eprintln!("{e}");
+                drop(brokers);
+                std::process::exit(1)
+            }
         }
-    };
-    println!(
-        "mosquitto pid {} on 127.0.0.1:{}, settings:\n{}",
-        broker.pid(),
-        broker.port,
-        indent(&broker.settings)
-    );
+    }
+    for broker in &brokers {
+        println!(
+            "broker regime {}: mosquitto pid {} on 127.0.0.1:{}, settings:\n{}",
+            broker.regime.name(),
+            broker.pid(),
+            broker.port,
+            indent(&broker.settings)
+        );
+    }
+    if args.perf {
+        match perf::available() {
+            Ok(()) => println!(
+                "--perf: every child but mosquitto-c under perf stat, counting over its measured interval"
+            ),
+            Err(e) => {
+                println!("--perf: {e}; going on without the perf figures");
+                args.perf = false;
+            }
+        }
+    }
     println!(
         "in-flight window {} for every client with QoS 1/2; {} run(s) per client, alternating; {}",
         workload::INFLIGHT,
@@ -169,6 +223,7 @@ fn main() {
             }
             Err(e) => {
                 eprintln!("--awake: cannot start the spinning process: {e}");
+                drop(brokers);
                 std::process::exit(1)
             }
         }
@@ -180,28 +235,38 @@ fn main() {
         let p = w.params(args.quick);
         println!("\n{}", w.title(&p));
         for run in 1..=args.runs {
-            for &peer in &args.peers {
-                if !peer.supports(w) {
-                    continue;
+            for broker in &brokers {
+                let regime = broker.regime.name();
+                for &peer in &args.peers {
+                    if !peer.supports(w) {
+                        continue;
+                    }
+                    let perf = args.perf && peer != Peer::MosquittoC;
+                    let outcome = run_child(peer, w, broker, args.quick, args.timeout, perf);
+                    match &outcome {
+                        Ok(o) => println!(
+                            "  {} [{regime}] run {run}: {}",
+                            peer.name(),
+                            report::one_line(w, o)
+                        ),
+                        Err(e) => println!("  {} [{regime}] run {run}: FAILED: {e}", peer.name()),
+                    }
+                    runs.push(Run {
+                        workload: w,
+                        regime: broker.regime,
+                        peer: peer.name(),
+                        run,
+                        outcome,
+                    });
                 }
-                let outcome = run_child(peer, w, &broker, args.quick, args.timeout);
-                match &outcome {
-                    Ok(o) => println!("  {} run {run}: {}", peer.name(), report::one_line(w, o)),
-                    Err(e) => println!("  {} run {run}: FAILED: {e}", peer.name()),
-                }
-                runs.push(Run {
-                    workload: w,
-                    peer: peer.name(),
-                    run,
-                    outcome,
-                });
             }
         }
     }
     // Before anything below can exit the process.
     drop(spinner);
-    let summary = report::summarize(&runs, &args.workloads, args.quick);
-    println!("\n{}", report::markdown(&summary));
+    drop(brokers);
+    let summary = report::summarize(&runs, &args.workloads, &args.regimes, args.quick);
+    println!("\n{}", report::markdown(&summary, &args.regimes));
     if let Err(e) = std::fs::create_dir_all(&args.out)
         .map_err(|e| e.to_string())
         .and_then(|()| report::write_files(&args.out, &runs, &summary))
@@ -253,17 +318,27 @@ fn indent(s: &str) -> String {
 }
 
 /// Runs one client on one workload in a child process; adds the broker's
-/// CPU over the child's life.
+/// CPU over the child's life, and with `perf` what `perf stat` counted over
+/// its measured interval.
 fn run_child(
     peer: Peer,
     w: Workload,
-    broker: &broker::Broker,
+    broker: &Broker,
     quick: bool,
     timeout: Duration,
+    perf: bool,
 ) -> Result<Outcome, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let session = if perf {
+        Some(perf::Session::new()?)
+    } else {
+        None
+    };
     let broker_before = measure::process_cpu(broker.pid());
-    let mut cmd = Command::new(exe);
+    let mut cmd = match &session {
+        Some(s) => s.command(exe),
+        None => Command::new(exe),
+    };
     cmd.arg("child")
         .arg(peer.name())
         .arg(w.name())
@@ -282,6 +357,12 @@ fn run_child(
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
+                // The child's own children first (under `--perf` the child
+                // is `perf`, and the benchmark runs in its child; the C
+                // clients run in processes of their own), by their PIDs.
+                for pid in measure::descendants(child.id()) {
+                    measure::kill(pid);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!("no result within {timeout:?}"));
@@ -305,11 +386,19 @@ fn run_child(
             let mut o: Outcome =
                 serde_json::from_str(json).map_err(|e| format!("bad result {json}: {e}"))?;
             o.broker_cpu_us = broker_cpu.as_micros() as u64;
+            if let Some(c) = session.as_ref().and_then(perf::Session::counts) {
+                o.syscalls = Some(c.syscalls);
+                o.futex_calls = Some(c.futex);
+                o.perf_switches = Some(c.switches);
+            }
             Ok(o)
         }
         _ => Err(format!(
             "child exited with {status}: {}",
-            err.lines().last().unwrap_or("no output")
+            err.lines()
+                // Not perf's own notes when the child switches counting.
+                .rfind(|l| !l.starts_with("Events "))
+                .unwrap_or("no output")
         )),
     }
 }

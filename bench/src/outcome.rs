@@ -36,12 +36,30 @@ pub(crate) struct Outcome {
     /// `allocations` and `allocated_bytes` mean nothing.
     #[serde(default)]
     pub(crate) heap_unmeasured: bool,
+    /// `--perf`: system calls (`raw_syscalls:sys_enter`) of the client's
+    /// process (and of the processes it started) over the interval, counted
+    /// by `perf stat`; `None` without `--perf` or where perf cannot count
+    /// (filled in by the parent).
+    #[serde(default)]
+    pub(crate) syscalls: Option<u64>,
+    /// `--perf`: futex calls (`syscalls:sys_enter_futex`), likewise.
+    #[serde(default)]
+    pub(crate) futex_calls: Option<u64>,
+    /// `--perf`: context switches as perf counts them (`context-switches`),
+    /// likewise; `switches` (getrusage) stays the figure of every run.
+    #[serde(default)]
+    pub(crate) perf_switches: Option<u64>,
 }
 
 impl Outcome {
     /// Messages per second.
     pub(crate) fn rate(&self) -> f64 {
         self.received as f64 / (self.elapsed_us.max(1) as f64 / 1e6)
+    }
+
+    /// `count` per delivered message.
+    pub(crate) fn per_msg(&self, count: u64) -> f64 {
+        count as f64 / self.received.max(1) as f64
     }
 
     /// Client CPU per delivered message, microseconds.

@@ -34,7 +34,8 @@ pub(crate) fn run(w: Workload, p: &Params, port: u16) -> Result<Outcome, String>
     match w {
         Workload::W1 | Workload::W2 | Workload::W3 => fan_out(p, port, 2 * usize::from(INFLIGHT)),
         Workload::W4 => latency(p, port),
-        Workload::W5 => connections(p, port),
+        // Not run (`Peer::supports`); W5b would be the same calls.
+        Workload::W5 | Workload::W5b => connections(p, port),
         Workload::W6 => fan_out(p, port, 2 * usize::from(INFLIGHT)),
         Workload::W7 => fan_out(p, port, LARGE_PENDING),
     }

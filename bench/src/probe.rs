@@ -1,5 +1,6 @@
 //! The measured interval of a run: wall time, CPU, context switches and
-//! heap traffic from `Window::start` to `Window::finish`.
+//! heap traffic from `Window::start` to `Window::finish` (and, under
+//! `--perf`, perf's counters, switched on and off with it).
 
 use std::time::Instant;
 
@@ -17,6 +18,9 @@ impl Window {
     /// Starts measuring (right before the first publish, or the first
     /// connect for W5).
     pub(crate) fn start() -> Self {
+        // Before the clock starts: waiting for perf's acknowledgement is
+        // not the client's time.
+        crate::perf::enable();
         Self {
             allocated: crate::alloc::allocated(),
             meter: Meter::start(),
@@ -28,6 +32,7 @@ impl Window {
     pub(crate) fn finish_at(self, end: Instant, received: u64, expected: u64) -> Outcome {
         let (cpu, switches) = self.meter.stop();
         let (count, bytes) = crate::alloc::allocated();
+        crate::perf::disable();
         Outcome {
             received,
             expected,
@@ -41,6 +46,10 @@ impl Window {
             latency_us: None,
             broker_cpu_us: 0,
             heap_unmeasured: false,
+            // Filled in by the parent, from perf's output.
+            syscalls: None,
+            futex_calls: None,
+            perf_switches: None,
         }
     }
 

@@ -55,7 +55,8 @@ pub(crate) fn run(w: Workload, p: &Params, port: u16) -> Result<Outcome, String>
                 }
                 Workload::W7 => throughput(p, port, true, Some(W7_PENDING)).await,
                 Workload::W4 => latency(p, port).await,
-                Workload::W5 => connections(p, port).await,
+                Workload::W5 => connections(p, port, false).await,
+                Workload::W5b => connections(p, port, true).await,
             }
         })
         .await
@@ -394,15 +395,18 @@ async fn latency(p: Params, port: u16) -> Result<Outcome, String> {
     Ok(outcome)
 }
 
-/// W5: `p.clients` clients at once, each connecting, publishing `p.n` QoS 1
-/// messages to its own topic one PUBACK at a time, and disconnecting.
-async fn connections(p: Params, port: u16) -> Result<Outcome, String> {
+/// W5 and W5b: `p.clients` clients at once, each connecting, publishing
+/// `p.n` QoS 1 messages to its own topic, and disconnecting. W5 (`burst`
+/// false) waits for each PUBACK before the next publish; W5b (`burst`)
+/// issues the `p.n` publishes one after the other without waiting, then
+/// waits for their `p.n` PUBACKs.
+async fn connections(p: Params, port: u16, burst: bool) -> Result<Outcome, String> {
     let tag = std::process::id();
     let message = Bytes::from(payload(p.payload));
     let expected = (p.n * p.clients) as u64;
     let window = Window::start();
     let tasks: Vec<JoinHandle<Result<u64, String>>> = (0..p.clients)
-        .map(|i| tokio::spawn(one_connection(i, p.n, message.clone(), port, tag)))
+        .map(|i| tokio::spawn(one_connection(i, p.n, message.clone(), port, tag, burst)))
         .collect();
     let mut acked = 0;
     let mut errors = Vec::new();
@@ -426,13 +430,15 @@ enum Ev {
     PubAck,
 }
 
-/// One W5 client; returns how many of its publishes were acknowledged.
+/// One W5 (W5b with `burst`) client; returns how many of its publishes were
+/// acknowledged.
 async fn one_connection(
     i: usize,
     n: usize,
     message: Bytes,
     port: u16,
     tag: u32,
+    burst: bool,
 ) -> Result<u64, String> {
     let (client, mut el) =
         AsyncClient::new(options(format!("rumq-w5-{tag}-{i}"), port, false), CAP);
@@ -463,11 +469,23 @@ async fn one_connection(
         return Err(format!("client {i}: something before the CONNACK"));
     }
     let mut acked = 0;
+    // W5b: every publish is handed to the event loop first (`publish_bytes`
+    // only waits for room in the request channel), the PUBACKs after.
+    if burst {
+        for k in 0..n {
+            client
+                .publish_bytes(topic.as_str(), QoS::AtLeastOnce, false, message.clone())
+                .await
+                .map_err(|e| format!("client {i}: publish {k}: {e}"))?;
+        }
+    }
     for k in 0..n {
-        client
-            .publish_bytes(topic.as_str(), QoS::AtLeastOnce, false, message.clone())
-            .await
-            .map_err(|e| format!("client {i}: publish {k}: {e}"))?;
+        if !burst {
+            client
+                .publish_bytes(topic.as_str(), QoS::AtLeastOnce, false, message.clone())
+                .await
+                .map_err(|e| format!("client {i}: publish {k}: {e}"))?;
+        }
         match next("PUBACK").await? {
             Ev::PubAck => acked += 1,
             Ev::ConnAck => return Err(format!("client {i}: reconnected")),

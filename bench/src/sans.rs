@@ -16,7 +16,7 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::{Either, select};
+use futures_util::future::{Either, join_all, select};
 use futures_util::{FutureExt, StreamExt};
 use hdrhistogram::Histogram;
 use sansmqtt::{Bytes, Client, Config, QoS, Runtime, Subscription, TopicName};
@@ -361,7 +361,8 @@ fn run<E: Exec>(exec: &E, w: Workload, p: &Params, port: u16) -> Result<Outcome,
             }
             Workload::W7 => throughput::<E>(&rt, w, &p, port, PENDING_LARGE).await,
             Workload::W4 => latency::<E>(&rt, &p, port).await,
-            Workload::W5 => connections::<E>(&rt, &p, port).await,
+            Workload::W5 => connections::<E>(&rt, &p, port, false).await,
+            Workload::W5b => connections::<E>(&rt, &p, port, true).await,
         }
     };
     // Spawned from inside: tokio's `spawn` needs its runtime's context.
@@ -610,18 +611,22 @@ async fn latency<E: Exec>(rt: &Arc<dyn Runtime>, p: &Params, port: u16) -> Resul
     }
 }
 
-/// W5: `p.clients` clients at once, each connecting, publishing `p.n` QoS 1
-/// messages one after the other and disconnecting; from before the first
-/// connect to after the last disconnect.
+/// W5 and W5b: `p.clients` clients at once, each connecting, publishing
+/// `p.n` QoS 1 messages and disconnecting; from before the first connect to
+/// after the last disconnect. W5 (`burst` false) awaits each publish before
+/// the next; W5b (`burst`) makes the `p.n` publishes at once and awaits them
+/// together (`join_all`).
 async fn connections<E: Exec>(
     rt: &Arc<dyn Runtime>,
     p: &Params,
     port: u16,
+    burst: bool,
 ) -> Result<Outcome, String> {
     let deadline = Instant::now() + DEADLINE;
     let expected = (p.n * p.clients) as u64;
     let body = Bytes::from(payload(p.payload));
     let n = p.n;
+    let w = if burst { Workload::W5b } else { Workload::W5 };
     let window = Window::start();
     let tasks: Vec<_> = (0..p.clients)
         .map(|i| {
@@ -631,19 +636,33 @@ async fn connections<E: Exec>(
                 let topic = format!("bench/w5/{i}");
                 let topic = TopicName::try_from(topic.as_str())
                     .map_err(|e| format!("topic {topic}: {e}"))?;
-                let id = client_id::<E>(Workload::W5, &format!("c{i}"));
+                let id = client_id::<E>(w, &format!("c{i}"));
                 let client = connect::<E>(&rt, port, id, None, false, deadline).await?;
                 let mut acked = 0u64;
                 let mut failure = None;
-                for _ in 0..n {
-                    match client
-                        .publish(&topic, body.clone(), QoS::AtLeastOnce, false)
-                        .await
-                    {
-                        Ok(_) => acked += 1,
-                        Err(e) => {
-                            failure = Some(format!("client {i}: publish: {e}"));
-                            break;
+                if burst {
+                    let publishes = (0..n)
+                        .map(|_| client.publish(&topic, body.clone(), QoS::AtLeastOnce, false));
+                    for result in join_all(publishes).await {
+                        match result {
+                            Ok(_) => acked += 1,
+                            Err(e) => {
+                                failure =
+                                    failure.or_else(|| Some(format!("client {i}: publish: {e}")))
+                            }
+                        }
+                    }
+                } else {
+                    for _ in 0..n {
+                        match client
+                            .publish(&topic, body.clone(), QoS::AtLeastOnce, false)
+                            .await
+                        {
+                            Ok(_) => acked += 1,
+                            Err(e) => {
+                                failure = Some(format!("client {i}: publish: {e}"));
+                                break;
+                            }
                         }
                     }
                 }
