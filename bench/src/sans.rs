@@ -284,7 +284,13 @@ fn qos(q: u8) -> Result<QoS, String> {
 /// What every client of the benchmark is connected with; with `persist`
 /// (the publisher of `sansmqtt-tokio+file`), its session in a file of
 /// [`SESSION_DIR`], which needs a session the broker keeps.
-fn config(client_id: String, max_packet_size: Option<u32>, persist: bool) -> Config {
+/// `max_queued`: the publisher's bound of publishes handed over at once.
+fn config(
+    client_id: String,
+    max_packet_size: Option<u32>,
+    persist: bool,
+    max_queued: Option<usize>,
+) -> Config {
     let persistence = SESSION_DIR.get().filter(|_| persist).cloned();
     Config {
         client_id: Some(client_id),
@@ -296,6 +302,7 @@ fn config(client_id: String, max_packet_size: Option<u32>, persist: bool) -> Con
         max_packet_size,
         cleansession: persistence.is_none(),
         persistence,
+        max_queued: max_queued.unwrap_or(Config::default().max_queued),
         ..Default::default()
     }
 }
@@ -309,6 +316,7 @@ async fn connect<E: Exec>(
     id: String,
     max_packet_size: Option<u32>,
     persist: bool,
+    max_queued: Option<usize>,
     deadline: Instant,
 ) -> Result<Client, String> {
     let uri = format!("mqtt://127.0.0.1:{port}");
@@ -319,7 +327,7 @@ async fn connect<E: Exec>(
         Client::connect(
             rt.clone(),
             &uri,
-            config(id.clone(), max_packet_size, persist),
+            config(id.clone(), max_packet_size, persist, max_queued),
         ),
     )
     .await?
@@ -438,6 +446,7 @@ async fn throughput<E: Exec>(
             client_id::<E>(w, &format!("sub{i}")),
             max_packet,
             false,
+            None,
             deadline,
         )
         .await?;
@@ -454,6 +463,7 @@ async fn throughput<E: Exec>(
         client_id::<E>(w, "pub"),
         max_packet,
         true,
+        Some(pending),
         deadline,
     )
     .await?;
@@ -466,27 +476,37 @@ async fn throughput<E: Exec>(
         .collect();
 
     let window = Window::start();
-    // `pending` tasks publish in turn, so that `pending` calls are pending
-    // at once; the topic and the payload are reference counted, nothing is
-    // allocated per message on this side.
-    let tasks = pending.min(p.n).max(1);
-    let workers: Vec<_> = (0..tasks)
-        .map(|t| {
-            let count = p.n / tasks + usize::from(t < p.n % tasks);
-            let publisher = publisher.clone();
-            let topic = topic.clone();
-            let body = body.clone();
-            E::spawn(async move {
-                for _ in 0..count {
-                    publisher
-                        .publish(&topic, body.clone(), qos, false)
-                        .await
-                        .map_err(|e| format!("publish: {e}"))?;
+    // One task hands the publishes over (`publish_nowait`), as a telemetry
+    // loop does: at most `pending` incomplete at once (the publisher's
+    // `max_queued`), the outcomes taken as they come without waiting for
+    // them, the rest awaited at the end. The topic and the payload are
+    // reference counted: nothing is allocated per message on this side.
+    let count = p.n;
+    let worker = {
+        let publisher = publisher.clone();
+        let topic = topic.clone();
+        let body = body.clone();
+        E::spawn(async move {
+            let mut handles = std::collections::VecDeque::with_capacity(pending);
+            let failed = |e: sansmqtt::ClientError| format!("publish: {e}");
+            for _ in 0..count {
+                let handle = publisher
+                    .publish_nowait(&topic, body.clone(), qos, false)
+                    .await
+                    .map_err(failed)?;
+                handles.push_back(handle);
+                while let Some(done) = handles.front_mut().and_then(|h| h.now_or_never()) {
+                    done.map_err(failed)?;
+                    handles.pop_front();
                 }
-                Ok::<(), String>(())
-            })
+            }
+            for handle in handles {
+                handle.await.map_err(failed)?;
+            }
+            Ok::<(), String>(())
         })
-        .collect();
+    };
+    let workers = [worker];
 
     let mut received = 0;
     let mut wrong_size = 0;
@@ -536,6 +556,7 @@ async fn latency<E: Exec>(rt: &Arc<dyn Runtime>, p: &Params, port: u16) -> Resul
         client_id::<E>(Workload::W4, "echo"),
         None,
         false,
+        None,
         deadline,
     )
     .await?;
@@ -637,7 +658,7 @@ async fn connections<E: Exec>(
                 let topic = TopicName::try_from(topic.as_str())
                     .map_err(|e| format!("topic {topic}: {e}"))?;
                 let id = client_id::<E>(w, &format!("c{i}"));
-                let client = connect::<E>(&rt, port, id, None, false, deadline).await?;
+                let client = connect::<E>(&rt, port, id, None, false, None, deadline).await?;
                 let mut acked = 0u64;
                 let mut failure = None;
                 if burst {

@@ -605,9 +605,17 @@ impl Budget {
 }
 
 impl Drop for Permit {
+    /// Callers waiting for a permit are woken once a quarter of the bound
+    /// is free, not at each permit given back: a telemetry loop at the
+    /// bound then hands a quarter of it over per wake-up, instead of
+    /// waking for each acknowledgement. ([`Budget::try_take`] takes any
+    /// free permit at once.)
     fn drop(&mut self) {
-        self.0.used.fetch_sub(1, Ordering::AcqRel);
-        self.0.room.notify(1);
+        let budget = &self.0;
+        let used = budget.used.fetch_sub(1, Ordering::AcqRel) - 1;
+        if used <= budget.max - budget.max / 4 {
+            budget.room.notify(1);
+        }
     }
 }
 
@@ -891,6 +899,24 @@ mod tests {
         assert_eq!(Pin::new(&mut rx1).poll(&mut cx()), Poll::Ready(Ok(1)));
         drop(rx2);
         assert!(budget.try_take().is_some());
+    }
+
+    /// A caller waiting at the bound is woken once a quarter of it is
+    /// free: one wake-up per quarter, not per permit given back.
+    #[test]
+    fn a_waiting_caller_is_woken_once_a_quarter_is_free() {
+        let budget = Budget::new(8);
+        let mut held: Vec<_> = (0..8).map(|_| budget.try_take().unwrap()).collect();
+        let (wakes, waker) = counting();
+        let mut waiting = Box::pin(budget.take());
+        let mut cx = Context::from_waker(&waker);
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        held.pop();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "7 of 8 still held");
+        held.pop();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "a quarter is free");
+        assert!(waiting.as_mut().poll(&mut cx).is_ready());
+        assert!(budget.try_take().is_some(), "the other free permit");
     }
 
     /// A caller waiting for a permit gets one when another is given back.
