@@ -77,7 +77,7 @@ fn connect_publish_and_receive_at_every_qos() {
             .enumerate()
         {
             let done = client
-                .publish(&format!("smoke/{i}"), format!("m{i}"), qos, false)
+                .publish(format!("smoke/{i}"), format!("m{i}"), qos, false)
                 .await
                 .unwrap();
             assert_eq!(done.qos, qos);

@@ -75,7 +75,7 @@ async fn round_trip(client: &Client) {
         .enumerate()
     {
         let done = client
-            .publish(&format!("smoke/{i}"), format!("m{i}"), qos, false)
+            .publish(format!("smoke/{i}"), format!("m{i}"), qos, false)
             .await
             .unwrap();
         assert_eq!(done.qos, qos);

@@ -328,7 +328,7 @@ fn with_mosquitto_messages_the_broker_never_saw_arrive_after_a_restart() {
     ] {
         let c = client.clone();
         rt.spawn(async move {
-            c.publish(&format!("held/{n}"), format!("m{n}"), qos, false)
+            c.publish(format!("held/{n}"), format!("m{n}"), qos, false)
                 .await
         });
     }

@@ -60,7 +60,7 @@ async fn publish_and_receive_at_every_qos() {
         .enumerate()
     {
         client
-            .publish(&format!("smoke/{i}"), format!("m{i}"), qos, false)
+            .publish(format!("smoke/{i}"), format!("m{i}"), qos, false)
             .await
             .unwrap();
         let m = tokio::time::timeout(Duration::from_secs(5), sub.next())

@@ -57,10 +57,12 @@ impl<T> LazyRing<T> {
 /// bursts holds this little (a thousand clients in a process stay cheap).
 const KEEP: usize = 8;
 
-/// An empty deque gives back what a burst made it grow to, keeping room
-/// for `keep` (what the last batch needed) and at least [`KEEP`].
-fn trim<T>(deque: &mut VecDeque<T>, keep: usize) {
-    let keep = keep.max(KEEP);
+/// An empty deque gives back what a burst made it grow to: it keeps room
+/// for `need` (what the last burst held), at least `floor`, and is only
+/// shrunk when it holds more than twice that, so that bursts of a steady
+/// size never reallocate it.
+fn trim<T>(deque: &mut VecDeque<T>, need: usize, floor: usize) {
+    let keep = need.max(floor);
     if deque.is_empty() && deque.capacity() > 2 * keep {
         deque.shrink_to(keep);
     }
@@ -196,7 +198,7 @@ impl<T> CommandReceiver<T> {
             }
             std::mem::swap(&mut pending.items, &mut self.batch);
             let taken = self.batch.len();
-            trim(&mut pending.items, taken);
+            trim(&mut pending.items, taken, KEEP);
         }
         self.batch.pop_front()
     }
@@ -219,6 +221,8 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What the driver and one receiver share under the lock.
 struct Queue<T> {
     items: VecDeque<T>,
+    /// The most that waited since the queue was last empty.
+    peak: usize,
     capacity: usize,
     /// Either end is gone.
     closed: bool,
@@ -244,6 +248,7 @@ pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let ring = Arc::new(Ring {
         queue: std::sync::Mutex::new(Queue {
             items: VecDeque::new(),
+            peak: 0,
             capacity: capacity.max(1),
             closed: false,
         }),
@@ -284,6 +289,7 @@ impl<T> Sender<T> {
                 return Err(message);
             }
             queue.items.push_back(message);
+            queue.peak = queue.peak.max(queue.items.len());
             queue.items.len() == 1
         };
         if was_empty {
@@ -337,7 +343,10 @@ impl<T> Receiver<T> {
             let was_full = queue.items.len() >= queue.capacity;
             match queue.items.pop_front() {
                 Some(m) => {
-                    trim(&mut queue.items, HELD);
+                    if queue.items.is_empty() {
+                        let peak = std::mem::take(&mut queue.peak);
+                        trim(&mut queue.items, peak, HELD);
+                    }
                     (m, was_full)
                 }
                 None if queue.closed => return Some(None),
@@ -385,11 +394,12 @@ struct Slot<T> {
 /// small one (a thousand clients in a process stay cheap), a client with a
 /// thousand concurrent publishes gets room for all of them.
 pub(crate) struct ReplyPool<T> {
-    free: [LazyRing<Arc<Slot<T>>>; 3],
+    free: [LazyRing<Arc<Slot<T>>>; 4],
 }
 
-/// Sizes of the free-list rings.
-const TIERS: [usize; 3] = [4, 256, 4096];
+/// Sizes of the free-list rings: a client with 20 publishes at once
+/// keeps a 32-slot ring (half a KiB), not a 256-slot one.
+const TIERS: [usize; 4] = [4, 32, 512, 4096];
 
 impl<T> ReplyPool<T> {
     /// An empty pool.
@@ -855,6 +865,20 @@ mod tests {
         assert!(rx.held().1 >= 1024);
         while let Poll::Ready(Some(_)) = rx.poll_recv(&mut cx()) {}
         assert_eq!(rx.held().0, 0);
+        assert!(rx.held().1 >= 1024, "room for the last burst is kept");
+        // Bursts of a steady size keep their room, without reallocating.
+        for _ in 0..3 {
+            for _ in 0..600 {
+                tx.try_send([0; 64]).unwrap();
+            }
+            while let Poll::Ready(Some(_)) = rx.poll_recv(&mut cx()) {}
+            assert!(rx.held().1 >= 600);
+        }
+        // Once the bursts are small, the room goes back.
+        for _ in 0..2 {
+            tx.try_send([0; 64]).unwrap();
+            while let Poll::Ready(Some(_)) = rx.poll_recv(&mut cx()) {}
+        }
         assert!(rx.held().1 <= 2 * HELD, "{} slots kept", rx.held().1);
     }
 

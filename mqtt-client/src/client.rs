@@ -18,6 +18,7 @@ use sansmqtt_proto::{
 };
 use sansmqtt_session::{CloseReason, PublishDone, SavedSession, Session, SessionOptions};
 
+use crate::chan::Reply;
 use crate::chan::{self, Budget, Commands, Permit, ReplyPool};
 use crate::command::Command;
 use crate::config::{BrokerUri, Config};
@@ -25,8 +26,9 @@ use crate::connector::{Connector, DefaultConnector};
 use crate::disconnect::DisconnectOptions;
 use crate::driver::{Driver, Links};
 use crate::persist::FileStore;
-use crate::publish_handle::PublishHandle;
+use crate::publish_handle::{PublishCall, PublishHandle, StartPublish};
 use crate::runtime::Runtime;
+use crate::runtime::Timer;
 use crate::server::{ServerInfo, ServerSlot};
 use crate::subscribe_options::{
     RequestCall, SubscribeOptions, SubscribeOutcome, UnsubscribeOptions, UnsubscribeOutcome,
@@ -288,6 +290,12 @@ impl PublishOptions {
 
 pub(crate) type PublishOutcome = Result<PublishDone, ClientError>;
 
+/// The outcome slot of a publish whose caller waits for it.
+pub(crate) type CallReply<'a> = Reply<&'a ReplyPool<PublishOutcome>, PublishOutcome>;
+
+/// The timer of a call's timeout, if it has one.
+pub(crate) type CallTimer = Option<Pin<Box<dyn Timer>>>;
+
 struct Shared {
     commands: Handle,
     deliver: chan::Receiver<Message>,
@@ -512,53 +520,55 @@ impl Client {
     /// The topic is a `&str` (checked and copied) or a [`TopicName`]
     /// (checked once; a clone is a reference count): a loop publishing to
     /// one topic gives a `TopicName` and allocates nothing per message.
-    pub async fn publish<T>(
+    pub fn publish<T>(
         &self,
         topic: T,
         payload: impl Into<Bytes>,
         qos: QoS,
         retain: bool,
-    ) -> Result<PublishDone, ClientError>
+    ) -> PublishCall<'_>
     where
         T: TryInto<TopicName>,
         ClientError: From<T::Error>,
     {
         let options = PublishOptions::new().qos(qos).retain(retain);
-        self.publish_with(topic, payload, options).await
+        self.publish_with(topic, payload, options)
     }
 
     /// [`Client::publish`] with its optional arguments in `options`: QoS
     /// and retain flag (when not set, the configuration's for this topic:
     /// its `topics` policy, else `default_qos` / `default_retain`), expiry
     /// and timeout.
-    pub async fn publish_with<T>(
+    pub fn publish_with<T>(
         &self,
         topic: T,
         payload: impl Into<Bytes>,
         options: PublishOptions,
-    ) -> Result<PublishDone, ClientError>
+    ) -> PublishCall<'_>
     where
         T: TryInto<TopicName>,
         ClientError: From<T::Error>,
     {
-        let publish = self.make_publish(topic, payload, &options)?;
-        self.send_publish(publish, &options).await
+        let start = self
+            .make_publish(topic, payload, &options)
+            .and_then(|publish| self.start_publish(publish, &options));
+        PublishCall::new(self, start)
     }
 
     /// Publishes a PUBLISH as given (MQTT 5 properties included); the packet
     /// identifier is assigned by the session.
-    pub async fn publish_packet(&self, publish: Publish) -> Result<PublishDone, ClientError> {
-        self.send_publish(publish, &PublishOptions::default()).await
+    pub fn publish_packet(&self, publish: Publish) -> PublishCall<'_> {
+        self.publish_packet_with(publish, PublishOptions::default())
     }
 
     /// [`Client::publish_packet`] with options: an expiry and a timeout for
     /// this call, and a QoS or retain flag that, when set, replace the
     /// packet's.
-    pub async fn publish_packet_with(
+    pub fn publish_packet_with(
         &self,
         mut publish: Publish,
         options: PublishOptions,
-    ) -> Result<PublishDone, ClientError> {
+    ) -> PublishCall<'_> {
         if let Some(qos) = options.qos {
             publish.qos = qos;
             publish.packet_id = match qos {
@@ -569,7 +579,7 @@ impl Client {
         if let Some(retain) = options.retain {
             publish.retain = retain;
         }
-        self.send_publish(publish, &options).await
+        PublishCall::new(self, self.start_publish(publish, &options))
     }
 
     /// The PUBLISH of a `publish` call: the topic checked, QoS and retain
@@ -615,24 +625,37 @@ impl Client {
             .map(|d| Instant::now() + d))
     }
 
-    async fn send_publish(
+    /// What a [`PublishCall`] sends at its first poll.
+    fn start_publish(
         &self,
         mut publish: Publish,
         options: &PublishOptions,
-    ) -> Result<PublishDone, ClientError> {
+    ) -> Result<StartPublish, ClientError> {
         let expires = self.finish_publish(&mut publish, options)?;
-        let timeout = options.timeout.or(self.shared.config.request_timeout);
+        Ok(StartPublish {
+            publish,
+            expires,
+            timeout: options.timeout.or(self.shared.config.request_timeout),
+        })
+    }
+
+    /// Sends a publish whose caller waits for the outcome (within its
+    /// timeout): the state [`PublishCall`] keeps from its first poll.
+    pub(crate) fn send_publish(
+        &self,
+        start: StartPublish,
+    ) -> Result<(CallReply<'_>, CallTimer), ClientError> {
         // A recycled reply slot: no allocation per publish once warm.
         let (reply, outcome) = self.shared.replies.reply(|| Err(ClientError::Closed));
-        self.within(timeout, async {
-            self.send(Command::Publish {
-                publish,
-                expires,
-                reply: Some(reply),
-            })?;
-            outcome.await
-        })
-        .await
+        self.send(Command::Publish {
+            publish: start.publish,
+            expires: start.expires,
+            reply: Some(reply),
+        })?;
+        let timer = start
+            .timeout
+            .map(|t| self.shared.runtime.timer(Instant::now() + t));
+        Ok((outcome, timer))
     }
 
     /// Hands `publish` to the driver under `permit`: the handle of

@@ -62,7 +62,7 @@ pub use message::Message;
 #[cfg(feature = "payload")]
 pub use payload::{Codec, Codecs, Decoded, DecodedSubscription, PayloadError, Value};
 pub use persist::FileStore;
-pub use publish_handle::PublishHandle;
+pub use publish_handle::{PublishCall, PublishHandle};
 pub use request::{DEFAULT_REQUEST_TIMEOUT, RequestOptions};
 pub use runtime::{BoxFuture, Runtime, Timer, Transport};
 /// The packet and property types of [`Message`] and [`Client::publish_packet_with`],

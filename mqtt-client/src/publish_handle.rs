@@ -1,3 +1,9 @@
+//! The futures of a publish. [`PublishCall`] is what [`Client::publish`]
+//! returns: the message is built when the call is made, handed to the
+//! driver at the first poll, and from then on the future holds only its
+//! reply slot and its timer (a few dozen bytes, where an `async fn` chain
+//! held a kilobyte per publish waiting for its acknowledgement).
+//!
 //! Publishing without waiting for the outcome: [`Client::publish_nowait`]
 //! and [`Client::try_publish`] hand the message to the client and return a
 //! [`PublishHandle`], a future of the outcome that may be awaited later,
@@ -20,9 +26,86 @@ use bytes::Bytes;
 use sansmqtt_proto::{QoS, TopicName};
 use sansmqtt_session::{PublishDone, PublishError};
 
+use std::time::{Duration, Instant};
+
+use sansmqtt_proto::Publish;
+
 use crate::chan::{Reply, ReplyPool};
-use crate::client::PublishOutcome;
+use crate::client::{CallReply, CallTimer, PublishOutcome};
 use crate::{Client, ClientError, PublishOptions};
+
+/// What [`PublishCall`] sends at its first poll.
+pub(crate) struct StartPublish {
+    pub(crate) publish: Publish,
+    /// Dropped unsent after this instant (`expiry`).
+    pub(crate) expires: Option<Instant>,
+    /// How long the caller waits for the outcome.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The future of [`Client::publish`] and its forms: resolves when the
+/// QoS level is complete (see [`Client::publish`]). The message is sent at
+/// the first poll; dropping the future after that does not cancel it.
+#[must_use = "futures do nothing unless polled: the message is sent at the first poll"]
+pub struct PublishCall<'a> {
+    client: &'a Client,
+    state: CallState<'a>,
+}
+
+enum CallState<'a> {
+    /// Not polled yet: the message, or why there is none.
+    Start(Result<StartPublish, ClientError>),
+    /// Sent: the outcome's slot and the call's timeout.
+    Waiting {
+        reply: CallReply<'a>,
+        timer: CallTimer,
+    },
+    Done,
+}
+
+impl<'a> PublishCall<'a> {
+    pub(crate) fn new(client: &'a Client, start: Result<StartPublish, ClientError>) -> Self {
+        Self {
+            client,
+            state: CallState::Start(start),
+        }
+    }
+}
+
+impl std::fmt::Debug for PublishCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishCall").finish_non_exhaustive()
+    }
+}
+
+impl Future for PublishCall<'_> {
+    type Output = Result<PublishDone, ClientError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        match std::mem::replace(&mut this.state, CallState::Done) {
+            CallState::Start(start) => match start.and_then(|s| this.client.send_publish(s)) {
+                Ok((reply, timer)) => this.state = CallState::Waiting { reply, timer },
+                Err(e) => return Poll::Ready(Err(e)),
+            },
+            other => this.state = other,
+        }
+        let CallState::Waiting { reply, timer } = &mut this.state else {
+            return Poll::Pending;
+        };
+        if let Poll::Ready(outcome) = Pin::new(reply).poll(cx) {
+            this.state = CallState::Done;
+            return Poll::Ready(outcome);
+        }
+        if let Some(timer) = timer
+            && timer.as_mut().poll_expired(cx).is_ready()
+        {
+            this.state = CallState::Done;
+            return Poll::Ready(Err(ClientError::Timeout));
+        }
+        Poll::Pending
+    }
+}
 
 /// The outcome of a publish handed over by [`Client::publish_nowait`] or
 /// [`Client::try_publish`]: resolves as [`Client::publish`] would (QoS 0

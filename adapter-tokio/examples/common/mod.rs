@@ -166,7 +166,7 @@ impl SysFeeder {
                     let uptime = format!("{} seconds", started.elapsed().as_secs());
                     client
                         .publish(
-                            &format!("{root}/broker/uptime"),
+                            format!("{root}/broker/uptime"),
                             uptime,
                             QoS::AtLeastOnce,
                             false,
@@ -177,7 +177,7 @@ impl SysFeeder {
                     let value = format!("{:.2}", sent as f64 / 10.0);
                     client
                         .publish(
-                            &format!("{root}/broker/load/{load}"),
+                            format!("{root}/broker/load/{load}"),
                             value,
                             QoS::ExactlyOnce,
                             false,

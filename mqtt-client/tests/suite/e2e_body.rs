@@ -964,7 +964,7 @@ async fn concurrent_publishes(env: Env) {
                 };
                 for i in 0..EACH {
                     let done = publisher
-                        .publish(&format!("conc/{t}"), i.to_string(), qos, false)
+                        .publish(format!("conc/{t}"), i.to_string(), qos, false)
                         .await
                         .unwrap();
                     assert_eq!(done.qos, qos);
