@@ -382,10 +382,24 @@ impl<T> Drop for Receiver<T> {
 
 // --------------------------------------------------------------- replies
 
-/// One reply's slot: a one-element lock-free queue and the waiter's waker.
+/// One reply's slot: the outcome and the waiter's waker.
 struct Slot<T> {
-    value: ConcurrentQueue<T>,
+    /// The outcome, once sent. A lock, not a one-element
+    /// `ConcurrentQueue`: that queue is about 600 bytes whatever it holds,
+    /// and a client with 20 publishes waiting holds 20 slots (W5b: 6 MB of
+    /// them in 500 clients); sender and receiver each take it once.
+    value: std::sync::Mutex<Option<T>>,
     waker: AtomicWaker,
+}
+
+impl<T> Slot<T> {
+    fn put(&self, value: T) {
+        *lock(&self.value) = Some(value);
+    }
+
+    fn take(&self) -> Option<T> {
+        lock(&self.value).take()
+    }
 }
 
 /// Recycled reply slots, so that a publish allocates nothing once warm.
@@ -437,7 +451,7 @@ impl<T> ReplyPool<T> {
     fn slot(&self) -> Arc<Slot<T>> {
         self.pop().unwrap_or_else(|| {
             Arc::new(Slot {
-                value: ConcurrentQueue::bounded(1),
+                value: std::sync::Mutex::new(None),
                 waker: AtomicWaker::new(),
             })
         })
@@ -498,7 +512,7 @@ impl<T> ReplySender<T> {
         // caller that awaited every handle finds every permit free.
         self.permit.take();
         if let Some(slot) = self.slot.take() {
-            let _ = slot.value.push(value);
+            slot.put(value);
             slot.waker.wake();
         }
     }
@@ -508,7 +522,7 @@ impl<T> Drop for ReplySender<T> {
     fn drop(&mut self) {
         self.permit.take();
         if let Some(slot) = self.slot.take() {
-            let _ = slot.value.push((self.closed)());
+            slot.put((self.closed)());
             slot.waker.wake();
         }
     }
@@ -533,13 +547,13 @@ impl<P: std::ops::Deref<Target = ReplyPool<T>>, T> Future for Reply<P, T> {
         let Some(slot) = self.slot.as_ref() else {
             return Poll::Pending;
         };
-        let value = match slot.value.pop() {
-            Ok(v) => v,
-            Err(_) => {
+        let value = match slot.take() {
+            Some(v) => v,
+            None => {
                 slot.waker.register(cx.waker());
-                match slot.value.pop() {
-                    Ok(v) => v,
-                    Err(_) => return Poll::Pending,
+                match slot.take() {
+                    Some(v) => v,
+                    None => return Poll::Pending,
                 }
             }
         };
