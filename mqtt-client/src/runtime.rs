@@ -75,3 +75,99 @@ impl Timer for AsyncIoTimer {
         Pin::new(&mut self.0).poll(cx).map(|_| ())
     }
 }
+
+/// A TCP stream on async-io's reactor as a [`Transport`]: the TCP of the
+/// runtimes built on it (async-std, smol). With the `async-io` feature.
+///
+/// Unlike async-io's own `AsyncRead`, a read that returns less than its
+/// buffer (it emptied the socket) is not followed by a `recv` that would
+/// only say `EAGAIN`: the next read waits for readiness at once (async-io
+/// re-arms its one-shot interest, and a socket that already has data is
+/// reported at once). With a broker that sends each packet in its own
+/// segment, that `recv` was one system call in three of a subscriber.
+/// Vectored writes go through to the socket (one `writev` per batch of
+/// packets).
+#[cfg(feature = "async-io")]
+#[derive(Debug)]
+pub struct AsyncIoTcp {
+    io: async_io::Async<std::net::TcpStream>,
+    /// The last read emptied the socket: wait for readiness first.
+    drained: bool,
+}
+
+#[cfg(feature = "async-io")]
+impl AsyncIoTcp {
+    /// Connects to the first of `addrs` that accepts (resolved by the
+    /// runtime: `smol::net::resolve`, async-std's `ToSocketAddrs`), with
+    /// TCP_NODELAY.
+    pub async fn connect(
+        addrs: impl IntoIterator<Item = std::net::SocketAddr>,
+    ) -> std::io::Result<Self> {
+        let mut last = None;
+        for addr in addrs {
+            match async_io::Async::<std::net::TcpStream>::connect(addr).await {
+                Ok(io) => {
+                    io.get_ref().set_nodelay(true)?;
+                    return Ok(Self { io, drained: false });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no address to connect to")
+        }))
+    }
+}
+
+#[cfg(feature = "async-io")]
+impl futures_io::AsyncRead for AsyncIoTcp {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        use std::io::Read;
+        loop {
+            if !self.drained {
+                match (&*self.io.get_ref()).read(buf) {
+                    Ok(n) => {
+                        self.drained = n > 0 && n < buf.len();
+                        return Poll::Ready(Ok(n));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            std::task::ready!(self.io.poll_readable(cx))?;
+            self.drained = false;
+        }
+    }
+}
+
+#[cfg(feature = "async-io")]
+impl futures_io::AsyncWrite for AsyncIoTcp {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_close(cx)
+    }
+}
