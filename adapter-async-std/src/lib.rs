@@ -29,7 +29,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sansmqtt::runtime::{AsyncIoTcp, AsyncIoTimer};
+use async_std::net::TcpStream;
+use sansmqtt::runtime::AsyncIoTimer;
 pub use sansmqtt::*;
 
 /// async-std's TCP and spawning, async-io's timers.
@@ -61,11 +62,11 @@ impl Runtime for AsyncStdRuntime {
         // `BrokerUri::host` has no IPv6 brackets (the `Runtime` contract).
         let host = host.to_owned();
         Box::pin(async move {
-            let addrs =
-                async_std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)).await?;
-            // On async-std's reactor (async-io), without the `recv` after a
-            // short read that async-io's own stream makes (see `AsyncIoTcp`).
-            let stream = AsyncIoTcp::connect(addrs).await?;
+            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            // async-std's TcpStream is a futures-io stream already, and it
+            // passes vectored writes through to the socket (one `writev` per
+            // batch of packets).
             Ok(Box::new(stream) as Box<dyn Transport>)
         })
     }

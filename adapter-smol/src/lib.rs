@@ -39,8 +39,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sansmqtt::runtime::{AsyncIoTcp, AsyncIoTimer};
+use sansmqtt::runtime::AsyncIoTimer;
 pub use sansmqtt::*;
+use smol::net::TcpStream;
 
 /// smol's timers, TCP and spawning.
 #[derive(Debug, Clone, Default)]
@@ -83,10 +84,11 @@ impl Runtime for SmolRuntime {
         // `BrokerUri::host` has no IPv6 brackets (the `Runtime` contract).
         let host = host.to_owned();
         Box::pin(async move {
-            let addrs = smol::net::resolve((host.as_str(), port)).await?;
-            // On smol's reactor (async-io), without the `recv` after a short
-            // read that async-io's own stream makes (see `AsyncIoTcp`).
-            let stream = AsyncIoTcp::connect(addrs).await?;
+            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            // smol's TcpStream is a futures-io stream already, and it passes
+            // vectored writes through to the socket (one `writev` per batch
+            // of packets).
             Ok(Box::new(stream) as Box<dyn Transport>)
         })
     }
