@@ -27,8 +27,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use sansmqtt::*;
-use tokio::io::AsyncWrite as TokioWrite;
-use tokio::io::Interest;
+use tokio::io::{AsyncRead as TokioRead, AsyncWrite as TokioWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// tokio's timers, TCP and spawning.
@@ -97,35 +96,16 @@ impl Runtime for TokioRuntime {
 pub struct Tcp(pub TcpStream);
 
 impl futures_io::AsyncRead for Tcp {
-    /// A read that returns less than `buf` holds emptied the socket, so
-    /// the stream's readiness is cleared there and then (through
-    /// `try_io`, which keeps readiness that a newer event brought): the
-    /// next poll parks at once, without the `recv` that would only say
-    /// `EAGAIN`. With a broker that sends each packet in its own segment
-    /// that `recv` was one system call in three of a subscriber.
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let stream = &self.0;
-        loop {
-            std::task::ready!(stream.poll_read_ready(cx))?;
-            let mut short = None;
-            let read = stream.try_io(Interest::READABLE, || {
-                let n = stream.try_read(buf)?;
-                if n > 0 && n < buf.len() {
-                    short = Some(n);
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(n)
-            });
-            match (read, short) {
-                (_, Some(n)) => return Poll::Ready(Ok(n)),
-                (Ok(n), None) => return Poll::Ready(Ok(n)),
-                (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                (Err(e), None) => return Poll::Ready(Err(e)),
-            }
+        let mut rb = ReadBuf::new(buf);
+        match Pin::new(&mut self.0).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
