@@ -389,16 +389,28 @@ struct Slot<T> {
     /// and a client with 20 publishes waiting holds 20 slots (W5b: 6 MB of
     /// them in 500 clients); sender and receiver each take it once.
     value: std::sync::Mutex<Option<T>>,
+    /// Set once `value` holds the outcome: a poll before that (a caller
+    /// looking whether its handle is done) takes no lock.
+    ready: std::sync::atomic::AtomicBool,
     waker: AtomicWaker,
 }
 
 impl<T> Slot<T> {
     fn put(&self, value: T) {
         *lock(&self.value) = Some(value);
+        self.ready.store(true, Ordering::Release);
     }
 
     fn take(&self) -> Option<T> {
-        lock(&self.value).take()
+        if !self.ready.load(Ordering::Acquire) {
+            return None;
+        }
+        let value = lock(&self.value).take();
+        if value.is_some() {
+            // The slot goes back to the pool empty.
+            self.ready.store(false, Ordering::Release);
+        }
+        value
     }
 }
 
@@ -452,6 +464,7 @@ impl<T> ReplyPool<T> {
         self.pop().unwrap_or_else(|| {
             Arc::new(Slot {
                 value: std::sync::Mutex::new(None),
+                ready: std::sync::atomic::AtomicBool::new(false),
                 waker: AtomicWaker::new(),
             })
         })
