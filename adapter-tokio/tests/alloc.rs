@@ -9,6 +9,11 @@
 //!
 //! Issue #7 (W5, many connections): a quiet connection holds little heap,
 //! because everything per connection starts small and grows with traffic.
+//!
+//! The counters are the whole process's, so each test measures in a
+//! process of its own ([`alone`]): under plain `cargo test` the tests of
+//! this file run side by side in one process, and one test's allocations
+//! were counted as the other's (issue #16).
 
 // The counting allocator needs `unsafe impl GlobalAlloc`; the crate itself forbids unsafe.
 #![allow(unsafe_code)]
@@ -57,6 +62,34 @@ static GLOBAL: Counting = Counting;
 
 const PAYLOAD: &[u8; 64] = &[0x5a; 64];
 
+/// The environment variable that names the test a child process runs.
+const ALONE: &str = "SANSMQTT_ALLOC_TEST_ALONE";
+
+/// Runs `body` in a process of its own: this test binary again, with
+/// only the test `name` (and one test thread), whose exit status and
+/// output are this test's. In that child, runs `body` itself.
+fn alone(name: &str, body: impl FnOnce()) {
+    if std::env::var(ALONE).as_deref() == Ok(name) {
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let out = std::process::Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ALONE, name)
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    eprint!("{stderr}");
+    assert!(out.status.success(), "{name} failed in its own process");
+    assert!(
+        stdout.contains("1 passed"),
+        "{name} did not run in its own process"
+    );
+}
+
 /// Publishes `n` messages in windows of 8 concurrent calls (joined on the
 /// stack: the test itself allocates nothing per window) and reads them back.
 async fn round_trips(
@@ -101,6 +134,13 @@ async fn sub_ready(sub: &mut sansmqtt_tokio::Subscription, received: &mut usize)
 
 #[test]
 fn qos0_round_trip_allocates_nothing_per_message() {
+    alone(
+        "qos0_round_trip_allocates_nothing_per_message",
+        qos0_round_trip,
+    );
+}
+
+fn qos0_round_trip() {
     // mosquitto drops QoS 0 messages past its per-client queue limits;
     // lift them so that every message is forwarded.
     let broker =
@@ -147,6 +187,10 @@ fn qos0_round_trip_allocates_nothing_per_message() {
 
 #[test]
 fn a_quiet_connection_holds_little_heap() {
+    alone("a_quiet_connection_holds_little_heap", quiet_connection);
+}
+
+fn quiet_connection() {
     let broker = Mosquitto::start("");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
