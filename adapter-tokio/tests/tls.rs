@@ -191,6 +191,44 @@ async fn expired_certificate_is_refused() {
     refused(&uri, trusting(&pki), "expired").await;
 }
 
+/// A downgrade is refused (issue #16): `mqtts://` to a server that does
+/// not speak TLS (mosquitto's plain MQTT listener, and a server answering
+/// the ClientHello in plain text) fails the handshake with a transport
+/// error; the client never falls back to a connection in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_tls_is_refused() {
+    let pki = Pki::new();
+    let plain = Mosquitto::start("");
+    let uri = format!("mqtts://localhost:{}", plain.port());
+    let e = transport_error(&uri, &trusting(&pki)).await;
+    assert!(e.contains("TLS handshake with"), "{e}");
+    let e = client_error(&uri, trusting(&pki)).await;
+    assert!(
+        matches!(e, ClientError::Connect(ConnectError::Transport { .. })),
+        "{e:?}"
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let Ok(mut stream) = stream else { continue };
+            let mut hello = [0u8; 512];
+            let _ = stream.read(&mut hello);
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        }
+    });
+    let uri = format!("mqtts://localhost:{port}");
+    let e = transport_error(&uri, &trusting(&pki)).await;
+    assert!(e.contains("TLS handshake with"), "{e}");
+    let e = client_error(&uri, trusting(&pki)).await;
+    assert!(
+        matches!(e, ClientError::Connect(ConnectError::Transport { .. })),
+        "{e:?}"
+    );
+    server.join().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_hostname_false_skips_the_name_check_only() {
     let pki = Pki::new();

@@ -146,6 +146,41 @@ fn mqtts_wrong_host_name_is_refused() {
     });
 }
 
+/// A downgrade is refused (issue #16): `mqtts://` to a server that does
+/// not speak TLS (mosquitto's plain MQTT listener, and a server answering
+/// the ClientHello in plain text) fails the TLS handshake with a typed
+/// error; the client never falls back to a connection in clear.
+#[test]
+fn mqtts_to_a_server_without_tls_is_refused() {
+    run(async {
+        let pki = Pki::new();
+        let plain = Mosquitto::start("");
+        let uri = format!("mqtts://localhost:{}", plain.port());
+        let e = transport_error(&uri, &trusting(&pki)).await;
+        assert!(e.contains("TLS handshake with"), "{e}");
+        let e = client_error(&uri, trusting(&pki)).await;
+        assert!(matches!(e, ClientError::Connect(_)), "{e:?}");
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for stream in listener.incoming().take(2) {
+                let Ok(mut stream) = stream else { continue };
+                let mut hello = [0u8; 512];
+                let _ = stream.read(&mut hello);
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            }
+        });
+        let uri = format!("mqtts://localhost:{port}");
+        let e = transport_error(&uri, &trusting(&pki)).await;
+        assert!(e.contains("TLS handshake with"), "{e}");
+        let e = client_error(&uri, trusting(&pki)).await;
+        assert!(matches!(e, ClientError::Connect(_)), "{e:?}");
+        server.join().unwrap();
+    });
+}
+
 #[test]
 fn mqtts_mutual_tls_with_a_client_certificate() {
     run(async {
