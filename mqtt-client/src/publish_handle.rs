@@ -12,7 +12,8 @@
 //! The rule of backpressure: at most the configuration's `max_queued`
 //! publishes handed over this way are incomplete at once (queued for the
 //! driver, waiting for the connection or an in-flight slot, or in flight).
-//! At the bound, `publish_nowait` waits for one of them to complete, and
+//! At the bound, `publish_nowait` waits for room (woken once a quarter of
+//! the bound is free again), and
 //! `try_publish` fails at once with
 //! [`PublishError::QueueFull`]. Publishes of the waiting forms
 //! ([`Client::publish`]) do not count: their callers are the bound.
@@ -140,7 +141,8 @@ impl Client {
     /// Publishes without waiting for the outcome: returns a
     /// [`PublishHandle`] once the message is handed to the client, at once
     /// unless `max_queued` publishes handed over this way are incomplete
-    /// (then when one completes: the backpressure of a telemetry loop).
+    /// (then once a quarter of them completed: the backpressure of a
+    /// telemetry loop).
     /// The handle resolves as [`Client::publish`] does; dropping it does not
     /// cancel the publish. Publishes keep the order of the calls.
     ///
