@@ -3,38 +3,19 @@
 //! disconnected; and never a password, whether it came in the broker URI
 //! or in the configuration.
 
+mod recorder;
 #[path = "../../mqtt-client/tests/support/mod.rs"]
 mod support;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use recorder::records;
 use sansmqtt_tokio::config::TextOrBytes;
 use sansmqtt_tokio::{Config, ConnectionState};
 use support::Mosquitto;
 
 /// Every record, as `LEVEL message`.
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Recorder;
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let line = format!("{} {}", record.level(), record.args());
-        RECORDS.lock().unwrap().push(line);
-    }
-    fn flush(&self) {}
-}
-
-static RECORDER: Recorder = Recorder;
-
-fn records() -> Vec<String> {
-    RECORDS.lock().unwrap().clone()
-}
 
 /// Waits until a record contains `needle` (they are written by the driver
 /// task), returning it.
@@ -50,8 +31,7 @@ async fn logged(needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_life_is_logged_and_no_password_ever_is() {
-    log::set_logger(&RECORDER).expect("the only logger of this test process");
-    log::set_max_level(log::LevelFilter::Trace);
+    recorder::install();
 
     // mosquitto with anonymous access ignores the credentials.
     let mut broker = Mosquitto::start("");

@@ -7,32 +7,16 @@
 //! answering 401), and everything the application can see is searched.
 //! (Its own test binary: the `log` recorder is process-wide.)
 
+mod recorder;
 #[path = "../../mqtt-client/tests/support/mod.rs"]
 mod support;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
+use recorder::records;
 use sansmqtt_tokio::config::{ExtraHeaders, Proxy, TextOrBytes};
 use sansmqtt_tokio::{Config, ProtocolVersion};
 use support::{FakeBroker, Mosquitto, Socks5Relay};
-
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Recorder;
-
-impl log::Log for Recorder {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
-        RECORDS.lock().unwrap().push(line);
-    }
-    fn flush(&self) {}
-}
-
-static RECORDER: Recorder = Recorder;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -68,8 +52,7 @@ async fn fails(uri: &str, config: Config) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_is_logged_shown_or_in_an_error() {
-    log::set_logger(&RECORDER).expect("the only logger of this test process");
-    log::set_max_level(log::LevelFilter::Trace);
+    recorder::install();
     let mut seen = Vec::new();
 
     // Refused credentials: a scripted broker answers CONNACK 0x04 (bad user
@@ -149,7 +132,7 @@ async fn no_secret_is_logged_shown_or_in_an_error() {
 
     // The driver logs from its own task: give it a moment.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let records = RECORDS.lock().unwrap().clone();
+    let records = records();
     assert!(
         records.iter().any(|r| r.contains("secrets-uri")),
         "the connections were logged: {records:#?}"

@@ -200,32 +200,11 @@ async fn a_server_without_tls_is_refused() {
     let pki = Pki::new();
     let plain = Mosquitto::start("");
     let uri = format!("mqtts://localhost:{}", plain.port());
-    let e = transport_error(&uri, &trusting(&pki)).await;
-    assert!(e.contains("TLS handshake with"), "{e}");
-    let e = client_error(&uri, trusting(&pki)).await;
-    assert!(
-        matches!(e, ClientError::Connect(ConnectError::Transport { .. })),
-        "{e:?}"
-    );
+    refused(&uri, trusting(&pki), "TLS handshake with").await;
 
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = thread::spawn(move || {
-        for stream in listener.incoming().take(2) {
-            let Ok(mut stream) = stream else { continue };
-            let mut hello = [0u8; 512];
-            let _ = stream.read(&mut hello);
-            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
-        }
-    });
+    let (port, server) = support::plain_text_server(2);
     let uri = format!("mqtts://localhost:{port}");
-    let e = transport_error(&uri, &trusting(&pki)).await;
-    assert!(e.contains("TLS handshake with"), "{e}");
-    let e = client_error(&uri, trusting(&pki)).await;
-    assert!(
-        matches!(e, ClientError::Connect(ConnectError::Transport { .. })),
-        "{e:?}"
-    );
+    refused(&uri, trusting(&pki), "TLS handshake with").await;
     server.join().unwrap();
 }
 

@@ -43,6 +43,25 @@ pub fn free_port() -> u16 {
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+/// A server on a free loopback port that answers each of its first
+/// `connections` connections with an HTTP error in plain text, whatever it
+/// is sent (what an `mqtts://` client meets at a server without TLS);
+/// returns the port and the thread (over once it answered them all).
+#[allow(dead_code)]
+pub fn plain_text_server(connections: usize) -> (u16, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local address").port();
+    let server = thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let mut hello = [0u8; 512];
+            let _ = stream.read(&mut hello);
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        }
+    });
+    (port, server)
+}
+
 pub fn port_accepts(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
