@@ -15,8 +15,6 @@ use sansmqtt_tokio::config::TextOrBytes;
 use sansmqtt_tokio::{Config, ConnectionState};
 use support::Mosquitto;
 
-/// Every record, as `LEVEL message`.
-
 /// Waits until a record contains `needle` (they are written by the driver
 /// task), returning it.
 async fn logged(needle: &str) -> String {
