@@ -139,7 +139,7 @@ impl ReadSize {
     /// the start of a packet of `version`, at most `max_packet` bytes) and
     /// returns how many bytes to read into it.
     pub(crate) fn prepare(
-        &self,
+        &mut self,
         buf: &mut BytesMut,
         version: ProtocolVersion,
         max_packet: u32,
@@ -177,11 +177,16 @@ impl ReadSize {
             // has room for three reads at the current size and at least
             // 12 KiB, so that messages held a while cost an allocation per
             // dozens of them, not one each; a busy connection (64 KiB
-            // reads) gets 192 KiB at a time.
+            // reads) gets 192 KiB at a time. A buffer replaced while held
+            // means messages stay while more arrive, whatever the size of
+            // the reads (one packet per read against a broker with
+            // TCP_NODELAY): the next replacement is twice as large.
             let size = if buf.capacity() == 0 {
                 self.hint
             } else {
-                (self.hint * 3).max(HELD_READ_BUFFER)
+                let size = (self.hint * 3).max(HELD_READ_BUFFER);
+                self.hint = (self.hint * 2).min(MAX_READ);
+                size
             };
             buf.reserve(size);
         }
@@ -258,9 +263,34 @@ mod tests {
 
     /// The room offered is what a read may fill, never more than the
     /// size, and a buffer nothing else holds is reused in place.
+    /// A buffer that messages still hold is replaced by a larger one each
+    /// time, up to three of the largest reads, while the room offered to a
+    /// read stays what reads bring.
+    #[test]
+    fn a_held_buffer_is_replaced_by_larger_ones() {
+        let mut size = ReadSize::new();
+        let mut buf = BytesMut::new();
+        let mut capacities = Vec::new();
+        let mut held = Vec::new();
+        for _ in 0..5000 {
+            let offered = size.prepare(&mut buf, V, 1 << 20);
+            assert_eq!(offered, MIN_READ);
+            capacities.push(buf.capacity());
+            // A short read of PINGRESPs (one packet per read), and a message
+            // that keeps what it was read into (a payload slice): that part
+            // cannot be reclaimed.
+            for _ in 0..32 {
+                buf.extend_from_slice(&[0xC0, 0x00]);
+            }
+            held.push(buf.split());
+        }
+        let largest = capacities.iter().max().copied().unwrap_or(0);
+        assert!(largest >= 3 * MAX_READ, "largest buffer {largest}");
+    }
+
     #[test]
     fn prepare_offers_the_size_and_reuses_a_free_buffer() {
-        let size = ReadSize::new();
+        let mut size = ReadSize::new();
         let mut buf = BytesMut::new();
         assert_eq!(size.prepare(&mut buf, V, 1 << 20), MIN_READ);
         assert!(buf.capacity() >= MIN_READ);
