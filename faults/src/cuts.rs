@@ -1,0 +1,115 @@
+//! Connection resets at random byte offsets: publisher and subscriber
+//! reach mosquitto through the [`FaultProxy`], which resets every
+//! connection after a random number of bytes until it has done `resets`
+//! resets.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::exchange::{Exchange, Faults, Tally};
+use crate::peer::{Bins, Peer};
+use crate::proxy::{Counts, FaultProxy, Plan, Resets};
+use crate::support::Mosquitto;
+
+/// mosquitto keeps every message of an offline persistent session (its
+/// default drops past 1,000 queued messages per client, which would count
+/// as lost here through no fault of the client's).
+pub const BROKER_CONFIG: &str = "max_queued_messages 0\n";
+
+/// The parameters of a run.
+#[derive(Debug, Clone)]
+pub struct Cuts {
+    /// The client on both ends.
+    pub peer: Peer,
+    /// 1 or 2.
+    pub qos: u8,
+    /// Messages published.
+    pub messages: u32,
+    /// Connection resets (publisher's and subscriber's together).
+    pub resets: u32,
+    /// Seeds the proxy's draws.
+    pub seed: u64,
+}
+
+/// What a run gave.
+#[derive(Debug, Clone)]
+pub struct CutsOutcome {
+    /// What arrived.
+    pub tally: Tally,
+    /// What the proxy did.
+    pub counts: Counts,
+}
+
+struct ThroughProxy {
+    proxy: FaultProxy,
+    broker_port: u16,
+}
+
+impl Faults for ThroughProxy {
+    fn tick(&mut self, _: Duration) {}
+    fn calm(&mut self) {
+        self.proxy.calm();
+    }
+    fn port(&self) -> u16 {
+        self.proxy.port()
+    }
+    fn broker_port(&self) -> u16 {
+        self.broker_port
+    }
+}
+
+/// Bytes on the wire per message, both links together: PUBLISH (topic
+/// `faults/<tag>`, a decimal payload) and its acknowledgements.
+pub fn bytes_per_message(tag: &str, qos: u8) -> u64 {
+    let publish = 2 + 2 + "faults/".len() + tag.len() + 2 + 6;
+    let acks = if qos == 2 { 12 } else { 4 };
+    2 * (publish + acks) as u64
+}
+
+impl Cuts {
+    /// The run's tag: client identifiers, topic, logs.
+    pub fn tag(&self) -> String {
+        format!(
+            "cuts-{}-q{}-{}-{}",
+            self.peer.name(),
+            self.qos,
+            self.messages,
+            self.seed
+        )
+    }
+
+    /// Runs it against a mosquitto of its own.
+    pub fn run(&self, bins: &Bins) -> Result<CutsOutcome, String> {
+        let broker = Mosquitto::start(BROKER_CONFIG);
+        let upstream: SocketAddr = ([127, 0, 0, 1], broker.port()).into();
+        let proxy = FaultProxy::start(upstream, self.seed).map_err(|e| e.to_string())?;
+        let tag = self.tag();
+        let total = bytes_per_message(&tag, self.qos) * u64::from(self.messages);
+        proxy.set_plan(Plan {
+            resets: Some(Resets {
+                mean_bytes: (total * 4 / (5 * u64::from(self.resets.max(1)))).max(16),
+                remaining: self.resets,
+            }),
+            ..Plan::default()
+        });
+        let mut faults = ThroughProxy {
+            proxy,
+            broker_port: broker.port(),
+        };
+        let exchange = Exchange {
+            peer: self.peer,
+            qos: self.qos,
+            messages: self.messages,
+            rate: None,
+            keep_alive: 10,
+            settle: Duration::from_secs(10),
+            deadline: Duration::from_secs(60 + u64::from(self.resets) * 3),
+            tag,
+        };
+        let tally = exchange.run(bins, &mut faults)?;
+        Ok(CutsOutcome {
+            tally,
+            counts: faults.proxy.counts(),
+        })
+    }
+}

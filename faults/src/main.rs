@@ -1,0 +1,150 @@
+//! `sansmqtt-faults`: the fault runs of docs/reliability.md.
+//!
+//! ```text
+//! sansmqtt-faults all [--short] [--peers sansmqtt,mosquitto,rumqttc]
+//! sansmqtt-faults cuts --peer P --qos Q --messages N --resets R [--seed S]
+//! sansmqtt-faults restarts --peer P --qos Q --messages N --restarts R --stop term|kill
+//!                 [--outage 0.2..10] [--uptime 1..3] [--resets R] [--seed S]
+//! sansmqtt-faults halfopen --peer P --keep-alive K --stalls N [--seed S]
+//! ```
+//!
+//! Each run prints one Markdown table row. `rumqttc-pub` and `rumqttc-sub`
+//! are the rumqttc peer programs the runs start.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sansmqtt_faults::cuts::Cuts;
+use sansmqtt_faults::halfopen::HalfOpen;
+use sansmqtt_faults::peer::{Bins, Peer};
+use sansmqtt_faults::restarts::{Restarts, Stop};
+use sansmqtt_faults::{report, rumqttc_peer};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("usage: sansmqtt-faults all|cuts|restarts|halfopen ... (see the crate docs)");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "rumqttc-pub" => rumqttc_peer::publisher(rest),
+        "rumqttc-sub" => rumqttc_peer::subscriber(rest),
+        other => run(other, rest),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sansmqtt-faults {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--key value` pairs.
+struct Flags(HashMap<String, String>);
+
+impl Flags {
+    fn parse(args: &[String]) -> Result<Flags, String> {
+        let mut map = HashMap::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let key = a
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected {a}"))?;
+            let value = if key == "short" {
+                "true".to_owned()
+            } else {
+                it.next().cloned().ok_or(format!("--{key} needs a value"))?
+            };
+            map.insert(key.to_owned(), value);
+        }
+        Ok(Flags(map))
+    }
+
+    fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, String> {
+        match self.0.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("--{key} {v}")),
+        }
+    }
+
+    fn peer(&self) -> Result<Peer, String> {
+        let name = self.0.get("peer").map_or("sansmqtt", String::as_str);
+        Peer::parse(name).ok_or(format!("--peer {name}"))
+    }
+
+    fn range(&self, key: &str, default: (f64, f64)) -> Result<(Duration, Duration), String> {
+        let (lo, hi) = match self.0.get(key) {
+            None => default,
+            Some(v) => {
+                let (a, b) = v.split_once("..").ok_or(format!("--{key} LO..HI"))?;
+                let p = |s: &str| s.parse::<f64>().map_err(|_| format!("--{key} {v}"));
+                (p(a)?, p(b)?)
+            }
+        };
+        Ok((Duration::from_secs_f64(lo), Duration::from_secs_f64(hi)))
+    }
+
+    fn peers(&self) -> Result<Vec<Peer>, String> {
+        match self.0.get("peers") {
+            None => Ok(Peer::ALL.to_vec()),
+            Some(list) => list
+                .split(',')
+                .map(|n| Peer::parse(n).ok_or(format!("--peers: {n}")))
+                .collect(),
+        }
+    }
+}
+
+fn run(command: &str, args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bins = Bins::find(&exe)?;
+    let seed = flags.get("seed", 1u64)?;
+    match command {
+        "cuts" => {
+            let c = Cuts {
+                peer: flags.peer()?,
+                qos: flags.get("qos", 2)?,
+                messages: flags.get("messages", 2_000)?,
+                resets: flags.get("resets", 20)?,
+                seed,
+            };
+            println!("{}", report::cuts_header());
+            println!("{}", report::cuts_row(&c, &c.run(&bins)?));
+        }
+        "restarts" => {
+            let r = Restarts {
+                peer: flags.peer()?,
+                qos: flags.get("qos", 2)?,
+                messages: flags.get("messages", 3_000)?,
+                restarts: flags.get("restarts", 3)?,
+                stop: match flags.0.get("stop").map_or("term", String::as_str) {
+                    "term" => Stop::Term,
+                    "kill" => Stop::Kill,
+                    s => return Err(format!("--stop {s}")),
+                },
+                outage: flags.range("outage", (0.2, 1.0))?,
+                uptime: flags.range("uptime", (1.0, 3.0))?,
+                resets: flags.get("resets", 0)?,
+                seed,
+            };
+            println!("{}", report::restarts_header());
+            println!("{}", report::restarts_row(&r, &r.run(&bins)?));
+        }
+        "halfopen" => {
+            let h = HalfOpen {
+                peer: flags.peer()?,
+                keep_alive: flags.get("keep-alive", 4)?,
+                stalls: flags.get("stalls", 5)?,
+                seed,
+            };
+            println!("{}", report::halfopen_header());
+            println!("{}", report::halfopen_row(&h, &h.run(&bins)?));
+        }
+        "all" => report::all(&bins, flags.0.contains_key("short"), &flags.peers()?, seed)?,
+        other => return Err(format!("unknown command {other}")),
+    }
+    Ok(())
+}
