@@ -1,7 +1,8 @@
-//! Connection resets at random byte offsets: publisher and subscriber
-//! reach mosquitto through the [`FaultProxy`], which resets every
-//! connection after a random number of bytes until it has done `resets`
-//! resets.
+//! Link faults: publisher and subscriber reach mosquitto through the
+//! [`FaultProxy`], which resets every connection after a random number of
+//! bytes until it has done `resets` resets, and may also delay or trickle
+//! every chunk, and refuse connections for a while (every connection reset,
+//! then the port closed) a number of times during the run.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +30,32 @@ pub struct Cuts {
     pub resets: u32,
     /// Seeds the proxy's draws.
     pub seed: u64,
+    /// Added before every chunk relayed.
+    pub delay: Duration,
+    /// Bytes per second per direction, if trickled.
+    pub trickle: Option<u32>,
+    /// Refusals: how many, and how long each (spread over the run at
+    /// random moments; each resets the open connections first).
+    pub refusals: (u32, Duration),
+    /// Messages fed per second (`None`: as fast as the publisher reads).
+    pub rate: Option<u32>,
+}
+
+impl Cuts {
+    /// Resets only: `resets` of them over `messages` messages.
+    pub fn resets(peer: Peer, qos: u8, messages: u32, resets: u32, seed: u64) -> Cuts {
+        Cuts {
+            peer,
+            qos,
+            messages,
+            resets,
+            seed,
+            delay: Duration::ZERO,
+            trickle: None,
+            refusals: (0, Duration::ZERO),
+            rate: None,
+        }
+    }
 }
 
 /// What a run gave.
@@ -38,15 +65,30 @@ pub struct CutsOutcome {
     pub tally: Tally,
     /// What the proxy did.
     pub counts: Counts,
+    /// Refusals done.
+    pub refusals: u32,
 }
 
 struct ThroughProxy {
     proxy: FaultProxy,
     broker_port: u16,
+    rng: fastrand::Rng,
+    refusals: u32,
+    refusal: Duration,
+    refused: u32,
+    next_refusal: Duration,
 }
 
 impl Faults for ThroughProxy {
-    fn tick(&mut self, _: Duration) {}
+    fn tick(&mut self, elapsed: Duration) {
+        if self.refused < self.refusals && elapsed >= self.next_refusal {
+            self.refused += 1;
+            self.proxy.reset_all();
+            self.proxy.refuse_for(self.refusal);
+            let gap = Duration::from_millis(500 + self.rng.u64(0..1_500));
+            self.next_refusal = elapsed + self.refusal + gap;
+        }
+    }
     fn calm(&mut self) {
         self.proxy.calm();
     }
@@ -69,13 +111,23 @@ pub fn bytes_per_message(tag: &str, qos: u8) -> u64 {
 impl Cuts {
     /// The run's tag: client identifiers, topic, logs.
     pub fn tag(&self) -> String {
-        format!(
+        let mut tag = format!(
             "cuts-{}-q{}-{}-{}",
             self.peer.name(),
             self.qos,
             self.messages,
             self.seed
-        )
+        );
+        if !self.delay.is_zero() {
+            tag.push_str(&format!("-delay{}", self.delay.as_millis()));
+        }
+        if let Some(t) = self.trickle {
+            tag.push_str(&format!("-trickle{t}"));
+        }
+        if self.refusals.0 > 0 {
+            tag.push_str(&format!("-refuse{}", self.refusals.0));
+        }
+        tag
     }
 
     /// Runs it against a mosquitto of its own.
@@ -90,26 +142,35 @@ impl Cuts {
                 mean_bytes: (total * 4 / (5 * u64::from(self.resets.max(1)))).max(16),
                 remaining: self.resets,
             }),
-            ..Plan::default()
+            delay: self.delay,
+            trickle: self.trickle,
         });
         let mut faults = ThroughProxy {
             proxy,
             broker_port: broker.port(),
+            rng: fastrand::Rng::with_seed(self.seed ^ 0x4ef5),
+            refusals: self.refusals.0,
+            refusal: self.refusals.1,
+            refused: 0,
+            next_refusal: Duration::from_millis(300),
         };
         let exchange = Exchange {
             peer: self.peer,
             qos: self.qos,
             messages: self.messages,
-            rate: None,
+            rate: self.rate,
             keep_alive: 10,
             settle: Duration::from_secs(10),
-            deadline: Duration::from_secs(60 + u64::from(self.resets) * 3),
+            deadline: Duration::from_secs(
+                60 + u64::from(self.messages) / 200 + u64::from(self.resets) / 2,
+            ) + (self.refusals.1 + Duration::from_secs(2)) * self.refusals.0,
             tag,
         };
         let tally = exchange.run(bins, &mut faults)?;
         Ok(CutsOutcome {
             tally,
             counts: faults.proxy.counts(),
+            refusals: faults.refused,
         })
     }
 }

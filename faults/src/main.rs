@@ -3,6 +3,7 @@
 //! ```text
 //! sansmqtt-faults all [--short] [--peers sansmqtt,mosquitto,rumqttc]
 //! sansmqtt-faults cuts --peer P --qos Q --messages N --resets R [--seed S]
+//!                 [--delay-ms D] [--trickle BYTES_PER_S] [--refusals N --refusal-ms D]
 //! sansmqtt-faults restarts --peer P --qos Q --messages N --restarts R --stop term|kill
 //!                 [--outage 0.2..10] [--uptime 1..3] [--resets R] [--seed S]
 //! sansmqtt-faults halfopen --peer P --keep-alive K --stalls N [--seed S]
@@ -104,13 +105,21 @@ fn run(command: &str, args: &[String]) -> Result<(), String> {
     let seed = flags.get("seed", 1u64)?;
     match command {
         "cuts" => {
-            let c = Cuts {
-                peer: flags.peer()?,
-                qos: flags.get("qos", 2)?,
-                messages: flags.get("messages", 2_000)?,
-                resets: flags.get("resets", 20)?,
+            let mut c = Cuts::resets(
+                flags.peer()?,
+                flags.get("qos", 2)?,
+                flags.get("messages", 2_000)?,
+                flags.get("resets", 20)?,
                 seed,
-            };
+            );
+            c.delay = Duration::from_millis(flags.get("delay-ms", 0)?);
+            c.trickle = flags
+                .get::<u32>("trickle", 0)
+                .map(|t| (t > 0).then_some(t))?;
+            c.refusals = (
+                flags.get("refusals", 0)?,
+                Duration::from_millis(flags.get("refusal-ms", 1_000)?),
+            );
             println!("{}", report::cuts_header());
             println!("{}", report::cuts_row(&c, &c.run(&bins)?));
         }

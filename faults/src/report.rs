@@ -18,15 +18,35 @@ fn secs(d: Duration) -> String {
 
 /// The header of [`cuts_row`].
 pub fn cuts_header() -> &'static str {
-    "| client | QoS | messages | resets | connections | lost | duplicated | out of order | publisher done | time (s) | peak RSS pub / sub (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "| client | faults | QoS | messages | resets | connections | lost | duplicated | out of order | publisher done | time (s) | peak RSS pub / sub (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+}
+
+/// The faults of a [`Cuts`] run, in words.
+fn link_faults(c: &Cuts, o: &CutsOutcome) -> String {
+    let mut f = vec![format!("{} resets", o.counts.resets)];
+    if !c.delay.is_zero() {
+        f.push(format!("{} ms delay", c.delay.as_millis()));
+    }
+    if let Some(t) = c.trickle {
+        f.push(format!("{t} B/s trickle"));
+    }
+    if c.refusals.0 > 0 {
+        f.push(format!(
+            "{} refusals of {:.1} s",
+            o.refusals,
+            c.refusals.1.as_secs_f64()
+        ));
+    }
+    f.join(", ")
 }
 
 /// One run of [`Cuts`].
 pub fn cuts_row(c: &Cuts, o: &CutsOutcome) -> String {
     let t = &o.tally;
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
         c.peer.name(),
+        link_faults(c, o),
         c.qos,
         t.sent,
         o.counts.resets,
@@ -116,15 +136,34 @@ pub fn all(bins: &Bins, short: bool, peers: &[Peer], seed: u64) -> Result<(), St
     );
     for &peer in peers {
         for qos in [1, 2] {
-            let c = Cuts {
-                peer,
-                qos,
-                messages,
-                resets,
-                seed,
-            };
+            let c = Cuts::resets(peer, qos, messages, resets, seed);
             println!("{}", cuts_row(&c, &c.run(bins)?));
         }
+    }
+    println!("\n### Slow and refused links\n\n{}", cuts_header());
+    for &peer in peers {
+        let n = if short { 500 } else { 5_000 };
+        // One-way latency (each chunk waits): the clients publish one
+        // line after the other, so this run is slow by design.
+        let mut slow = Cuts::resets(
+            peer,
+            2,
+            if short { 250 } else { 1_000 },
+            if short { 5 } else { 20 },
+            seed,
+        );
+        slow.delay = Duration::from_millis(if short { 5 } else { 20 });
+        println!("{}", cuts_row(&slow, &slow.run(bins)?));
+        let mut trickle = Cuts::resets(peer, 2, n, 0, seed);
+        trickle.trickle = Some(if short { 20_000 } else { 50_000 });
+        println!("{}", cuts_row(&trickle, &trickle.run(bins)?));
+        let mut refused = Cuts::resets(peer, 2, n * 4, 0, seed);
+        let (count, each) = if short { (2, 1.0) } else { (10, 3.0) };
+        refused.refusals = (count, Duration::from_secs_f64(each));
+        // Spread over the refusals and the gaps between them (1.25 s on
+        // average).
+        refused.rate = Some((f64::from(n * 4) / (f64::from(count) * (each + 1.25) + 1.0)) as u32);
+        println!("{}", cuts_row(&refused, &refused.run(bins)?));
     }
     for stop in [Stop::Term, Stop::Kill] {
         println!("\n### Broker restarts ({stop:?})\n\n{}", restarts_header());
@@ -161,7 +200,8 @@ pub fn all(bins: &Bins, short: bool, peers: &[Peer], seed: u64) -> Result<(), St
     for &peer in peers {
         let h = HalfOpen {
             peer,
-            keep_alive: if short { 2 } else { 4 },
+            // The command-line clients take 5 s at least.
+            keep_alive: 5,
             stalls: if short { 2 } else { 10 },
             seed,
         };

@@ -172,7 +172,8 @@ impl Restarts {
         let proxy = FaultProxy::start(upstream, self.seed).map_err(|e| e.to_string())?;
         let tag = self.tag();
         let mean = |(lo, hi): (Duration, Duration)| (lo + hi) / 2;
-        let span = (mean(self.outage) + mean(self.uptime)) * self.restarts.max(1);
+        let span =
+            (mean(self.outage) + mean(self.uptime)) * self.restarts.max(1) + mean(self.uptime);
         let rate = (f64::from(self.messages) / span.as_secs_f64()).ceil() as u32;
         if self.resets > 0 {
             let total = crate::cuts::bytes_per_message(&tag, self.qos) * u64::from(self.messages);

@@ -44,7 +44,9 @@ pub struct SessionOptions {
     /// sending notices a broker that went silent: no PINGRESP within
     /// `ping_timeout` closes the connection).
     pub ping_margin: Duration,
-    /// How long to wait for PINGRESP before the connection is declared dead.
+    /// How long to wait for PINGRESP before the connection is declared
+    /// dead; at most half the Keep Alive is used, so that a silent link is
+    /// declared dead within 1.5 x Keep Alive.
     pub ping_timeout: Duration,
     /// How long to wait for CONNACK after CONNECT.
     pub connect_timeout: Duration,

@@ -1395,7 +1395,21 @@ impl<S: SessionStore> Session<S> {
 
     fn send_ping(&mut self, now: Instant) {
         self.write(&Packet::PingReq, now);
-        self.ping_deadline = Some(now + self.options.ping_timeout);
+        self.ping_deadline = Some(now + self.ping_wait());
+    }
+
+    /// How long a PINGREQ waits for its PINGRESP: `ping_timeout`, but at
+    /// most half the Keep Alive. A keep-alive PINGREQ goes out at the
+    /// latest `keep_alive` after the last packet, so a link that went
+    /// silent (half-open: no RST, no FIN) is declared dead within 1.5 x
+    /// Keep Alive, the bound a server keeps for its clients
+    /// (MQTT-3.1.2-22; 3.1.1: MQTT-3.1.2-24).
+    fn ping_wait(&self) -> Duration {
+        if self.keep_alive.is_zero() {
+            self.options.ping_timeout
+        } else {
+            self.options.ping_timeout.min(self.keep_alive / 2)
+        }
     }
 
     /// When the next keep-alive PINGREQ is due: once nothing was sent, or

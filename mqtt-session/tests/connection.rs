@@ -1487,6 +1487,28 @@ fn pingresp_deadline_closes_with_ping_timeout() {
     }
 }
 
+/// A link that goes silent both ways (half-open: no RST, no FIN) is
+/// declared dead within 1.5 x Keep Alive whatever `ping_timeout` says: the
+/// PINGRESP wait is at most half the Keep Alive, the bound a server keeps
+/// for its clients (MQTT-3.1.2-22; 3.1.1: MQTT-3.1.2-24).
+#[test]
+fn a_silent_link_is_declared_dead_within_one_and_a_half_keep_alive() {
+    for version in BOTH {
+        let mut o = options(version);
+        o.keep_alive = secs(10);
+        o.ping_timeout = secs(60);
+        let mut h = connected(o);
+        // The last packets both ways at the start; then silence.
+        h.advance(secs(10));
+        assert_eq!(h.sent(), [Packet::PingReq]);
+        h.advance(ms(4_999));
+        assert!(h.events().is_empty());
+        h.advance(ms(1));
+        assert_eq!(h.events(), [Event::Closed(CloseReason::PingTimeout)]);
+        assert!(!h.session.is_connected());
+    }
+}
+
 /// A PINGRESP clears the deadline; the next PINGREQ is due a keep-alive
 /// after the last one; a keep-alive PINGRESP raises no Pong.
 #[test]

@@ -205,7 +205,9 @@ pub struct Config {
     #[serde(with = "serde_helpers::duration")]
     pub connect_timeout: Duration,
     /// How long to wait for PINGRESP before declaring the connection dead
-    /// (default 5 s). distmqtt had none.
+    /// (default 5 s), at most half the `keep_alive`: a half-open link (no
+    /// RST, no FIN) is declared dead within 1.5 x `keep_alive`. distmqtt
+    /// had none.
     #[serde(with = "serde_helpers::duration")]
     pub ping_timeout: Duration,
     /// Outgoing QoS 1 and 2 publishes awaiting acknowledgement at once
