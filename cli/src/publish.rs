@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use sansmqtt_proto::{PacketId, Properties, ProtocolVersion, PublishProperties};
 use sansmqtt_tokio::payload::{Codecs, Value};
 use sansmqtt_tokio::{Bytes, Client, ClientError, Config, Publish, QoS, TopicName};
@@ -10,6 +12,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use crate::args::PubArgs;
 use crate::connection::{self, fatal_close};
 use crate::exit::Exit;
+
+/// `-l`: publishes handed over and not yet complete, at most.
+const LINES_IN_FLIGHT: usize = 64;
 
 /// Where the messages come from.
 enum Source {
@@ -145,8 +150,14 @@ pub(crate) async fn run(args: PubArgs) -> Result<(), Exit> {
                 Ok(())
             }
             None => {
+                // Like mosquitto_pub -l, lines do not wait for the one
+                // before them to complete: up to LINES_IN_FLIGHT publishes
+                // are handed over at once (in order: the client sends them
+                // in the order they were handed over), so a link with
+                // latency is not paid for four times per QoS 2 message.
                 let mut stdin = BufReader::new(tokio::io::stdin());
                 let mut line = Vec::new();
+                let mut in_flight = FuturesOrdered::new();
                 loop {
                     line.clear();
                     let n = stdin
@@ -154,14 +165,29 @@ pub(crate) async fn run(args: PubArgs) -> Result<(), Exit> {
                         .await
                         .map_err(|e| Exit::general(format!("Error: reading stdin: {e}")))?;
                     if n == 0 {
-                        return Ok(());
+                        break;
                     }
                     if line.last() == Some(&b'\n') {
                         line.pop();
                     }
                     let payload = encoder.encode(Bytes::from(line.clone()))?;
-                    publisher.send(&client, payload).await?;
+                    in_flight.push_back(publisher.send(&client, payload));
+                    // Hands the new publish over (a publish goes to the
+                    // client when first polled) and takes the outcomes
+                    // that are in.
+                    while let Some(Some(done)) = in_flight.next().now_or_never() {
+                        done?;
+                    }
+                    if in_flight.len() >= LINES_IN_FLIGHT
+                        && let Some(done) = in_flight.next().await
+                    {
+                        done?;
+                    }
                 }
+                while let Some(done) = in_flight.next().await {
+                    done?;
+                }
+                Ok(())
             }
         }
     };

@@ -15,7 +15,7 @@ use crate::support::Mosquitto;
 /// mosquitto keeps every message of an offline persistent session (its
 /// default drops past 1,000 queued messages per client, which would count
 /// as lost here through no fault of the client's).
-pub const BROKER_CONFIG: &str = "max_queued_messages 0\n";
+pub const BROKER_CONFIG: &str = "max_queued_messages 0\nlog_type all\n";
 
 /// The parameters of a run.
 #[derive(Debug, Clone)]
@@ -167,6 +167,10 @@ impl Cuts {
             tag,
         };
         let tally = exchange.run(bins, &mut faults)?;
+        let _ = std::fs::write(
+            crate::exchange::log_dir(&exchange.tag).join("mosquitto.log"),
+            broker.log(),
+        );
         Ok(CutsOutcome {
             tally,
             counts: faults.proxy.counts(),

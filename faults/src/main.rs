@@ -139,8 +139,12 @@ fn run(command: &str, args: &[String]) -> Result<(), String> {
                 resets: flags.get("resets", 0)?,
                 seed,
             };
+            let o = r.run(&bins)?;
             println!("{}", report::restarts_header());
-            println!("{}", report::restarts_row(&r, &r.run(&bins)?));
+            println!("{}", report::restarts_row(&r, &o));
+            if !o.probe.errors.is_empty() {
+                println!("\nprobe errors: {:?}", o.probe.errors);
+            }
         }
         "halfopen" => {
             let h = HalfOpen {

@@ -129,15 +129,23 @@ pub fn halfopen_row(h: &HalfOpen, stalls: &[Stall]) -> String {
 /// Every run, peer by peer, at full size or (`short`) the size of the
 /// tests; prints the tables as they fill.
 pub fn all(bins: &Bins, short: bool, peers: &[Peer], seed: u64) -> Result<(), String> {
-    let (messages, resets) = if short { (2_000, 20) } else { (200_000, 1_000) };
     println!(
         "\n### Connection resets at random offsets\n\n{}",
         cuts_header()
     );
     for &peer in peers {
-        for qos in [1, 2] {
-            let c = Cuts::resets(peer, qos, messages, resets, seed);
-            println!("{}", cuts_row(&c, &c.run(bins)?));
+        // Every client at 20,000 messages; sansmqtt at 200,000 as well
+        // (the size of the run).
+        let sizes: &[(u32, u32)] = match (short, peer) {
+            (true, _) => &[(2_000, 20)],
+            (false, Peer::Sansmqtt) => &[(20_000, 100), (200_000, 1_000)],
+            (false, _) => &[(20_000, 100)],
+        };
+        for &(messages, resets) in sizes {
+            for qos in [1, 2] {
+                let c = Cuts::resets(peer, qos, messages, resets, seed);
+                println!("{}", cuts_row(&c, &c.run(bins)?));
+            }
         }
     }
     println!("\n### Slow and refused links\n\n{}", cuts_header());
@@ -193,7 +201,11 @@ pub fn all(bins: &Bins, short: bool, peers: &[Peer], seed: u64) -> Result<(), St
                     seed,
                 }
             };
-            println!("{}", restarts_row(&r, &r.run(bins)?));
+            let o = r.run(bins)?;
+            println!("{}", restarts_row(&r, &o));
+            if !o.probe.errors.is_empty() {
+                eprintln!("probe errors ({}): {:?}", r.tag(), o.probe.errors);
+            }
         }
     }
     println!("\n### Half-open links\n\n{}", halfopen_header());

@@ -73,7 +73,7 @@ pub struct RestartsOutcome {
 }
 
 /// The probe's calls.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Probe {
     /// Publishes acknowledged.
     pub ok: u64,
@@ -83,6 +83,8 @@ pub struct Probe {
     pub failed: u64,
     /// The longest call, in ms.
     pub longest_ms: u64,
+    /// The errors of the failed calls (`Display`), with their counts.
+    pub errors: Vec<(String, u64)>,
 }
 
 /// The broker's lifecycle while messages flow.
@@ -214,6 +216,10 @@ impl Restarts {
         };
         let probe = ProbeRun::start(probe_port, &tag)?;
         let tally = exchange.run(bins, &mut cycle)?;
+        let _ = std::fs::write(
+            crate::exchange::log_dir(&tag).join("mosquitto.log"),
+            cycle.broker.log(),
+        );
         let probe = probe.finish();
         let outages = if cycle.done == 0 {
             (Duration::ZERO, Duration::ZERO)
@@ -235,6 +241,7 @@ struct ProbeRun {
     runtime: tokio::runtime::Runtime,
     stop: Arc<AtomicBool>,
     counts: Arc<[AtomicU64; 4]>,
+    errors: Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
 }
 
 impl ProbeRun {
@@ -260,7 +267,8 @@ impl ProbeRun {
             .map_err(|e| format!("probe: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let counts: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
-        let (s, c) = (stop.clone(), counts.clone());
+        let errors = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+        let (s, c, e) = (stop.clone(), counts.clone(), errors.clone());
         let topic = format!("probe/{tag}");
         runtime.spawn(async move {
             while !s.load(Ordering::SeqCst) {
@@ -275,6 +283,11 @@ impl ProbeRun {
                     Err(sansmqtt_tokio::ClientError::Timeout) => 1,
                     Err(_) => 2,
                 };
+                if let Err(err) = r
+                    && let Ok(mut e) = e.lock()
+                {
+                    *e.entry(err.to_string()).or_default() += 1;
+                }
                 c[i].fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -284,6 +297,7 @@ impl ProbeRun {
             runtime,
             stop,
             counts,
+            errors,
         })
     }
 
@@ -296,6 +310,11 @@ impl ProbeRun {
             timed_out: c[1].load(Ordering::SeqCst),
             failed: c[2].load(Ordering::SeqCst),
             longest_ms: c[3].load(Ordering::SeqCst),
+            errors: self
+                .errors
+                .lock()
+                .map(|e| e.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default(),
         };
         self.runtime.shutdown_background();
         p
