@@ -18,7 +18,7 @@ use sansmqtt_faults::proxy::{Direction, FaultProxy};
 
 const EXE: &str = env!("CARGO_BIN_EXE_sansmqtt-faults");
 const T: Duration = Duration::from_secs(20);
-const DRAIN: Duration = Duration::from_secs(60);
+const DRAIN: Duration = Duration::from_secs(20);
 const QUIET: Duration = Duration::from_secs(1);
 
 fn exe() -> &'static Path {
