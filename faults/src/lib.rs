@@ -6,12 +6,15 @@
 //! - [`exchange`]: numbered messages from a publisher process to a
 //!   subscriber process, counted (lost, duplicated, out of order).
 //! - [`cuts`], [`restarts`], [`halfopen`]: the runs; [`report`]: their figures.
+//! - [`crashes`]: publisher process crashes with file persistence, and
+//!   their figures.
 //! - [`peer`]: the clients tried; [`rumqttc_peer`]: the rumqttc programs.
 //!
 //! `cargo run -p sansmqtt-faults --release -- all` runs every fault at its
 //! full size and prints the figures of `docs/reliability.md`; the tests of
 //! this crate run each at a small size (`scripts/test`).
 
+pub mod crashes;
 pub mod cuts;
 pub mod exchange;
 pub mod halfopen;

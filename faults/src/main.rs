@@ -7,15 +7,19 @@
 //! sansmqtt-faults restarts --peer P --qos Q --messages N --restarts R --stop term|kill
 //!                 [--outage 0.2..10] [--uptime 1..3] [--resets R] [--seed S]
 //! sansmqtt-faults halfopen --peer P --keep-alive K --stalls N [--seed S]
+//! sansmqtt-faults crashes --qos Q --kills K [--delay 0.03..0.4] [--early 0.005]
+//!                 [--window W] [--settle SECS] [--seed S]
 //! ```
 //!
 //! Each run prints one Markdown table row. `rumqttc-pub` and `rumqttc-sub`
-//! are the rumqttc peer programs the runs start.
+//! are the rumqttc peer programs the runs start; `crash-publisher` is the
+//! publisher process that `crashes` kills (`sansmqtt_faults::crashes`).
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sansmqtt_faults::crashes::{self, Crashes};
 use sansmqtt_faults::cuts::Cuts;
 use sansmqtt_faults::halfopen::HalfOpen;
 use sansmqtt_faults::peer::{Bins, Peer};
@@ -25,12 +29,16 @@ use sansmqtt_faults::{report, rumqttc_peer};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: sansmqtt-faults all|cuts|restarts|halfopen ... (see the crate docs)");
+        eprintln!(
+            "usage: sansmqtt-faults all|cuts|restarts|halfopen|crashes ... (see the crate docs)"
+        );
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
         "rumqttc-pub" => rumqttc_peer::publisher(rest),
         "rumqttc-sub" => rumqttc_peer::subscriber(rest),
+        "crash-publisher" => crashes::publisher(rest),
+        "crashes" => crash_run(rest),
         other => run(other, rest),
     };
     match result {
@@ -95,6 +103,30 @@ impl Flags {
                 .map(|n| Peer::parse(n).ok_or(format!("--peers: {n}")))
                 .collect(),
         }
+    }
+}
+
+/// `crashes`: needs no other program than this one.
+fn crash_run(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let c = Crashes {
+        qos: flags.get("qos", 1)?,
+        kills: flags.get("kills", 300)?,
+        delay: flags.range("delay", (0.03, 0.4))?,
+        early: Duration::from_secs_f64(flags.get("early", 0.005)?),
+        window: flags.get("window", 100)?,
+        seed: flags.get("seed", 1)?,
+        settle: Duration::from_secs_f64(flags.get("settle", 3.0)?),
+    };
+    let tally = c.run(&exe)?;
+    println!("{}", crashes::header());
+    println!("{}", crashes::row(&c, &tally));
+    let broken = tally.violations();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("checks broken: {}", broken.join("; ")))
     }
 }
 
