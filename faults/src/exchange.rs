@@ -171,13 +171,19 @@ impl Exchange {
         );
         let out = sub.0.stdout.take().ok_or("no stdout")?;
         let (tx, rx) = mpsc::channel::<(Instant, String)>();
+        // The subscriber's output is also kept in the run's logs.
+        let mut copy = std::io::BufWriter::new(
+            File::create(logs.join("sub.stdout")).map_err(|e| e.to_string())?,
+        );
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
+                let _ = writeln!(copy, "{line}");
                 if tx.send((Instant::now(), line)).is_err() {
                     break;
                 }
             }
+            let _ = copy.flush();
         });
         // Ready: the retained message arrived, so the subscription is in
         // place (and the session with it).
@@ -297,6 +303,16 @@ impl Exchange {
         tally.distinct = counter.count.iter().skip(1).filter(|&&c| c > 0).count() as u32;
         tally.lost = self.messages - tally.distinct;
         tally.duplicated = tally.received - u64::from(tally.distinct);
+        // Which ones, for the post-mortem: `n copies` per line.
+        let odd: String = counter
+            .count
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|&(_, &c)| c != 1)
+            .map(|(n, c)| format!("{n} {c}\n"))
+            .collect();
+        let _ = std::fs::write(logs.join("not-once.txt"), odd);
         tally.peak_rss_kib = rss.peak;
         tally.rss_start_end_kib = (rss.start, rss.last);
         Ok(tally)

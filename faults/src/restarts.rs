@@ -168,7 +168,7 @@ impl Restarts {
     /// Runs it against a mosquitto of its own.
     pub fn run(&self, bins: &Bins) -> Result<RestartsOutcome, String> {
         let broker = Mosquitto::start(
-            "persistence true\npersistence_location {dir}/\nautosave_interval 1\nmax_queued_messages 0\n",
+            "persistence true\npersistence_location {dir}/\nautosave_interval 1\nmax_queued_messages 0\nlog_type all\n",
         );
         let upstream: SocketAddr = ([127, 0, 0, 1], broker.port()).into();
         let proxy = FaultProxy::start(upstream, self.seed).map_err(|e| e.to_string())?;
