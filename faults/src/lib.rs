@@ -7,6 +7,7 @@
 //!   subscriber process, counted (lost, duplicated, out of order).
 //! - [`cuts`], [`restarts`], [`halfopen`]: the runs; [`report`]: their figures.
 //! - [`peer`]: the clients tried; [`rumqttc_peer`]: the rumqttc programs.
+//! - [`flood`]: a broker that floods a slowly read client, its memory measured.
 //!
 //! `cargo run -p sansmqtt-faults --release -- all` runs every fault at its
 //! full size and prints the figures of `docs/reliability.md`; the tests of
@@ -14,6 +15,7 @@
 
 pub mod cuts;
 pub mod exchange;
+pub mod flood;
 pub mod halfopen;
 pub mod peer;
 pub mod proxy;

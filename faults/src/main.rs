@@ -6,6 +6,8 @@
 //! sansmqtt-faults restarts --peer P --qos Q --messages N --restarts R --stop term|kill
 //!                 [--outage 0.2..10] [--uptime 1..3] [--resets R] [--seed S]
 //! sansmqtt-faults halfopen --peer P --keep-alive K --stalls N [--seed S]
+//! sansmqtt-faults flood [--client sansmqtt|rumqttc] [--qos Q] [--overflow wait|drop] [--payload B]
+//!                 [--secs S] [--every-ms M] [--version 4|5] [--receive-maximum N] [--ignore-receive-maximum] | --suite
 //! ```
 //!
 //! Each run prints one Markdown table row. `rumqttc-pub` and `rumqttc-sub`
@@ -30,6 +32,8 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "rumqttc-pub" => rumqttc_peer::publisher(rest),
         "rumqttc-sub" => rumqttc_peer::subscriber(rest),
+        "flood" => sansmqtt_faults::flood::command(rest),
+        "flood-client" => sansmqtt_faults::flood::client(rest),
         other => run(other, rest),
     };
     match result {
