@@ -9,6 +9,7 @@
 //! - [`crashes`]: publisher process crashes with file persistence, and
 //!   their figures.
 //! - [`peer`]: the clients tried; [`rumqttc_peer`]: the rumqttc programs.
+//! - [`flood`]: a broker that floods a slowly read client, its memory measured.
 //!
 //! `cargo run -p sansmqtt-faults --release -- all` runs every fault at its
 //! full size and prints the figures of `docs/reliability.md`; the tests of
@@ -17,6 +18,7 @@
 pub mod crashes;
 pub mod cuts;
 pub mod exchange;
+pub mod flood;
 pub mod halfopen;
 pub mod peer;
 pub mod proxy;

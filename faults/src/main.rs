@@ -9,6 +9,8 @@
 //! sansmqtt-faults halfopen --peer P --keep-alive K --stalls N [--seed S]
 //! sansmqtt-faults crashes --qos Q --kills K [--delay 0.03..0.4] [--early 0.005]
 //!                 [--window W] [--settle SECS] [--seed S]
+//! sansmqtt-faults flood [--client sansmqtt|rumqttc] [--qos Q] [--overflow wait|drop] [--payload B]
+//!                 [--secs S] [--every-ms M] [--version 4|5] [--receive-maximum N] [--ignore-receive-maximum] | --suite
 //! ```
 //!
 //! Each run prints one Markdown table row. `rumqttc-pub` and `rumqttc-sub`
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
         "rumqttc-sub" => rumqttc_peer::subscriber(rest),
         "crash-publisher" => crashes::publisher(rest),
         "crashes" => crash_run(rest),
+        "flood" => sansmqtt_faults::flood::command(rest),
+        "flood-client" => sansmqtt_faults::flood::client(rest),
         other => run(other, rest),
     };
     match result {

@@ -33,6 +33,9 @@ pub(crate) struct Inbox {
     targets: Vec<usize>,
     /// `deliver_message`'s queue.
     deliver: chan::Sender<Message>,
+    /// QoS 0 copies are being dropped: set by a drop, cleared by a drain
+    /// that delivers messages and drops none.
+    dropping: bool,
 }
 
 impl Inbox {
@@ -41,6 +44,7 @@ impl Inbox {
             queue: VecDeque::new(),
             targets: Vec::new(),
             deliver,
+            dropping: false,
         }
     }
 
@@ -70,6 +74,7 @@ impl Inbox {
         counters: &Counters,
         now: Instant,
     ) -> bool {
+        let (mut dropped_now, mut delivered_now) = (false, false);
         while let Some((message, _)) = self.queue.front() {
             let targets = &mut self.targets;
             // MQTT 5: the copy is for the subscriptions it names.
@@ -111,10 +116,22 @@ impl Inbox {
             }
             if dropped > 0 {
                 counters.qos0_dropped.fetch_add(dropped, Ordering::Relaxed);
+                self.dropping = true;
+                dropped_now = true;
             }
-            let Some((message, ack)) = self.queue.pop_front() else {
+            let Some((mut message, ack)) = self.queue.pop_front() else {
                 break;
             };
+            // While copies are dropped, those that get through are
+            // scattered, about one per read buffer: each would keep its
+            // whole buffer while it waits in a full receiver (1,024 x
+            // 192 KiB). They get memory of their own instead (a copy per
+            // message delivered, at the pace of the full receiver).
+            let delivered = to_deliver || !self.targets.is_empty();
+            delivered_now |= delivered;
+            if self.dropping && delivered {
+                message = message.detached();
+            }
             match self.targets.split_last() {
                 None if to_deliver => {
                     let _ = self.deliver.try_send(message);
@@ -131,6 +148,9 @@ impl Inbox {
             if let Some(ack) = ack {
                 let _ = session.ack(ack, now);
             }
+        }
+        if delivered_now && !dropped_now {
+            self.dropping = false;
         }
         true
     }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{
-    PacketId, PayloadFormat, Publish, PublishProperties, QoS, SubscriptionId, TopicName,
-    UserProperty,
+    Packet, PacketId, PayloadFormat, ProtocolVersion, Publish, PublishProperties, QoS,
+    SubscriptionId, TopicName, UserProperty, decode_packet,
 };
 
 /// A message received from the broker. Cloning is cheap: topic and payload
@@ -133,6 +133,24 @@ impl Message {
     pub fn into_publish(self) -> Publish {
         self.publish
     }
+
+    /// The message in memory of its own. A decoded message's topic,
+    /// payload and properties are slices of the read buffer it came in
+    /// (zero-copy), which lives as long as any of them: one message kept
+    /// while its neighbours were dropped would keep the whole buffer (up to
+    /// 192 KiB for 64 bytes). Re-encoded and decoded here into an
+    /// allocation of its size; unchanged if it cannot be.
+    pub(crate) fn detached(self) -> Message {
+        let v5 = ProtocolVersion::V5;
+        let mut buf = BytesMut::new();
+        if self.publish.encode(v5, &mut buf).is_err() {
+            return self;
+        }
+        match decode_packet(&mut buf, v5, u32::MAX) {
+            Ok(Some(Packet::Publish(p))) if p == self.publish => Message::new(p),
+            _ => self,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -181,5 +199,40 @@ mod tests {
         assert_eq!(m.user_property("none"), None);
         assert_eq!(m.user_properties().len(), 3);
         assert_eq!(m.subscription_identifiers()[0].get(), 4);
+    }
+
+    /// A message decoded from a large read buffer, detached, holds
+    /// nothing of that buffer, and is the same message.
+    #[test]
+    fn a_detached_message_holds_none_of_its_read_buffer() {
+        let mut p = Publish::at_most_once(TopicName::try_from("flood/n").unwrap(), "payload");
+        let props = &mut *p.properties;
+        props.content_type = Some(s("text/plain"));
+        props.correlation_data = Some(Bytes::from_static(b"id"));
+        props.user_properties.push(UserProperty {
+            name: s("k"),
+            value: s("v"),
+        });
+        props.subscription_identifiers = vec![SubscriptionId::new(4).unwrap()];
+        let mut read = BytesMut::new();
+        p.encode(ProtocolVersion::V5, &mut read).unwrap();
+        read.resize(read.len() + 64 * 1024, 0);
+        let range = read.as_ptr() as usize..read.as_ptr() as usize + read.len();
+        let Ok(Some(Packet::Publish(decoded))) =
+            decode_packet(&mut read, ProtocolVersion::V5, u32::MAX)
+        else {
+            panic!("decodes")
+        };
+        let inside = |ptr: *const u8| range.contains(&(ptr as usize));
+        let m = Message::new(decoded);
+        assert!(inside(m.payload().as_ptr()), "decoding is zero-copy");
+
+        let d = m.clone().detached();
+        assert_eq!(d, m);
+        assert!(!inside(d.payload().as_ptr()));
+        assert!(!inside(d.topic().as_str().as_ptr()));
+        assert!(!inside(d.content_type().unwrap().as_ptr()));
+        assert!(!inside(d.correlation_data().unwrap().as_ptr()));
+        assert!(!inside(d.user_properties()[0].value.as_ptr()));
     }
 }
