@@ -473,16 +473,23 @@ fn connect_error(e: ClientError, version: ProtocolVersion) -> Exit {
 
 /// Resolves with the exit of the first fatal close among the client's
 /// state changes (a server DISCONNECT, a protocol violation, a refused
-/// reconnection); never resolves otherwise.
-pub(crate) async fn watch_fatal(client: Client, version: ProtocolVersion) -> Exit {
+/// reconnection); never resolves otherwise. With `debug` (`-d`), every
+/// close of the connection is logged with its reason (stdout, as the
+/// packets are), e.g. `Client X connection closed: connection lost`.
+pub(crate) async fn watch_fatal(client: Client, version: ProtocolVersion, debug: bool) -> Exit {
     let mut states = client.state_changes();
     drop(client);
     while let Some(state) = states.next().await {
-        if let ConnectionState::Disconnected {
+        let ConnectionState::Disconnected {
             reason: Some(reason),
         } = state
-            && let Some(exit) = fatal_close(&reason, version)
-        {
+        else {
+            continue;
+        };
+        if debug {
+            println!("Client connection closed: {reason}");
+        }
+        if let Some(exit) = fatal_close(&reason, version) {
             return exit;
         }
     }

@@ -134,7 +134,7 @@ pub(crate) async fn run(args: PubArgs) -> Result<(), Exit> {
     };
 
     let client = connection::connect(&args.common, &target, config).await?;
-    let fatal = connection::watch_fatal(client.clone(), target.version);
+    let fatal = connection::watch_fatal(client.clone(), target.version, args.common.debug);
     let work = async {
         match once {
             Some(payload) => {

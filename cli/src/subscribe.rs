@@ -76,7 +76,7 @@ pub(crate) async fn run(args: SubArgs, offset: UtcOffset) -> Result<(), Exit> {
     let deadline = args
         .timeout
         .map(|w| tokio::time::Instant::now() + Duration::from_secs(w.into()));
-    let fatal = connection::watch_fatal(client.clone(), target.version);
+    let fatal = connection::watch_fatal(client.clone(), target.version, args.common.debug);
     let timed_out = async {
         match deadline {
             Some(at) => tokio::time::sleep_until(at).await,

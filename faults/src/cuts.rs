@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::exchange::{Exchange, Faults, Tally};
 use crate::peer::{Bins, Peer};
 use crate::proxy::{Counts, FaultProxy, Plan, Resets};
-use crate::support::Mosquitto;
+use crate::support::{Aedes, Mosquitto};
 
 /// mosquitto keeps every message of an offline persistent session (its
 /// default drops past 1,000 queued messages per client, which would count
@@ -39,6 +39,9 @@ pub struct Cuts {
     pub refusals: (u32, Duration),
     /// Messages fed per second (`None`: as fast as the publisher reads).
     pub rate: Option<u32>,
+    /// The broker: mosquitto, or aedes (npm; a second broker to tell a
+    /// client's fault from a broker's).
+    pub aedes: bool,
 }
 
 impl Cuts {
@@ -54,6 +57,7 @@ impl Cuts {
             trickle: None,
             refusals: (0, Duration::ZERO),
             rate: None,
+            aedes: false,
         }
     }
 }
@@ -127,13 +131,28 @@ impl Cuts {
         if self.refusals.0 > 0 {
             tag.push_str(&format!("-refuse{}", self.refusals.0));
         }
+        if self.aedes {
+            tag.push_str("-aedes");
+        }
         tag
     }
 
     /// Runs it against a mosquitto of its own.
     pub fn run(&self, bins: &Bins) -> Result<CutsOutcome, String> {
-        let broker = Mosquitto::start(BROKER_CONFIG);
-        let upstream: SocketAddr = ([127, 0, 0, 1], broker.port()).into();
+        enum Broker {
+            Mosquitto(Mosquitto),
+            Aedes(Aedes),
+        }
+        let broker = if self.aedes {
+            Broker::Aedes(Aedes::start().ok_or("aedes cannot run here (Node.js, npm)")?)
+        } else {
+            Broker::Mosquitto(Mosquitto::start(BROKER_CONFIG))
+        };
+        let broker_port = match &broker {
+            Broker::Mosquitto(m) => m.port(),
+            Broker::Aedes(a) => a.port(),
+        };
+        let upstream: SocketAddr = ([127, 0, 0, 1], broker_port).into();
         let proxy = FaultProxy::start(upstream, self.seed).map_err(|e| e.to_string())?;
         let tag = self.tag();
         let total = bytes_per_message(&tag, self.qos) * u64::from(self.messages);
@@ -147,7 +166,7 @@ impl Cuts {
         });
         let mut faults = ThroughProxy {
             proxy,
-            broker_port: broker.port(),
+            broker_port,
             rng: fastrand::Rng::with_seed(self.seed ^ 0x4ef5),
             refusals: self.refusals.0,
             refusal: self.refusals.1,
@@ -169,7 +188,10 @@ impl Cuts {
         let tally = exchange.run(bins, &mut faults)?;
         let _ = std::fs::write(
             crate::exchange::log_dir(&exchange.tag).join("mosquitto.log"),
-            broker.log(),
+            match &broker {
+                Broker::Mosquitto(m) => m.log(),
+                Broker::Aedes(_) => String::new(),
+            },
         );
         Ok(CutsOutcome {
             tally,

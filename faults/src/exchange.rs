@@ -286,8 +286,10 @@ impl Exchange {
             }
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(m) => {
-                    counter.take(m, &mut tally, false);
-                    quiet_since = Instant::now();
+                    // Only messages end the quiet (not `-d` lines).
+                    if counter.take(m, &mut tally, false) {
+                        quiet_since = Instant::now();
+                    }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -329,12 +331,13 @@ struct Counter {
 impl Counter {
     /// Counts one line of the subscriber's; `during`: while the publisher
     /// runs (the gaps are measured then).
-    fn take(&mut self, (at, line): (Instant, String), tally: &mut Tally, during: bool) {
+    /// Returns whether the line was one of the messages.
+    fn take(&mut self, (at, line): (Instant, String), tally: &mut Tally, during: bool) -> bool {
         let Ok(n) = line.trim().parse::<u32>() else {
-            return;
+            return false;
         };
         if n == 0 || n > tally.sent {
-            return;
+            return false;
         }
         tally.received += 1;
         let c = &mut self.count[n as usize];
@@ -349,6 +352,7 @@ impl Counter {
             }
             self.last_new = at;
         }
+        true
     }
 }
 

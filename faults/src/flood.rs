@@ -82,6 +82,8 @@ pub struct Flood {
     pub receive_maximum: Option<u16>,
     /// MQTT 5: the broker sends past the client's Receive Maximum.
     pub ignore_receive_maximum: bool,
+    /// sansmqtt's keep-alive in seconds (`None`: the default, 10 s).
+    pub keep_alive: Option<u16>,
 }
 
 impl Flood {
@@ -98,6 +100,7 @@ impl Flood {
             every: Duration::from_millis(10),
             receive_maximum: None,
             ignore_receive_maximum: false,
+            keep_alive: None,
         }
     }
 }
@@ -612,6 +615,9 @@ impl Flood {
         if let Some(m) = self.receive_maximum {
             v.extend(["--receive-maximum".into(), m.to_string()]);
         }
+        if let Some(k) = self.keep_alive {
+            v.extend(["--keep-alive".into(), k.to_string()]);
+        }
         v
     }
 
@@ -830,6 +836,10 @@ pub fn command(args: &[String]) -> Result<(), String> {
                 .map(|v| v.parse().map_err(|_| format!("--receive-maximum {v}")))
                 .transpose()?,
             ignore_receive_maximum: map.contains_key("ignore-receive-maximum"),
+            keep_alive: map
+                .get("keep-alive")
+                .map(|v| v.parse().map_err(|_| format!("--keep-alive {v}")))
+                .transpose()?,
         }]
     };
     println!("{}", header());
@@ -894,6 +904,10 @@ pub fn client(args: &[String]) -> Result<(), String> {
         .get("receive-maximum")
         .map(|v| v.parse().map_err(|_| format!("--receive-maximum {v}")))
         .transpose()?;
+    let keep_alive: Option<u16> = map
+        .get("keep-alive")
+        .map(|v| v.parse().map_err(|_| format!("--keep-alive {v}")))
+        .transpose()?;
     let name = map.get("client").map_or("sansmqtt", String::as_str);
     let which = FloodClient::parse(name).ok_or(format!("--client {name}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -911,6 +925,7 @@ pub fn client(args: &[String]) -> Result<(), String> {
                     version,
                     drop,
                     receive_maximum,
+                    keep_alive,
                 };
                 sansmqtt_consumer(o, duration, every).await
             }
@@ -937,6 +952,7 @@ struct SansmqttOpts {
     version: u8,
     drop: bool,
     receive_maximum: Option<u16>,
+    keep_alive: Option<u16>,
 }
 
 /// sansmqtt: the consumer in a spawned task, as the guide says.
@@ -965,6 +981,9 @@ async fn sansmqtt_consumer(
             ProtocolVersion::V3_1_1.into()
         },
         receive_maximum: o.receive_maximum.and_then(std::num::NonZeroU16::new),
+        keep_alive: o.keep_alive.map_or(Config::default().keep_alive, |k| {
+            Duration::from_secs(k.into())
+        }),
         ..Config::default()
     };
     let uri = format!("mqtt://127.0.0.1:{}", o.port);

@@ -3,7 +3,7 @@
 //! ```text
 //! sansmqtt-faults all [--short] [--peers sansmqtt,mosquitto,rumqttc]
 //! sansmqtt-faults cuts --peer P --qos Q --messages N --resets R [--seed S]
-//!                 [--delay-ms D] [--trickle BYTES_PER_S] [--refusals N --refusal-ms D]
+//!                 [--delay-ms D] [--trickle BYTES_PER_S] [--refusals N --refusal-ms D] [--broker aedes]
 //! sansmqtt-faults restarts --peer P --qos Q --messages N --restarts R --stop term|kill
 //!                 [--outage 0.2..10] [--uptime 1..3] [--resets R] [--seed S]
 //! sansmqtt-faults halfopen --peer P --keep-alive K --stalls N [--seed S]

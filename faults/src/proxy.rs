@@ -116,7 +116,7 @@ impl FaultProxy {
     /// no fault until a plan says otherwise; `seed` seeds every random draw.
     pub fn start(upstream: SocketAddr, seed: u64) -> io::Result<FaultProxy> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(2)
             .thread_name("fault-proxy")
             .enable_all()
             .build()?;
@@ -305,6 +305,7 @@ fn start_link(client: TcpStream, upstream: TcpStream, shared: Arc<Shared>) {
     let left = Arc::new(AtomicU64::new(budget.unwrap_or(u64::MAX)));
     let mut links = lock(&shared.links);
     links.retain(|l| !l.closed.load(Ordering::SeqCst));
+    let both: Arc<[AtomicU64; 2]> = Arc::new(Default::default());
     let up = tokio::spawn(relay(
         client.clone(),
         upstream.clone(),
@@ -312,6 +313,7 @@ fn start_link(client: TcpStream, upstream: TcpStream, shared: Arc<Shared>) {
         left.clone(),
         closed.clone(),
         shared.clone(),
+        (both.clone(), 0),
     ));
     let down = tokio::spawn(relay(
         upstream.clone(),
@@ -320,6 +322,7 @@ fn start_link(client: TcpStream, upstream: TcpStream, shared: Arc<Shared>) {
         left,
         closed.clone(),
         shared.clone(),
+        (both, 1),
     ));
     links.push(Link {
         client,
@@ -339,8 +342,29 @@ async fn relay(
     left: Arc<AtomicU64>,
     closed: Arc<AtomicBool>,
     shared: Arc<Shared>,
+    (both, dir): (Arc<[AtomicU64; 2]>, usize),
 ) {
     let mut buf = vec![0u8; 16 * 1024];
+    let mut relayed = 0u64;
+    let trace = std::env::var_os("SANSMQTT_FAULTS_PROXY_TRACE");
+    let tag = format!("{:?}->{:?}", from.peer_addr().ok(), to.peer_addr().ok());
+    let end = |how: &str, relayed: u64| {
+        if let Some(path) = &trace {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(
+                    f,
+                    "{tag} {relayed} {how} up={} down={}",
+                    both[0].load(Ordering::SeqCst),
+                    both[1].load(Ordering::SeqCst)
+                );
+            }
+        }
+    };
     loop {
         while stall.load(Ordering::SeqCst) {
             tokio::time::sleep(STALL_POLL).await;
@@ -355,7 +379,14 @@ async fn relay(
             buf.len()
         };
         let n = match read(&from, &mut buf[..room]).await {
-            Ok(0) | Err(_) => break,
+            Ok(0) => {
+                end("eof", relayed);
+                break;
+            }
+            Err(e) => {
+                end(&format!("read error {e}"), relayed);
+                break;
+            }
             Ok(n) => n,
         };
         // A stall that began while this read waited holds these bytes too.
@@ -375,9 +406,20 @@ async fn relay(
             })
             .unwrap_or(0);
         let pass = (before.min(n as u64)) as usize;
-        if pass > 0 && write_all(&to, &buf[..pass]).await.is_err() {
+        if pass > 0
+            && let Err(e) = write_all(&to, &buf[..pass]).await
+        {
+            end(&format!("write error {e}"), relayed);
             break;
         }
+        relayed += pass as u64;
+        both[dir].fetch_add(pass as u64, Ordering::SeqCst);
+        // `readable()` / `writable()` take nothing from tokio's cooperative
+        // budget: a direction that always has bytes (a broker flooding a
+        // fast reader) would keep the worker, and the other direction of
+        // every link would starve (seen: a subscriber's acknowledgements
+        // held for a whole connection while 40 KB went the other way).
+        tokio::task::yield_now().await;
         shared.bytes.fetch_add(pass as u64, Ordering::SeqCst);
         if pass < n {
             // The budget ran out inside this chunk: reset both sides.
@@ -394,6 +436,7 @@ async fn relay(
             if counted {
                 shared.resets.fetch_add(1, Ordering::SeqCst);
             }
+            end("reset", relayed);
             closed.store(true, Ordering::SeqCst);
             arm_reset(&from);
             arm_reset(&to);

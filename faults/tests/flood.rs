@@ -69,7 +69,7 @@ fn qos0_drop_drops_counts_and_keeps_memory_flat() {
     // Reading never stops: the broker sends far more than the few MiB of
     // memory growth allowed.
     assert!(
-        o.broker.sent_bytes > 50 * GROWTH_KIB * 1024,
+        o.broker.sent_bytes > 4 * GROWTH_KIB * 1024,
         "sent {} bytes",
         o.broker.sent_bytes
     );
@@ -95,7 +95,14 @@ fn acks_withheld(o: &FloodOutcome, acks: u64) {
         "acks {acks} for {} taken",
         c.received
     );
-    assert_eq!(b.in_flight, b.sent - b.acks);
+    // In flight: what the broker wrote and was not acknowledged, plus the
+    // batch its blocked write still holds (counted sent once written; at
+    // most 32 KiB of PUBLISHes).
+    let written = b.sent - b.acks;
+    assert!(
+        b.in_flight >= written && b.in_flight - written <= 32 * 1024 / 8,
+        "{b:?}"
+    );
     assert!(b.in_flight > stream, "the broker's window filled: {b:?}");
     assert_eq!(b.unexpected, 0, "{b:?}");
     assert_eq!(c.repeats, 0, "nothing twice, nothing out of order");
@@ -136,4 +143,18 @@ fn mqtt5_receive_maximum_bounds_the_window() {
     assert_eq!(b.receive_maximum, Some(100));
     assert_eq!(b.max_in_flight, 100);
     assert_eq!(o.client.repeats, 0);
+}
+
+/// Reading stops behind the full stream, so the broker's PINGRESP waits
+/// unread behind the flood: the keep-alive verdict waits too (the session's
+/// input is paused), and the connection lives through many keep-alive
+/// intervals (before: closed with PingTimeout every ~keep-alive).
+#[test]
+fn a_flooded_slow_consumer_keeps_its_connection_past_the_keep_alive() {
+    let mut f = Flood::new(1, Duration::from_secs(8));
+    f.keep_alive = Some(2);
+    let o = run(&f);
+    // One connection through four keep-alive intervals of unread input.
+    bounded_and_alive(&o);
+    flooded(&o, 10);
 }

@@ -167,6 +167,8 @@ pub struct Session<S: SessionStore = InMemory> {
     last_received: Option<Instant>,
     /// PINGRESP deadline of an outstanding PINGREQ.
     ping_deadline: Option<Instant>,
+    /// Since when the transport is not read ([`Session::pause_input`]).
+    input_paused: Option<Instant>,
     /// The application asked for a ping and waits for `Event::Pong`.
     ping_requested: bool,
     /// Effective keep-alive (the server's overrides ours).
@@ -227,6 +229,7 @@ impl<S: SessionStore> Session<S> {
             last_sent: None,
             last_received: None,
             ping_deadline: None,
+            input_paused: None,
             ping_requested: false,
             assigned_client_id: None,
             sent_clean_start: true,
@@ -1423,7 +1426,10 @@ impl<S: SessionStore> Session<S> {
             return None;
         }
         let interval = self.keep_alive.saturating_sub(self.options.ping_margin);
-        let quiet_since = match (self.last_sent, self.last_received) {
+        // While input is paused the server's silence is not known: only
+        // our own keeps the rule of MQTT-3.1.2-20.
+        let received = self.last_received.filter(|_| self.input_paused.is_none());
+        let quiet_since = match (self.last_sent, received) {
             (Some(sent), Some(received)) => Some(sent.min(received)),
             (a, b) => a.or(b),
         };
@@ -1435,7 +1441,10 @@ impl<S: SessionStore> Session<S> {
         let conn = match self.conn {
             Conn::Disconnected => None,
             Conn::Connecting { deadline } | Conn::Verifying { deadline } => Some(deadline),
-            Conn::Connected => match (self.next_ping(), self.ping_deadline) {
+            Conn::Connected => match (
+                self.next_ping(),
+                self.ping_deadline.filter(|_| self.input_paused.is_none()),
+            ) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
@@ -1483,13 +1492,47 @@ impl<S: SessionStore> Session<S> {
                 }
             }
             Conn::Connected => {
-                if self.ping_deadline.is_some_and(|d| now >= d) {
+                if self.input_paused.is_none() && self.ping_deadline.is_some_and(|d| now >= d) {
                     self.close(CloseReason::PingTimeout);
                 } else if self.next_ping().is_some_and(|t| now >= t) {
                     self.send_ping(now);
                 }
             }
         }
+    }
+
+    /// The transport is no longer read for now: the application is behind
+    /// (its receivers are full) and the driver stops reading, so that TCP
+    /// slows the server down. Until [`Session::resume_input`] the server's
+    /// silence is not counted and a PINGRESP deadline does not expire: the
+    /// PINGRESP may be waiting, unread, behind the messages the
+    /// application has not taken yet. A PINGREQ still goes out when
+    /// nothing was sent for the keep-alive interval (MQTT-3.1.2-20).
+    pub fn pause_input(&mut self, now: Instant) {
+        if self.input_paused.is_none() {
+            self.input_paused = Some(now);
+        }
+    }
+
+    /// The transport is read again: a PINGRESP deadline that passed while
+    /// input was paused gets a fresh wait from `now`, and the server's
+    /// silence counts from `now`.
+    pub fn resume_input(&mut self, now: Instant) {
+        if self.input_paused.take().is_none() {
+            return;
+        }
+        let wait = self.ping_wait();
+        if let Some(deadline) = &mut self.ping_deadline {
+            *deadline = (*deadline).max(now + wait);
+        }
+        if self.conn == Conn::Connected {
+            self.last_received = Some(self.last_received.map_or(now, |r| r.max(now)));
+        }
+    }
+
+    /// Whether input is paused ([`Session::pause_input`]).
+    pub fn is_input_paused(&self) -> bool {
+        self.input_paused.is_some()
     }
 
     // ------------------------------------------------------ closing, auth
@@ -1713,6 +1756,7 @@ impl<S: SessionStore> Session<S> {
         self.held_connack = None;
         self.reauthenticating = false;
         self.ping_deadline = None;
+        self.input_paused = None;
         self.ping_requested = false;
         // The next resumed connection resends from the slots again.
         self.resend.clear();

@@ -1509,6 +1509,63 @@ fn a_silent_link_is_declared_dead_within_one_and_a_half_keep_alive() {
     }
 }
 
+/// Input paused (the application is behind; the driver stops reading):
+/// the PINGRESP may be waiting unread behind the messages not yet taken,
+/// so its deadline does not expire until input resumes, and then gets a
+/// fresh wait; the server's silence is not counted meanwhile.
+#[test]
+fn a_pingresp_deadline_waits_while_input_is_paused() {
+    for version in BOTH {
+        let mut o = options(version);
+        o.keep_alive = secs(10);
+        o.ping_timeout = secs(4);
+        let mut h = connected(o);
+        h.advance(secs(10));
+        assert_eq!(h.sent(), [Packet::PingReq]);
+        let now = h.now;
+        h.session.pause_input(now);
+        assert!(h.session.is_input_paused());
+        h.advance(secs(60));
+        assert!(
+            h.events().is_empty(),
+            "no PingTimeout while input is paused"
+        );
+        assert!(h.session.is_connected());
+        let now = h.now;
+        h.session.resume_input(now);
+        assert!(!h.session.is_input_paused());
+        h.advance(ms(3_999));
+        assert!(h.events().is_empty());
+        h.advance(ms(1));
+        assert_eq!(h.events(), [Event::Closed(CloseReason::PingTimeout)]);
+    }
+}
+
+/// While input is paused a PINGREQ still goes out once nothing was sent
+/// for the keep-alive interval (MQTT-3.1.2-20; 3.1.1: MQTT-3.1.2-23), and
+/// its PINGRESP, once read, clears the deadline as usual.
+#[test]
+fn while_input_is_paused_keep_alive_still_sends() {
+    for version in BOTH {
+        let mut o = options(version);
+        o.keep_alive = secs(10);
+        o.ping_timeout = secs(4);
+        let mut h = connected(o);
+        let now = h.now;
+        h.session.pause_input(now);
+        h.advance(secs(10));
+        assert_eq!(h.sent(), [Packet::PingReq]);
+        h.advance(secs(20));
+        assert!(h.events().is_empty());
+        let now = h.now;
+        h.session.resume_input(now);
+        h.receive(Packet::PingResp);
+        h.advance(secs(5));
+        assert!(h.events().is_empty());
+        assert!(h.session.is_connected());
+    }
+}
+
 /// A PINGRESP clears the deadline; the next PINGREQ is due a keep-alive
 /// after the last one; a keep-alive PINGRESP raises no Pong.
 #[test]

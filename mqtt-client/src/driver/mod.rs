@@ -391,9 +391,15 @@ impl Future for Driver {
             // would time the connection out). Past INBOX_MAX (a QoS 0 flood)
             // reading stops: TCP backpressure.
             if room || this.inbox.len() < INBOX_MAX || !this.session.is_connected() {
+                // Reading (again): the broker's silence counts again.
+                this.session.resume_input(now);
                 progress |= this.poll_read(cx, now);
                 this.handle_events(now);
                 this.drain_inbox(cx, now);
+            } else {
+                // The PINGRESP may be waiting behind what the application
+                // has not taken: no keep-alive verdict while we do not read.
+                this.session.pause_input(now);
             }
             this.check_store();
             progress |= this.poll_write(cx, now);
