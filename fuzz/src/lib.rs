@@ -23,6 +23,7 @@
 //! - ([`check_roundtrip_input`]) a packet that encodes for another protocol
 //!   version decodes back to the same packet in that version.
 
+pub mod driver;
 pub mod seeds;
 pub mod session;
 pub mod session_file;

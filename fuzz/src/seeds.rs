@@ -344,6 +344,78 @@ fn session_v5() -> Vec<Packet> {
     ]
 }
 
+/// The `driver` target's seeds: option bytes, then operations (see
+/// [`crate::driver`]) that connect, publish at each QoS, subscribe, take
+/// messages, lose and resume the connection.
+fn driver_seeds() -> Vec<Seed> {
+    use crate::driver::op::*;
+    let seed = |name, data: &[u8]| Seed {
+        target: "driver",
+        name,
+        data: data.to_vec(),
+    };
+    vec![
+        seed(
+            "v311_publish_ack",
+            &[
+                0x20, 0x0f, CONNACK, 0, PUBLISH, 0x01, ACK, 0, PUBLISH, 0x16, b'p', ACK, 0, ACK, 0,
+                PUBLISH, 0x00, TIME, 20,
+            ],
+        ),
+        seed(
+            "v311_subscribe_deliver",
+            &[
+                0x44, 0x0f, CONNACK, 0, SUBSCRIBE, 0x04, ACK, 0x10, PUBLISH_IN, 0x01, 3, b'a',
+                b'b', b'c', TAKE, ACK, 0, PUBLISH_IN, 0x02, 1, b'z', ACK, 0, ACK, 0, PINGRESP,
+                SUBSCRIBE, 0x80, ACK, 0, TIME, 60, PINGRESP,
+            ],
+        ),
+        seed(
+            "v5_resume",
+            &[
+                0x23, 0x3f, CONNACK, 0, PUBLISH, 0x01, PUBLISH, 0x02, ACK, 1, EOF, TIME, 30,
+                CONNACK, 1, ACK, 0, ACK, 0, ACK, 0, CALL, 1, CALL, 2, CONNACK, 1,
+            ],
+        ),
+        seed(
+            "v5_refused_and_failures",
+            &[
+                0x61,
+                0x5f,
+                REFUSE,
+                1,
+                TIME,
+                30,
+                CONNACK,
+                0,
+                PUBLISH,
+                0x01,
+                ACK,
+                0x80,
+                BLOCK,
+                PUBLISH,
+                0x00,
+                BLOCK,
+                FAIL,
+                TIME,
+                40,
+                CONNACK,
+                0,
+                DISCONNECT_IN,
+                1,
+                TIME,
+                40,
+                RAW,
+                2,
+                0x20,
+                0x02,
+                CALL,
+                0,
+            ],
+        ),
+    ]
+}
+
 /// Every seed file.
 pub fn seeds() -> Vec<Seed> {
     let t = "decode_v311";
@@ -513,6 +585,7 @@ pub fn seeds() -> Vec<Seed> {
             data: publish_v5_alias_only(),
         },
     ]);
+    out.extend(driver_seeds());
     out.extend(
         crate::session_file::seed_files()
             .into_iter()
@@ -535,7 +608,13 @@ mod tests {
 
     /// The targets whose seeds this module generates (other targets may
     /// keep their own seeds in `fuzz/seeds/`: left alone).
-    const TARGETS: [&str; 4] = ["decode_v311", "decode_v5", "roundtrip", "session_file"];
+    const TARGETS: [&str; 5] = [
+        "decode_v311",
+        "decode_v5",
+        "driver",
+        "roundtrip",
+        "session_file",
+    ];
 
     fn dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds")
@@ -612,6 +691,7 @@ mod tests {
                     check_roundtrip_input(&seed.data);
                 }
                 "session_file" => crate::session_file::check_session_file(&seed.data),
+                "driver" => crate::driver::check_driver(&seed.data),
                 other => panic!("unknown target {other}"),
             }
         }

@@ -385,7 +385,7 @@ impl Client {
         let server = Arc::new(ServerSlot::default());
         let config = Arc::new(config);
         let driver = Driver::new(
-            &*runtime,
+            runtime.clone(),
             connector,
             config.clone(),
             uris,
@@ -461,7 +461,7 @@ impl Client {
         let Some(timeout) = timeout else {
             return call.await;
         };
-        let mut timer = self.shared.runtime.timer(Instant::now() + timeout);
+        let mut timer = self.shared.runtime.timer(self.now() + timeout);
         let mut call = std::pin::pin!(call);
         poll_fn(|cx| {
             if let Poll::Ready(r) = call.as_mut().poll(cx) {
@@ -473,6 +473,12 @@ impl Client {
             }
         })
         .await
+    }
+
+    /// The runtime's clock ([`Runtime::now`]): what every deadline the
+    /// client computes starts from.
+    pub(crate) fn now(&self) -> Instant {
+        self.shared.runtime.now()
     }
 
     /// A new id for a route or a request, unique in the client.
@@ -622,7 +628,7 @@ impl Client {
         Ok(options
             .expiry
             .or(self.shared.config.publish_expiry)
-            .map(|d| Instant::now() + d))
+            .map(|d| self.now() + d))
     }
 
     /// What a [`PublishCall`] sends at its first poll.
@@ -654,7 +660,7 @@ impl Client {
         })?;
         let timer = start
             .timeout
-            .map(|t| self.shared.runtime.timer(Instant::now() + t));
+            .map(|t| self.shared.runtime.timer(self.now() + t));
         Ok((outcome, timer))
     }
 

@@ -37,6 +37,15 @@ pub trait Runtime: Send + Sync + 'static {
     /// without brackets) and `port`, with `TCP_NODELAY` set: the driver
     /// batches its writes itself.
     fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>>;
+    /// The current instant: the clock of the deadlines given to
+    /// [`Runtime::timer`] and of every instant the client computes
+    /// (keep-alive, timeouts, expiry, reconnect delays). The default is
+    /// [`Instant::now`], what every adapter uses; a simulated runtime (a
+    /// test or fuzz harness) returns its virtual time, and its timers fire
+    /// when that time passes their deadline.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
 }
 
 /// async-io's timer as a [`Timer`], resettable in place: the timer of the

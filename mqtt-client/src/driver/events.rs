@@ -219,7 +219,7 @@ impl Driver {
     pub(super) fn give_up(&mut self) {
         self.session.abandon();
         self.link = Link::Stopped;
-        self.handle_events(Instant::now());
+        self.handle_events(self.runtime.now());
         self.outbox.clear(&ClientError::Closed);
         self.routing.clear_routes();
         self.requests.clear();

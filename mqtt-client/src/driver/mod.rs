@@ -55,6 +55,8 @@ pub(crate) struct Links {
 }
 
 pub(crate) struct Driver {
+    /// Timers and the clock ([`Runtime::now`]: the driver reads no other).
+    runtime: Arc<dyn Runtime>,
     connector: Arc<dyn Connector>,
     /// Shared with the client handles.
     config: Arc<Config>,
@@ -95,14 +97,14 @@ const INBOX_MAX: usize = crate::DELIVERY_QUEUE;
 
 impl Driver {
     pub(crate) fn new(
-        runtime: &dyn Runtime,
+        runtime: Arc<dyn Runtime>,
         connector: Arc<dyn Connector>,
         config: Arc<Config>,
         uris: Vec<BrokerUri>,
         session: Session<Option<FileStore>>,
         links: Links,
     ) -> Self {
-        let now = Instant::now();
+        let now = runtime.now();
         // The first delay is a fifth of the cap, doubling up to it: with the
         // seed's defaults (10 s, 2 retries) that is 1-2 s then 2-4 s, the
         // schedule distmqtt meant (2 s, 4 s), which rides out a 3 s outage.
@@ -114,6 +116,7 @@ impl Driver {
         let retry_first = config.auto_reconnect && config.reconnect_on_first_connect;
         Self {
             timer: runtime.timer(now + Duration::from_secs(3600)),
+            runtime,
             connector,
             brokers: Brokers::new(uris, config.follow_redirects),
             routing: Routing::new(session.options().version.is_v5()),
@@ -357,7 +360,7 @@ impl Driver {
             return false;
         }
         self.timer_at = None;
-        self.session.handle_timeout(Instant::now());
+        self.session.handle_timeout(self.runtime.now());
         true
     }
 
@@ -379,7 +382,7 @@ impl Future for Driver {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         loop {
-            let now = Instant::now();
+            let now = this.runtime.now();
             let mut progress = this.poll_commands(cx, now);
             progress |= this.poll_link(cx, now);
             this.handle_events(now);

@@ -1,8 +1,6 @@
 //! The request / response calls of the client: [`Client::request`] and its
 //! options form, [`Client::respond`] and its options form.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use futures_channel::oneshot;
 use sansmqtt_proto::{PacketId, Publish, TopicName};
@@ -78,7 +76,7 @@ impl Client {
         let expires = options
             .expiry
             .or(config.publish_expiry)
-            .map(|d| Instant::now() + d);
+            .map(|d| self.now() + d);
         let timeout = options
             .timeout
             .or(config.request_timeout)
