@@ -17,6 +17,13 @@ use crate::support::{Aedes, Mosquitto};
 /// as lost here through no fault of the client's).
 pub const BROKER_CONFIG: &str = "max_queued_messages 0\nlog_type all\n";
 
+/// How long the subscriber may stay without a new message once the
+/// publisher is done before the count: three keep-alive intervals (10 s),
+/// so that a connection the broker stopped serving is noticed by the
+/// keep-alive (1.5 x) and made again. A message that comes later counts as
+/// lost.
+pub const SETTLE: Duration = Duration::from_secs(30);
+
 /// The parameters of a run.
 #[derive(Debug, Clone)]
 pub struct Cuts {
@@ -179,7 +186,7 @@ impl Cuts {
             messages: self.messages,
             rate: self.rate,
             keep_alive: 10,
-            settle: Duration::from_secs(10),
+            settle: SETTLE,
             deadline: Duration::from_secs(
                 60 + u64::from(self.messages) / 200 + u64::from(self.resets) / 2,
             ) + (self.refusals.1 + Duration::from_secs(2)) * self.refusals.0,

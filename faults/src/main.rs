@@ -152,6 +152,11 @@ fn run(command: &str, args: &[String]) -> Result<(), String> {
             c.trickle = flags
                 .get::<u32>("trickle", 0)
                 .map(|t| (t > 0).then_some(t))?;
+            c.aedes = match flags.0.get("broker").map_or("mosquitto", String::as_str) {
+                "mosquitto" => false,
+                "aedes" => true,
+                b => return Err(format!("--broker {b}")),
+            };
             c.refusals = (
                 flags.get("refusals", 0)?,
                 Duration::from_millis(flags.get("refusal-ms", 1_000)?),

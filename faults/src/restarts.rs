@@ -210,7 +210,7 @@ impl Restarts {
             messages: self.messages,
             rate: Some(rate.max(1)),
             keep_alive: 10,
-            settle: Duration::from_secs(15),
+            settle: crate::cuts::SETTLE,
             deadline: span * 3 + Duration::from_secs(60),
             tag: tag.clone(),
         };
