@@ -1,12 +1,14 @@
 //! Issue #16: a secret never appears in the log, in `Debug` output or in
 //! an error's text, whatever path it takes: the password (configuration
 //! and broker URI), the proxy's credentials, MQTT 5 authentication data, a
-//! WebSocket `Authorization` header. Each is sent on a connection that
+//! WebSocket `Authorization` header, the private key of a TLS client
+//! certificate. Each is sent on a connection that
 //! fails (refused credentials, a proxy refusing its credentials, an
 //! authentication method the broker does not know, a WebSocket server
 //! answering 401), and everything the application can see is searched.
 //! (Its own test binary: the `log` recorder is process-wide.)
 
+mod pki;
 mod recorder;
 #[path = "../../mqtt-client/tests/support/mod.rs"]
 mod support;
@@ -21,13 +23,14 @@ use support::{FakeBroker, Mosquitto, Socks5Relay};
 const T: Duration = Duration::from_secs(10);
 
 /// Every secret of this test, each used once.
-const SECRETS: [&str; 6] = [
+const SECRETS: [&str; 7] = [
     "uri-secret-1",
     "config-secret-2",
     "proxy-secret-3",
     "auth-secret-4",
     "header-secret-5",
     "refused-secret-6",
+    "key-secret-7",
 ];
 
 fn fail_fast(id: &str) -> Config {
@@ -128,6 +131,29 @@ async fn no_secret_is_logged_shown_or_in_an_error() {
     assert!(
         request.contains("header-secret-5"),
         "the header was sent: {request}"
+    );
+
+    // A TLS client certificate whose private key file holds something that
+    // is not a key: the error names the file, never its content.
+    let pki = pki::Pki::new();
+    let key = pki.dir().join("broken-key.pem");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nkey-secret-7-key-secret-7\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let config = Config {
+        certfile: Some(pki.client.cert.clone()),
+        keyfile: Some(key),
+        cafile: Some(pki.ca.clone()),
+        ..fail_fast("secrets-key")
+    };
+    seen.extend(
+        fails(
+            &format!("mqtts://127.0.0.1:{}", support::free_port()),
+            config,
+        )
+        .await,
     );
 
     // The driver logs from its own task: give it a moment.
