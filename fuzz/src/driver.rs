@@ -74,6 +74,8 @@ use sansmqtt_proto::{
     Publish, QoS, SubAck, SubAckReason, TopicName, UnsubAck, UnsubAckReason,
 };
 
+use crate::input::Input;
+
 /// Polling rounds of one [`Sim::settle`] before the tasks count as
 /// spinning: a round polls every task once, and a settled client wakes
 /// nothing.
@@ -85,26 +87,6 @@ const MAX_PACKET: u32 = 4096;
 
 const TOPICS: [&str; 3] = ["a/b", "a/c", "x"];
 const FILTERS: [&str; 4] = ["a/+", "#", "x", "a/b"];
-
-// ------------------------------------------------------------------ input
-
-struct Input<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Input<'a> {
-    fn u8(&mut self) -> Option<u8> {
-        let (&b, rest) = self.data.split_first()?;
-        self.data = rest;
-        Some(b)
-    }
-
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.data.split_at(n.min(self.data.len()));
-        self.data = rest;
-        head
-    }
-}
 
 // ---------------------------------------------------------------- runtime
 

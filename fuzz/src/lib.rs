@@ -24,6 +24,7 @@
 //!   version decodes back to the same packet in that version.
 
 pub mod driver;
+mod input;
 pub mod seeds;
 pub mod session;
 pub mod session_file;

@@ -45,6 +45,8 @@ use sansmqtt_session::{
     AckId, Event, RestoreError, SavedSession, Session, SessionLossPolicy, SessionOptions, Token,
 };
 
+use crate::input::Input;
+
 /// Largest packet the session accepts from the fuzzed broker.
 pub const SESSION_MAX_PACKET: u32 = 4096;
 /// Acknowledgement ids kept for `ack` operations (the oldest are dropped).
@@ -52,28 +54,6 @@ const MAX_ACK_IDS: usize = 64;
 
 const TOPICS: [&str; 4] = ["a/b", "a/c", "sensors/1/temperature", "x"];
 const FILTERS: [&str; 4] = ["a/+", "#", "$share/g/a/b", "x"];
-
-struct Input<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Input<'a> {
-    fn u8(&mut self) -> Option<u8> {
-        let (&b, rest) = self.data.split_first()?;
-        self.data = rest;
-        Some(b)
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes([self.u8()?, self.u8()?]))
-    }
-
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.data.split_at(n.min(self.data.len()));
-        self.data = rest;
-        head
-    }
-}
 
 struct Driver {
     session: Session,
