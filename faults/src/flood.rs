@@ -25,6 +25,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::num::NonZeroU16;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +33,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use sansmqtt_proto::{Packet, ProtocolVersion, decode_packet};
 
 use crate::exchange::{log_dir, rss_kib};
 use crate::support;
@@ -267,60 +271,13 @@ fn body(packet: &[u8]) -> &[u8] {
     &packet[packet.len() - rl..]
 }
 
-/// A Variable Byte Integer at the start of `b`: (value, its length).
-fn vbi(b: &[u8]) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    for (i, &byte) in b.iter().take(4).enumerate() {
-        value |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
-}
-
-fn push_vbi(out: &mut Vec<u8>, mut len: usize) {
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if len == 0 {
-            return;
-        }
-    }
-}
-
-/// The Receive Maximum (property 0x21) in a CONNECT's property list.
-fn receive_maximum(mut props: &[u8]) -> Option<u16> {
-    let u16_at = |b: &[u8]| Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
-    while let Some((&id, rest)) = props.split_first() {
-        let skip = match id {
-            0x21 => return u16_at(rest),
-            0x01 | 0x17 | 0x19 | 0x24 | 0x25 | 0x28 | 0x29 | 0x2a => 1,
-            0x13 | 0x22 | 0x23 => 2,
-            0x02 | 0x11 | 0x18 | 0x27 => 4,
-            0x0b => vbi(rest)?.1,
-            0x26 => {
-                let k = usize::from(u16_at(rest)?) + 2;
-                k + usize::from(u16_at(rest.get(k..)?)?) + 2
-            }
-            _ => usize::from(u16_at(rest)?) + 2,
-        };
-        props = rest.get(skip..)?;
-    }
-    None
-}
-
 /// Appends PUBLISH number `n` on `flood/n`.
 fn encode_publish(out: &mut Vec<u8>, v5: bool, qos: u8, id: u16, n: u64, payload: usize) {
     const TOPIC: &[u8] = b"flood/n";
     let id_len = if qos > 0 { 2 } else { 0 };
     let remaining = 2 + TOPIC.len() + id_len + usize::from(v5) + payload;
     out.push(0x30 | (qos << 1));
-    push_vbi(out, remaining);
+    support::put_remaining_length(out, remaining);
     out.extend_from_slice(&(TOPIC.len() as u16).to_be_bytes());
     out.extend_from_slice(TOPIC);
     if qos > 0 {
@@ -339,17 +296,17 @@ fn serve(shared: &Arc<Shared>, mut stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut pending = Vec::new();
     let connect = read_packet(&mut stream, &mut pending)?;
-    let b = body(&connect);
-    if connect[0] != 0x10 || b.len() < 10 {
+    // A CONNECT carries its own protocol level: the version given here
+    // is not used for it.
+    let Ok(Some(Packet::Connect(connect))) = decode_packet(
+        &mut BytesMut::from(&connect[..]),
+        ProtocolVersion::V3_1_1,
+        u32::MAX,
+    ) else {
         return Err(io::ErrorKind::InvalidData.into());
-    }
-    let v5 = b[6] == 5;
-    let client_max = if v5 {
-        let (len, at) = vbi(&b[10..]).ok_or(io::ErrorKind::InvalidData)?;
-        b.get(10 + at..10 + at + len).and_then(receive_maximum)
-    } else {
-        None
     };
+    let v5 = connect.protocol == ProtocolVersion::V5;
+    let client_max = connect.properties.receive_maximum.map(NonZeroU16::get);
     stream.write_all(if v5 {
         &[0x20, 0x03, 0x00, 0x00, 0x00]
     } else {

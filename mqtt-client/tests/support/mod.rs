@@ -882,10 +882,8 @@ pub fn remaining_length(packet: &[u8]) -> Option<usize> {
     None
 }
 
-/// `first_byte`, the Remaining Length of `body`, then `body`.
-pub fn with_fixed_header(first_byte: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![first_byte];
-    let mut len = body.len();
+/// Appends `len` as a Remaining Length (a Variable Byte Integer).
+pub fn put_remaining_length(out: &mut Vec<u8>, mut len: usize) {
     loop {
         let mut byte = (len % 128) as u8;
         len /= 128;
@@ -894,9 +892,15 @@ pub fn with_fixed_header(first_byte: u8, body: &[u8]) -> Vec<u8> {
         }
         out.push(byte);
         if len == 0 {
-            break;
+            return;
         }
     }
+}
+
+/// `first_byte`, the Remaining Length of `body`, then `body`.
+pub fn with_fixed_header(first_byte: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![first_byte];
+    put_remaining_length(&mut out, body.len());
     out.extend_from_slice(body);
     out
 }
