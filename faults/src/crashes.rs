@@ -62,6 +62,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::exchange::log_dir;
+use crate::flags::Flags;
 use crate::support::Mosquitto;
 
 /// The protocol version of the publisher's session (and of its file).
@@ -151,47 +152,29 @@ impl PublisherArgs {
 
     /// Reads the flags of `crash-publisher`.
     pub fn parse(args: &[String]) -> Result<PublisherArgs, String> {
-        let mut map = HashMap::new();
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let key = a.strip_prefix("--").ok_or(format!("unexpected {a}"))?;
-            let value = it.next().ok_or(format!("--{key} needs a value"))?;
-            map.insert(key.to_owned(), value.clone());
-        }
-        let need = |key: &str| map.get(key).cloned().ok_or(format!("--{key} is required"));
-        fn num<T: std::str::FromStr>(key: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("--{key} {v}"))
-        }
+        let flags = Flags::parse(args, &[])?;
+        flags.only(&[
+            "port",
+            "qos",
+            "id",
+            "dir",
+            "topic",
+            "incarnation",
+            "messages",
+            "window",
+            "rate",
+        ])?;
         let parsed = PublisherArgs {
-            port: num("port", need("port")?)?,
-            qos: num("qos", need("qos")?)?,
-            id: need("id")?,
-            dir: PathBuf::from(need("dir")?),
-            topic: need("topic")?,
-            incarnation: num("incarnation", need("incarnation")?)?,
-            messages: map
-                .get("messages")
-                .map(|v| num("messages", v.clone()))
-                .transpose()?,
-            window: num("window", need("window").unwrap_or_else(|_| "100".into()))?,
-            rate: num("rate", need("rate").unwrap_or_else(|_| "0".into()))?,
+            port: flags.need("port")?,
+            qos: flags.need("qos")?,
+            id: flags.need("id")?,
+            dir: flags.need("dir")?,
+            topic: flags.need("topic")?,
+            incarnation: flags.need("incarnation")?,
+            messages: flags.opt("messages")?,
+            window: flags.get("window", 100)?,
+            rate: flags.get("rate", 0)?,
         };
-        if let Some(k) = map.keys().find(|k| {
-            ![
-                "port",
-                "qos",
-                "id",
-                "dir",
-                "topic",
-                "incarnation",
-                "messages",
-                "window",
-                "rate",
-            ]
-            .contains(&k.as_str())
-        }) {
-            return Err(format!("unknown flag --{k}"));
-        }
         qos_of(parsed.qos)?;
         if parsed.window == 0 {
             return Err("--window 0".into());

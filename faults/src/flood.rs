@@ -38,6 +38,7 @@ use bytes::BytesMut;
 use sansmqtt_proto::{Packet, ProtocolVersion, decode_packet};
 
 use crate::exchange::{log_dir, rss_kib};
+use crate::flags::Flags;
 use crate::support;
 
 /// The client measured.
@@ -696,32 +697,6 @@ pub fn row(f: &Flood, o: &FloodOutcome) -> String {
 }
 
 /// `--key value` pairs, as the other commands take them.
-fn flags(args: &[String]) -> Result<std::collections::HashMap<String, String>, String> {
-    let mut map = std::collections::HashMap::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let key = a
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected {a}"))?;
-        let value = match key {
-            "suite" | "ignore-receive-maximum" => "true".to_owned(),
-            _ => it.next().cloned().ok_or(format!("--{key} needs a value"))?,
-        };
-        map.insert(key.to_owned(), value);
-    }
-    Ok(map)
-}
-
-fn get<T: std::str::FromStr>(
-    map: &std::collections::HashMap<String, String>,
-    key: &str,
-    default: T,
-) -> Result<T, String> {
-    map.get(key).map_or(Ok(default), |v| {
-        v.parse().map_err(|_| format!("--{key} {v}"))
-    })
-}
-
 /// The runs of docs/reliability.md, each `secs` long.
 pub fn suite(secs: f64) -> Vec<Flood> {
     let d = Duration::from_secs_f64(secs);
@@ -769,34 +744,28 @@ pub fn suite(secs: f64) -> Vec<Flood> {
 /// --secs --every-ms --version --receive-maximum --ignore-receive-maximum`)
 /// or, with `--suite`, every run of [`suite`]; prints Markdown rows.
 pub fn command(args: &[String]) -> Result<(), String> {
-    let map = flags(args)?;
+    let map = Flags::parse(args, &["suite", "ignore-receive-maximum"])?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let secs: f64 = get(&map, "secs", 60.0)?;
-    let runs = if map.contains_key("suite") {
+    let secs: f64 = map.get("secs", 60.0)?;
+    let runs = if map.has("suite") {
         suite(secs)
     } else {
-        let name = map.get("client").map_or("sansmqtt", String::as_str);
+        let name = map.str("client").unwrap_or("sansmqtt");
         vec![Flood {
             client: FloodClient::parse(name).ok_or(format!("--client {name}"))?,
-            version: get(&map, "version", 4)?,
-            qos: get(&map, "qos", 0)?,
-            drop: match map.get("overflow").map_or("wait", String::as_str) {
+            version: map.get("version", 4)?,
+            qos: map.get("qos", 0)?,
+            drop: match map.str("overflow").unwrap_or("wait") {
                 "wait" => false,
                 "drop" => true,
                 o => return Err(format!("--overflow {o}")),
             },
-            payload: get(&map, "payload", 64usize)?.max(8),
+            payload: map.get("payload", 64usize)?.max(8),
             duration: Duration::from_secs_f64(secs),
-            every: Duration::from_millis(get(&map, "every-ms", 10)?),
-            receive_maximum: map
-                .get("receive-maximum")
-                .map(|v| v.parse().map_err(|_| format!("--receive-maximum {v}")))
-                .transpose()?,
-            ignore_receive_maximum: map.contains_key("ignore-receive-maximum"),
-            keep_alive: map
-                .get("keep-alive")
-                .map(|v| v.parse().map_err(|_| format!("--keep-alive {v}")))
-                .transpose()?,
+            every: Duration::from_millis(map.get("every-ms", 10)?),
+            receive_maximum: map.opt("receive-maximum")?,
+            ignore_receive_maximum: map.has("ignore-receive-maximum"),
+            keep_alive: map.opt("keep-alive")?,
         }]
     };
     println!("{}", header());
@@ -850,22 +819,16 @@ impl Taken {
 /// docs); prints one line, `received=.. dropped=.. repeats=.. last=..
 /// errors=.. vmhwm_kib=..`, then stays connected 300 ms more.
 pub fn client(args: &[String]) -> Result<(), String> {
-    let map = flags(args)?;
-    let port: u16 = get(&map, "port", 1883)?;
-    let qos: u8 = get(&map, "qos", 0)?;
-    let version: u8 = get(&map, "version", 4)?;
-    let secs: f64 = get(&map, "secs", 60.0)?;
-    let every = Duration::from_millis(get(&map, "every-ms", 10)?);
-    let drop = map.get("overflow").is_some_and(|o| o == "drop");
-    let receive_maximum: Option<u16> = map
-        .get("receive-maximum")
-        .map(|v| v.parse().map_err(|_| format!("--receive-maximum {v}")))
-        .transpose()?;
-    let keep_alive: Option<u16> = map
-        .get("keep-alive")
-        .map(|v| v.parse().map_err(|_| format!("--keep-alive {v}")))
-        .transpose()?;
-    let name = map.get("client").map_or("sansmqtt", String::as_str);
+    let map = Flags::parse(args, &["suite", "ignore-receive-maximum"])?;
+    let port: u16 = map.get("port", 1883)?;
+    let qos: u8 = map.get("qos", 0)?;
+    let version: u8 = map.get("version", 4)?;
+    let secs: f64 = map.get("secs", 60.0)?;
+    let every = Duration::from_millis(map.get("every-ms", 10)?);
+    let drop = map.str("overflow") == Some("drop");
+    let receive_maximum: Option<u16> = map.opt("receive-maximum")?;
+    let keep_alive: Option<u16> = map.opt("keep-alive")?;
+    let name = map.str("client").unwrap_or("sansmqtt");
     let which = FloodClient::parse(name).ok_or(format!("--client {name}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

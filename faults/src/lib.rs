@@ -18,6 +18,7 @@
 pub mod crashes;
 pub mod cuts;
 pub mod exchange;
+pub mod flags;
 pub mod flood;
 pub mod halfopen;
 pub mod peer;

@@ -17,12 +17,12 @@
 //! are the rumqttc peer programs the runs start; `crash-publisher` is the
 //! publisher process that `crashes` kills (`sansmqtt_faults::crashes`).
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use sansmqtt_faults::crashes::{self, Crashes};
 use sansmqtt_faults::cuts::Cuts;
+use sansmqtt_faults::flags::Flags;
 use sansmqtt_faults::halfopen::HalfOpen;
 use sansmqtt_faults::peer::{Bins, Peer};
 use sansmqtt_faults::restarts::{Restarts, Stop};
@@ -54,65 +54,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--key value` pairs.
-struct Flags(HashMap<String, String>);
+/// `--peer NAME` (default sansmqtt).
+fn peer(flags: &Flags) -> Result<Peer, String> {
+    let name = flags.str("peer").unwrap_or("sansmqtt");
+    Peer::parse(name).ok_or(format!("--peer {name}"))
+}
 
-impl Flags {
-    fn parse(args: &[String]) -> Result<Flags, String> {
-        let mut map = HashMap::new();
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let key = a
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected {a}"))?;
-            let value = if key == "short" {
-                "true".to_owned()
-            } else {
-                it.next().cloned().ok_or(format!("--{key} needs a value"))?
-            };
-            map.insert(key.to_owned(), value);
-        }
-        Ok(Flags(map))
-    }
-
-    fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, String> {
-        match self.0.get(key) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("--{key} {v}")),
-        }
-    }
-
-    fn peer(&self) -> Result<Peer, String> {
-        let name = self.0.get("peer").map_or("sansmqtt", String::as_str);
-        Peer::parse(name).ok_or(format!("--peer {name}"))
-    }
-
-    fn range(&self, key: &str, default: (f64, f64)) -> Result<(Duration, Duration), String> {
-        let (lo, hi) = match self.0.get(key) {
-            None => default,
-            Some(v) => {
-                let (a, b) = v.split_once("..").ok_or(format!("--{key} LO..HI"))?;
-                let p = |s: &str| s.parse::<f64>().map_err(|_| format!("--{key} {v}"));
-                (p(a)?, p(b)?)
-            }
-        };
-        Ok((Duration::from_secs_f64(lo), Duration::from_secs_f64(hi)))
-    }
-
-    fn peers(&self) -> Result<Vec<Peer>, String> {
-        match self.0.get("peers") {
-            None => Ok(Peer::ALL.to_vec()),
-            Some(list) => list
-                .split(',')
-                .map(|n| Peer::parse(n).ok_or(format!("--peers: {n}")))
-                .collect(),
-        }
+/// `--peers A,B` (default every client).
+fn peers(flags: &Flags) -> Result<Vec<Peer>, String> {
+    match flags.str("peers") {
+        None => Ok(Peer::ALL.to_vec()),
+        Some(list) => list
+            .split(',')
+            .map(|n| Peer::parse(n).ok_or(format!("--peers: {n}")))
+            .collect(),
     }
 }
 
 /// `crashes`: needs no other program than this one.
 fn crash_run(args: &[String]) -> Result<(), String> {
-    let flags = Flags::parse(args)?;
+    let flags = Flags::parse(args, &["short"])?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let c = Crashes {
         qos: flags.get("qos", 1)?,
@@ -135,14 +96,14 @@ fn crash_run(args: &[String]) -> Result<(), String> {
 }
 
 fn run(command: &str, args: &[String]) -> Result<(), String> {
-    let flags = Flags::parse(args)?;
+    let flags = Flags::parse(args, &["short"])?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bins = Bins::find(&exe)?;
     let seed = flags.get("seed", 1u64)?;
     match command {
         "cuts" => {
             let mut c = Cuts::resets(
-                flags.peer()?,
+                peer(&flags)?,
                 flags.get("qos", 2)?,
                 flags.get("messages", 2_000)?,
                 flags.get("resets", 20)?,
@@ -152,7 +113,7 @@ fn run(command: &str, args: &[String]) -> Result<(), String> {
             c.trickle = flags
                 .get::<u32>("trickle", 0)
                 .map(|t| (t > 0).then_some(t))?;
-            c.aedes = match flags.0.get("broker").map_or("mosquitto", String::as_str) {
+            c.aedes = match flags.str("broker").unwrap_or("mosquitto") {
                 "mosquitto" => false,
                 "aedes" => true,
                 b => return Err(format!("--broker {b}")),
@@ -166,11 +127,11 @@ fn run(command: &str, args: &[String]) -> Result<(), String> {
         }
         "restarts" => {
             let r = Restarts {
-                peer: flags.peer()?,
+                peer: peer(&flags)?,
                 qos: flags.get("qos", 2)?,
                 messages: flags.get("messages", 3_000)?,
                 restarts: flags.get("restarts", 3)?,
-                stop: match flags.0.get("stop").map_or("term", String::as_str) {
+                stop: match flags.str("stop").unwrap_or("term") {
                     "term" => Stop::Term,
                     "kill" => Stop::Kill,
                     s => return Err(format!("--stop {s}")),
@@ -189,7 +150,7 @@ fn run(command: &str, args: &[String]) -> Result<(), String> {
         }
         "halfopen" => {
             let h = HalfOpen {
-                peer: flags.peer()?,
+                peer: peer(&flags)?,
                 keep_alive: flags.get("keep-alive", 4)?,
                 stalls: flags.get("stalls", 5)?,
                 seed,
@@ -197,7 +158,7 @@ fn run(command: &str, args: &[String]) -> Result<(), String> {
             println!("{}", report::halfopen_header());
             println!("{}", report::halfopen_row(&h, &h.run(&bins)?));
         }
-        "all" => report::all(&bins, flags.0.contains_key("short"), &flags.peers()?, seed)?,
+        "all" => report::all(&bins, flags.has("short"), &peers(&flags)?, seed)?,
         other => return Err(format!("unknown command {other}")),
     }
     Ok(())
