@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::broker_log::qos2_violations;
 use crate::exchange::{Exchange, Faults, Tally};
 use crate::peer::{Bins, Peer};
 use crate::proxy::{Counts, FaultProxy, Plan, Resets};
@@ -192,13 +193,15 @@ impl Cuts {
             ) + (self.refusals.1 + Duration::from_secs(2)) * self.refusals.0,
             tag,
         };
-        let tally = exchange.run(bins, &mut faults)?;
+        let mut tally = exchange.run(bins, &mut faults)?;
+        let log = match &broker {
+            Broker::Mosquitto(m) => m.log(),
+            Broker::Aedes(_) => String::new(),
+        };
+        tally.broker = qos2_violations(&log, &format!("{}-sub", exchange.tag));
         let _ = std::fs::write(
             crate::exchange::log_dir(&exchange.tag).join("mosquitto.log"),
-            match &broker {
-                Broker::Mosquitto(m) => m.log(),
-                Broker::Aedes(_) => String::new(),
-            },
+            log,
         );
         Ok(CutsOutcome {
             tally,

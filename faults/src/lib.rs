@@ -15,6 +15,7 @@
 //! full size and prints the figures of `docs/reliability.md`; the tests of
 //! this crate run each at a small size (`scripts/test`).
 
+pub mod broker_log;
 pub mod crashes;
 pub mod cuts;
 pub mod exchange;

@@ -16,6 +16,15 @@ fn secs(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64())
 }
 
+/// Copies beyond the first, with the broker's re-sends after PUBREL among
+/// them when it made any.
+fn duplicated(t: &crate::exchange::Tally) -> String {
+    match t.broker.republished {
+        0 => t.duplicated.to_string(),
+        n => format!("{} ({n} re-sent by the broker after PUBREL)", t.duplicated),
+    }
+}
+
 /// The header of [`cuts_row`].
 pub fn cuts_header() -> &'static str {
     "| client | faults | QoS | messages | resets | connections | lost | duplicated | out of order | publisher done | time (s) | peak RSS pub / sub (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -52,7 +61,7 @@ pub fn cuts_row(c: &Cuts, o: &CutsOutcome) -> String {
         o.counts.resets,
         o.counts.accepted,
         t.lost,
-        t.duplicated,
+        duplicated(t),
         t.reordered,
         if t.publisher_finished { "yes" } else { "no" },
         secs(t.publish_time),
@@ -84,7 +93,7 @@ pub fn restarts_row(r: &Restarts, o: &RestartsOutcome) -> String {
         o.counts.resets,
         t.sent,
         t.lost,
-        t.duplicated,
+        duplicated(t),
         t.reordered,
         if t.publisher_finished { "yes" } else { "no" },
         o.probe.ok,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::broker_log::qos2_violations;
 use crate::exchange::{Exchange, Faults, Tally};
 use crate::peer::{Bins, Peer};
 use crate::proxy::{Counts, FaultProxy, Plan, Resets};
@@ -215,11 +216,10 @@ impl Restarts {
             tag: tag.clone(),
         };
         let probe = ProbeRun::start(probe_port, &tag)?;
-        let tally = exchange.run(bins, &mut cycle)?;
-        let _ = std::fs::write(
-            crate::exchange::log_dir(&tag).join("mosquitto.log"),
-            cycle.broker.log(),
-        );
+        let mut tally = exchange.run(bins, &mut cycle)?;
+        let log = cycle.broker.log();
+        tally.broker = qos2_violations(&log, &format!("{tag}-sub"));
+        let _ = std::fs::write(crate::exchange::log_dir(&tag).join("mosquitto.log"), log);
         let probe = probe.finish();
         let outages = if cycle.done == 0 {
             (Duration::ZERO, Duration::ZERO)
