@@ -157,3 +157,35 @@ fn fake_broker_times_out_sends_garbage_and_takes_the_next_connection() {
     broker.stop_listening();
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// A broker is taken as started only once it holds its port itself: when
+/// another process listens there (two tests that found the same free port),
+/// a probe that connects reaches the other one, and the test would run
+/// against a broker it does not own.
+#[test]
+fn a_broker_whose_port_is_held_by_another_process_is_not_taken_as_started() {
+    let mut broker = Mosquitto::start("");
+    let port = broker.port();
+    let pid = broker.pid().expect("running");
+    assert_eq!(support::listener_owned_by(pid, port), Some(true));
+    assert_eq!(
+        support::listener_owned_by(std::process::id(), port),
+        Some(false)
+    );
+    broker.stop();
+
+    // Another listener takes the port while the broker is down.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the freed port");
+    assert_eq!(
+        support::listener_owned_by(std::process::id(), port),
+        Some(true)
+    );
+    let restarted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| broker.restart()));
+    let message = restarted.expect_err("restarted on a port another process holds");
+    let message = message
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert!(message.contains("another process"), "{message}");
+    drop(squatter);
+}

@@ -169,7 +169,13 @@ impl Rumqttd {
             }
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
-                if support::port_accepts(v4) && support::port_accepts(v5) {
+                // Both ours (another test's broker could hold one of them:
+                // see `support::listener_owned_by`; then ours never binds).
+                let ours = |port| {
+                    support::port_accepts(port)
+                        && support::listener_owned_by(std::process::id(), port).unwrap_or(true)
+                };
+                if ours(v4) && ours(v5) {
                     return Rumqttd { v4, v5 };
                 }
                 thread::sleep(Duration::from_millis(20));

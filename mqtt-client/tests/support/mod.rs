@@ -42,6 +42,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether process `pid` holds the socket listening on TCP `port` (IPv4
+/// or IPv6): `None` where `/proc` cannot tell (not Linux).
+///
+/// A port accepting connections is not proof that the broker a test just
+/// started owns it: [`free_port`] releases the port it found, so two tests
+/// may pick the same one; one broker binds it, the other fails to, but a
+/// probe made before the loser exits finds the winner accepting, and the
+/// losing test would run against the other test's broker (clients with the
+/// same ids taking each other's sessions over, messages of both tests on
+/// one topic tree).
+pub fn listener_owned_by(pid: u32, port: u16) -> Option<bool> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address is ADDR:PORT in hex; state 0A is LISTEN.
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let listening_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            if *state == "0A" && listening_port == Some(port) {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|fd| {
+        fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    }))
+}
+
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
 /// A server on a free loopback port that answers each of its first
 /// `connections` connections with an HTTP error in plain text, whatever it
@@ -187,7 +227,7 @@ impl Mosquitto {
             while !ports.iter().all(|&p| port_accepts(p)) && Instant::now() < deadline {
                 thread::sleep(POLL);
             }
-            if ports.iter().all(|&p| port_accepts(p)) && broker.is_running() {
+            if ports.iter().all(|&p| port_accepts(p) && broker.owns(p)) {
                 return (broker, ports);
             }
             last_error = format!(
@@ -224,6 +264,18 @@ impl Mosquitto {
             Some(child) => matches!(child.try_wait(), Ok(None)),
             None => false,
         }
+    }
+
+    /// Whether this broker's process (running) listens on `port` itself;
+    /// where `/proc` cannot tell, whether it runs.
+    fn owns(&mut self, port: u16) -> bool {
+        if !self.is_running() {
+            return false;
+        }
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return false;
+        };
+        listener_owned_by(pid, port).unwrap_or(true)
     }
 
     /// The broker's process id, while it runs.
@@ -315,11 +367,14 @@ impl Mosquitto {
                 return Err(format!("mosquitto exited; log:\n{}", self.log()));
             }
             if port_accepts(self.port) {
-                // Still ours? (Another process could own the port.)
-                if self.is_running() {
-                    return Ok(());
+                // Ours, or another test's broker on the same port (see
+                // `listener_owned_by`)? Then ours cannot bind it: try
+                // another port.
+                if !self.owns(self.port) {
+                    self.stop();
+                    return Err(format!("port {} is another process's", self.port));
                 }
-                continue;
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 self.stop();
