@@ -32,7 +32,9 @@
 
 use std::collections::HashSet;
 use std::num::{NonZeroU16, NonZeroU32};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sansmqtt_session::Instant;
 
 use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{
@@ -113,7 +115,7 @@ impl Driver {
             requeue: o.on_session_loss == SessionLossPolicy::Requeue,
             session: Session::new(o),
             version,
-            now: Instant::now(),
+            now: Instant::from_secs(1), // simulated time
             wire: Decoder::new(version),
             pending_pub: HashSet::new(),
             pending_req: HashSet::new(),

@@ -279,13 +279,15 @@ impl AuthFlow {
     ) -> Result<(), ClientError> {
         let Some(authenticator) = &self.authenticator else {
             self.exchange = None;
-            return session.connect(now).map_err(session_error);
+            return session
+                .connect(crate::clock::session_time(now))
+                .map_err(session_error);
         };
         let mut exchange = authenticator.start();
         let data = exchange.initial_data()?;
         self.exchange = Some(exchange);
         session
-            .connect_with_auth_data(data, now)
+            .connect_with_auth_data(data, crate::clock::session_time(now))
             .map_err(session_error)
     }
 
@@ -314,7 +316,7 @@ impl AuthFlow {
         if let Some(mut exchange) = self.exchange.take() {
             exchange.finish(data)?;
         }
-        session.accept_auth(now);
+        session.accept_auth(crate::clock::session_time(now));
         if session.is_connected() {
             self.answer(&Ok(()));
         }
@@ -378,7 +380,7 @@ fn send<S: SessionStore>(
     };
     auth.properties.authentication_data = data;
     session
-        .auth(auth, now)
+        .auth(auth, crate::clock::session_time(now))
         .map_err(|e| AuthError::new(e.to_string()))
 }
 

@@ -146,7 +146,7 @@ impl Inbox {
                 }
             }
             if let Some(ack) = ack {
-                let _ = session.ack(ack, now);
+                let _ = session.ack(ack, crate::clock::session_time(now));
             }
         }
         if delivered_now && !dropped_now {

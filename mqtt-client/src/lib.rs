@@ -25,6 +25,7 @@ pub mod auth;
 mod backoff;
 mod chan;
 mod client;
+mod clock;
 mod command;
 pub mod config;
 mod connect_error;

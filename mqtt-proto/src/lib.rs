@@ -43,8 +43,13 @@
 //! # }
 //! ```
 
+#![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 mod decoder;
 mod error;

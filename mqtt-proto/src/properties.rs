@@ -7,9 +7,11 @@
 //! [`DecodeError::DuplicateProperty`]); User Property and Subscription
 //! Identifier are `Vec`s that keep the order of the wire.
 
-use std::fmt;
-use std::num::{NonZeroU16, NonZeroU32};
-use std::ops::{Deref, DerefMut};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+use core::num::{NonZeroU16, NonZeroU32};
+use core::ops::{Deref, DerefMut};
 
 use bytes::{BufMut, Bytes, BytesMut};
 

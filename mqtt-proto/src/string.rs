@@ -1,7 +1,8 @@
 //! UTF-8 Encoded Strings of §1.5.4, zero-copy over `Bytes`.
 
-use std::fmt;
-use std::ops::Deref;
+use alloc::string::String;
+use core::fmt;
+use core::ops::Deref;
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -218,6 +219,7 @@ impl fmt::Display for MqttString {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     #[test]
     fn mqtt_1_5_4_1_surrogates_are_ill_formed() {

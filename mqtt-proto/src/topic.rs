@@ -1,6 +1,7 @@
 //! Topic names and topic filters (§4.7) and shared subscriptions (§4.8.2).
 
-use std::fmt;
+use alloc::string::String;
+use core::fmt;
 
 use bytes::Bytes;
 
@@ -105,7 +106,7 @@ impl TopicName {
     }
 
     /// The levels of the name, split at `/`.
-    pub fn levels(&self) -> std::str::Split<'_, char> {
+    pub fn levels(&self) -> core::str::Split<'_, char> {
         self.as_str().split('/')
     }
 }
@@ -138,7 +139,7 @@ impl From<&TopicName> for TopicName {
     }
 }
 
-impl std::str::FromStr for TopicName {
+impl core::str::FromStr for TopicName {
     type Err = TopicError;
     fn from_str(s: &str) -> Result<Self, TopicError> {
         Self::try_from(s)
@@ -306,7 +307,7 @@ impl TryFrom<String> for TopicFilter {
     }
 }
 
-impl std::str::FromStr for TopicFilter {
+impl core::str::FromStr for TopicFilter {
     type Err = TopicError;
     fn from_str(s: &str) -> Result<Self, TopicError> {
         Self::try_from(s)

@@ -1,6 +1,6 @@
 //! Small protocol types: protocol version, QoS, packet identifier.
 
-use std::num::NonZeroU16;
+use core::num::NonZeroU16;
 
 use crate::DecodeError;
 
@@ -17,8 +17,8 @@ pub enum ProtocolVersion {
 }
 
 /// The version as its specification names it: `3.1`, `3.1.1` or `5`.
-impl std::fmt::Display for ProtocolVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             Self::V3_1 => "3.1",
             Self::V3_1_1 => "3.1.1",
@@ -141,8 +141,8 @@ impl TryFrom<u16> for PacketId {
     }
 }
 
-impl std::fmt::Display for PacketId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for PacketId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         self.0.fmt(f)
     }
 }

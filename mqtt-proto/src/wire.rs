@@ -110,7 +110,7 @@ impl Reader {
     /// Everything left (a payload): the body itself, advanced, without a new reference.
     #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
-        let mut b = std::mem::take(&mut self.buf);
+        let mut b = core::mem::take(&mut self.buf);
         b.truncate(self.end);
         b.advance(self.pos);
         self.pos = 0;

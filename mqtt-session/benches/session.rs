@@ -15,6 +15,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use sansmqtt_session::Instant as SessionInstant;
+
 use bytes::{BufMut, BytesMut};
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::{Event as REvent, MqttState, Request};
@@ -27,7 +29,7 @@ const PAYLOAD: [u8; 64] = [0x5a; 64];
 const BATCH: usize = 10;
 const INFLIGHT: u16 = 100;
 
-fn connected_session(now: Instant) -> Session {
+fn connected_session(now: SessionInstant) -> Session {
     let mut o = SessionOptions::new("bench".try_into().expect("client id"));
     o.max_inflight = INFLIGHT;
     o.keep_alive = Duration::ZERO;
@@ -62,7 +64,7 @@ fn publish_bytes(qos: QoS, id: u16) -> Vec<u8> {
 type Flow = fn(usize) -> Duration;
 
 fn ours_out_qos1(n: usize) -> Duration {
-    let now = Instant::now();
+    let now = SessionInstant::from_secs(1); // simulated time
     let mut s = connected_session(now);
     let topic = TopicName::from_static(TOPIC).expect("topic");
     let mut acks = BytesMut::with_capacity(BATCH * 4);
@@ -138,7 +140,7 @@ fn incoming_stream(qos: QoS, n: usize) -> Vec<Vec<u8>> {
 }
 
 fn ours_in(qos: QoS, n: usize) -> Duration {
-    let now = Instant::now();
+    let now = SessionInstant::from_secs(1); // simulated time
     let mut s = connected_session(now);
     let batches = incoming_stream(qos, n);
     let mut rels = BytesMut::new();

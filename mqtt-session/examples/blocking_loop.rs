@@ -24,7 +24,10 @@ use std::error::Error;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sansmqtt_session::Instant;
 
 use sansmqtt_proto::{
     MqttString, PacketId, Publish, QoS, SubAckReason, SubscribeProperties, SubscriptionOptions,
@@ -61,7 +64,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let stream = open(broker.host(), broker.port())?;
     let client_id = MqttString::try_from(format!("blocking-loop-{}", std::process::id()))?;
     let mut conn = Conn::new(stream, Session::new(SessionOptions::new(client_id)));
-    conn.session.connect(Instant::now())?;
+    conn.session.connect(now())?;
     conn.run_until("CONNACK", |seen| seen.connected.is_some())?;
     println!("connected");
 
@@ -70,7 +73,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let token = conn.session.subscribe(
         vec![(filter, SubscriptionOptions::qos(QoS::ExactlyOnce))],
         SubscribeProperties::default(),
-        Instant::now(),
+        now(),
     )?;
     conn.run_until("SUBACK", |seen| seen.subscribed.contains_key(&token))?;
     match conn.seen.subscribed.remove(&token) {
@@ -92,7 +95,7 @@ fn run() -> Result<(), Box<dyn Error>> {
             // The session assigns the identifier; any will do here.
             PacketId::MIN,
         );
-        let token = conn.session.publish(publish, Instant::now())?;
+        let token = conn.session.publish(publish, now())?;
         conn.run_until("the acknowledgement and the message", |seen| {
             seen.published.contains_key(&token) && seen.messages.contains(&topic)
         })?;
@@ -105,23 +108,21 @@ fn run() -> Result<(), Box<dyn Error>> {
     }
 
     // 4. A ping the application asks for.
-    conn.session.ping(Instant::now())?;
+    conn.session.ping(now())?;
     conn.run_until("PINGRESP", |seen| seen.pongs > 0)?;
     println!("ping: PINGRESP received");
 
     // 5. Unsubscribe.
     let filter = TopicFilter::try_from("blocking/#")?;
-    let token = conn.session.unsubscribe(
-        vec![filter],
-        UnsubscribeProperties::default(),
-        Instant::now(),
-    )?;
+    let token = conn
+        .session
+        .unsubscribe(vec![filter], UnsubscribeProperties::default(), now())?;
     conn.run_until("UNSUBACK", |seen| seen.unsubscribed.contains(&token))?;
     println!("unsubscribed blocking/#");
 
     // 6. Disconnect: DISCONNECT is queued and the session reports Closed;
     //    write it out, then close the socket.
-    conn.session.disconnect(None, Instant::now())?;
+    conn.session.disconnect(None, now())?;
     conn.run_until("Closed", |seen| seen.closed.is_some())?;
     conn.flush()?;
     let _ = conn.stream.shutdown(Shutdown::Both);
@@ -187,11 +188,11 @@ impl Conn {
     /// Drives the session until `done` holds for what the events said, or
     /// fails after [`STEP`] (or if the connection closes first).
     fn run_until(&mut self, what: &str, done: impl Fn(&Seen) -> bool) -> Result<(), String> {
-        let give_up = Instant::now() + STEP;
+        let give_up = now() + STEP;
         loop {
             // Out: what the session queued (CONNECT, requests, acks, pings).
             if let Err(e) = self.flush() {
-                self.session.connection_lost(Instant::now());
+                self.session.connection_lost(now());
                 println!("  [io] write failed: {e}");
             }
             // Events: print each, remember what matters.
@@ -208,33 +209,33 @@ impl Conn {
             }
             // Time: the session's next deadline (keep-alive, CONNACK or
             // PINGRESP timeout), and ours.
-            let now = Instant::now();
-            if now >= give_up {
+            let at = now();
+            if at >= give_up {
                 return Err(format!("no {what} within {STEP:?}"));
             }
             let wake = self
                 .session
                 .poll_timeout()
                 .map_or(give_up, |t| t.min(give_up));
-            if wake <= now {
-                self.session.handle_timeout(now);
+            if wake <= at {
+                self.session.handle_timeout(at);
                 continue;
             }
             // In: block on the socket until the deadline at most.
             self.stream
-                .set_read_timeout(Some((wake - now).max(Duration::from_millis(1))))
+                .set_read_timeout(Some((wake - at).max(Duration::from_millis(1))))
                 .map_err(|e| e.to_string())?;
             match self.stream.read(&mut self.buf) {
                 Ok(0) => {
                     println!("  [io] the broker closed the connection");
-                    self.session.connection_lost(Instant::now());
+                    self.session.connection_lost(now());
                 }
-                Ok(n) => self.session.handle_input(&self.buf[..n], Instant::now()),
+                Ok(n) => self.session.handle_input(&self.buf[..n], now()),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     println!("  [io] read failed: {e}");
-                    self.session.connection_lost(Instant::now());
+                    self.session.connection_lost(now());
                 }
             }
         }
@@ -304,4 +305,11 @@ fn outcome(done: &PublishDone) -> String {
         Some(reason) => format!("{what}, reason {reason:?}"),
         None => what.to_owned(),
     }
+}
+
+/// The session's time: what elapsed since the program's first look at the
+/// std monotonic clock (any monotonic clock will do; the session reads none).
+fn now() -> Instant {
+    static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+    Instant::from_elapsed(ORIGIN.get_or_init(std::time::Instant::now).elapsed())
 }

@@ -2,16 +2,16 @@
 //! `session_prof out|in1|in2` counts instructions per message of a session flow.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use sansmqtt_proto::{ConnAck, ConnectReason, PacketId, ProtocolVersion, Publish, QoS, TopicName};
-use sansmqtt_session::{Session, SessionOptions};
+use sansmqtt_session::{Instant, Session, SessionOptions};
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let n = 100_000usize;
-    let now = Instant::now();
+    let now = Instant::from_secs(1); // simulated time
     let mut o = SessionOptions::new("prof".try_into().expect("id"));
     o.keep_alive = Duration::ZERO;
     let mut s = Session::new(o);

@@ -1,5 +1,7 @@
 //! What the session tells the application: events, tokens and errors.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use bytes::Bytes;
 use sansmqtt_proto::{
     AckProperties, Auth, AuthReason, ConnAckProperties, ConnectReason, DecodeError,

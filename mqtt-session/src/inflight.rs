@@ -5,6 +5,8 @@
 //! in flight [MQTT-2.3.1-2]; the cursor cycles through the window so that an
 //! identifier just released is not the next one handed out.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use sansmqtt_proto::{PacketId, Publish};
 
 use crate::Token;

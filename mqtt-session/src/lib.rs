@@ -6,13 +6,18 @@
 //! style: drive it from any executor, a blocking loop, or a test with
 //! simulated time.
 //!
+//! `#![no_std]` with `alloc`: time is the caller's monotonic [`Instant`]
+//! (embassy-time's microseconds, a hardware timer, or `std::time::Instant`
+//! with the default `std` feature), never a clock read here.
+//!
 //! ```
-//! use std::time::{Duration, Instant};
+//! use core::time::Duration;
+//! use sansmqtt_session::Instant;
 //! use sansmqtt_proto::{ConnAck, ConnectReason, Packet, ProtocolVersion, Publish, QoS, TopicName, PubAck, PacketId};
 //! use sansmqtt_session::{Event, Session, SessionOptions};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let now = Instant::now();
+//! let now = Instant::from_millis(5_000); // the caller's clock
 //! let mut session = Session::new(SessionOptions::new("sensor-1".try_into()?));
 //! session.connect(now)?;
 //! let connect = session.poll_transmit().expect("CONNECT"); // write it to the transport
@@ -48,14 +53,20 @@
 //! # }
 //! ```
 
+#![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 mod event;
 mod inflight;
 mod options;
 mod session;
 mod store;
+mod time;
 
 pub use event::{
     AckError, AckId, CloseReason, Connected, Event, Message, ProtocolError, PublishDone,
@@ -64,3 +75,4 @@ pub use event::{
 pub use options::{SessionLossPolicy, SessionOptions};
 pub use session::Session;
 pub use store::{InMemory, MemoryStore, SavedSession, SessionStore};
+pub use time::Instant;

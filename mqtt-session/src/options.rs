@@ -1,7 +1,7 @@
 //! What a session is built from: the CONNECT contents and the behaviour of
 //! the state machine.
 
-use std::time::Duration;
+use core::time::Duration;
 
 use bytes::Bytes;
 use sansmqtt_proto::{ConnectProperties, LastWill, MqttString, ProtocolVersion};
@@ -147,8 +147,8 @@ impl SessionOptions {
     }
 }
 
-impl std::fmt::Debug for SessionOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SessionOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SessionOptions")
             .field("version", &self.version)
             .field("client_id", &self.client_id)

@@ -1,8 +1,13 @@
 //! The session state machine.
 
-use std::collections::{HashMap, VecDeque};
-use std::num::NonZeroU16;
-use std::time::{Duration, Instant};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::num::NonZeroU16;
+use core::time::Duration;
+
+use crate::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{
@@ -158,8 +163,8 @@ pub struct Session<S: SessionStore = InMemory> {
     incoming_qos1_unacked: usize,
     owed: VecDeque<OwedAck>,
     server: ServerLimits,
-    inbound_aliases: HashMap<u16, TopicName>,
-    outbound_aliases: HashMap<TopicName, NonZeroU16>,
+    inbound_aliases: BTreeMap<u16, TopicName>,
+    outbound_aliases: BTreeMap<TopicName, NonZeroU16>,
     /// When something was last queued for transmission.
     last_sent: Option<Instant>,
     /// When bytes last came from the broker (or CONNECT went out): a broker
@@ -224,8 +229,8 @@ impl<S: SessionStore> Session<S> {
             incoming_qos1_unacked: 0,
             owed: VecDeque::new(),
             server: ServerLimits::default(),
-            inbound_aliases: HashMap::new(),
-            outbound_aliases: HashMap::new(),
+            inbound_aliases: BTreeMap::new(),
+            outbound_aliases: BTreeMap::new(),
             last_sent: None,
             last_received: None,
             ping_deadline: None,
@@ -462,7 +467,7 @@ impl<S: SessionStore> Session<S> {
             return Err(StateError::SessionEstablished);
         }
         let mut kept = VecDeque::with_capacity(self.queue.len());
-        for q in std::mem::take(&mut self.queue) {
+        for q in core::mem::take(&mut self.queue) {
             match q.publish.encoded_len(version) {
                 Ok(_) => kept.push_back(q),
                 Err(e) => self.events.push_back(Event::Published {
@@ -586,7 +591,7 @@ impl<S: SessionStore> Session<S> {
             Packet::UnsubAck(a) => self.handle_unsuback(a),
             Packet::PingResp => {
                 self.ping_deadline = None;
-                if std::mem::take(&mut self.ping_requested) {
+                if core::mem::take(&mut self.ping_requested) {
                     self.events.push_back(Event::Pong);
                 }
             }
@@ -1743,7 +1748,7 @@ impl<S: SessionStore> Session<S> {
         // out, and SHOULD report the error with it (§4.13.1).
         if self.version.is_v5() && self.conn != Conn::Disconnected {
             let d = Disconnect::new(error.disconnect_reason());
-            let mut buf = std::mem::take(&mut self.tx);
+            let mut buf = core::mem::take(&mut self.tx);
             let _ = Packet::Disconnect(d).encode(self.version, &mut buf);
             self.tx = buf;
         }

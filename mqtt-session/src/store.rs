@@ -1,6 +1,7 @@
 //! Where in-flight state changes go, so that a session can be persisted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
 
 use sansmqtt_proto::{PacketId, Publish};
 

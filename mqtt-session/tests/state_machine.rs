@@ -37,7 +37,9 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::num::NonZeroU16;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sansmqtt_session::Instant;
 
 use bytes::{Bytes, BytesMut};
 use common::{Harness, filter, pid, topic};

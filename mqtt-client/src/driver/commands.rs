@@ -15,7 +15,11 @@ impl Driver {
                 publish,
                 expires,
                 reply,
-            } => match self.session.publish_until(publish, expires, now) {
+            } => match self.session.publish_until(
+                publish,
+                expires.map(crate::clock::session_time),
+                crate::clock::session_time(now),
+            ) {
                 Ok(token) => {
                     if let Some(reply) = reply {
                         self.callers.outcomes.insert(token, Waiter::Publish(reply));
@@ -80,7 +84,10 @@ impl Driver {
         let asked = filters.clone();
         let sid = self.routing.sid_for(asked.iter().map(|(f, _)| f));
         let properties = routing::properties(sid, user_properties);
-        match self.session.subscribe(filters, properties, now) {
+        match self
+            .session
+            .subscribe(filters, properties, crate::clock::session_time(now))
+        {
             Ok(token) => {
                 self.routing.subscribed(&asked, sid);
                 let asked = asked.into_iter().map(|(f, _)| f).collect();
@@ -100,7 +107,10 @@ impl Driver {
         let Some((properties, waiter)) = call.sending(&filters) else {
             return;
         };
-        match self.session.unsubscribe(filters, properties, now) {
+        match self
+            .session
+            .unsubscribe(filters, properties, crate::clock::session_time(now))
+        {
             Ok(token) => {
                 self.callers.outcomes.insert(token, waiter);
             }
@@ -109,7 +119,7 @@ impl Driver {
     }
 
     pub(super) fn ping(&mut self, reply: Reply<()>, now: Instant) {
-        match self.session.ping(now) {
+        match self.session.ping(crate::clock::session_time(now)) {
             Ok(()) => self.callers.pings.push(reply),
             Err(_) => {
                 let _ = reply.send(Err(ClientError::Closed));
@@ -120,7 +130,9 @@ impl Driver {
     /// The application disconnects, or every handle is gone: DISCONNECT
     /// after what is queued, and no automatic reconnect.
     pub(super) fn stay_down(&mut self, packet: Option<Disconnect>, now: Instant) {
-        let _ = self.session.disconnect(packet, now);
+        let _ = self
+            .session
+            .disconnect(packet, crate::clock::session_time(now));
         self.link = match self.link.take() {
             Link::Up(transport) | Link::Closing { transport, .. } => Link::Closing {
                 transport,
@@ -142,7 +154,9 @@ impl Driver {
         self.link = match self.link.take() {
             // DISCONNECT, then a new connection once the transport closed.
             Link::Up(transport) | Link::Closing { transport, .. } => {
-                let _ = self.session.disconnect(None, now);
+                let _ = self
+                    .session
+                    .disconnect(None, crate::clock::session_time(now));
                 Link::Closing {
                     transport,
                     then: AfterClose::Down(Some(now)),
@@ -185,7 +199,10 @@ impl Driver {
             RouteStart::Subscribe(subscribe) => {
                 self.callers.routes.insert(id, reply);
                 let (filters, properties) = subscribe.packet();
-                match self.session.subscribe(filters, properties, now) {
+                match self
+                    .session
+                    .subscribe(filters, properties, crate::clock::session_time(now))
+                {
                     Ok(token) => {
                         let waiter = Waiter::RouteSubscribe(subscribe.filter);
                         self.callers.outcomes.insert(token, waiter);
@@ -199,9 +216,11 @@ impl Driver {
     pub(super) fn unroute(&mut self, id: u64, now: Instant) {
         self.callers.routes.remove(&id);
         if let Some(filter) = self.routing.remove_route(id)
-            && let Ok(token) = self
-                .session
-                .unsubscribe(vec![filter], Default::default(), now)
+            && let Ok(token) = self.session.unsubscribe(
+                vec![filter],
+                Default::default(),
+                crate::clock::session_time(now),
+            )
         {
             self.callers.outcomes.insert(token, Waiter::Quiet);
         }

@@ -51,7 +51,7 @@ impl Driver {
         self.first.failed(error.clone());
         self.callers.fail_reconnects(&error);
         self.auth.answer(&Err(error));
-        let _ = self.session.abort_auth(now);
+        let _ = self.session.abort_auth(crate::clock::session_time(now));
     }
 
     pub(super) fn connected(&mut self, c: &Connected, now: Instant) {
@@ -72,7 +72,10 @@ impl Driver {
             // the client keeps.
             for subscribe in self.routing.resubscribe() {
                 let (filters, properties) = subscribe.packet();
-                if let Ok(token) = self.session.subscribe(filters, properties, now) {
+                if let Ok(token) =
+                    self.session
+                        .subscribe(filters, properties, crate::clock::session_time(now))
+                {
                     self.callers.outcomes.insert(token, Waiter::Quiet);
                 }
             }

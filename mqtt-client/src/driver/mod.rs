@@ -279,7 +279,7 @@ impl Driver {
             Poll::Ready(Ok(n)) if n > 0 => {
                 buf.truncate(start + n);
                 self.read_size.took(n);
-                self.session.process_input(now);
+                self.session.process_input(crate::clock::session_time(now));
                 return true;
             }
             Poll::Pending => {
@@ -295,7 +295,8 @@ impl Driver {
         if let Some(e) = error.filter(|_| !self.session.is_connected()) {
             self.cause = Some(ConnectError::lost(&e));
         }
-        self.session.connection_lost(now);
+        self.session
+            .connection_lost(crate::clock::session_time(now));
         self.link = Link::Down { reconnect_at: None };
         true
     }
@@ -311,7 +312,8 @@ impl Driver {
         };
         match self.outbox.write(&mut **transport, cx) {
             Written::Failed => {
-                self.session.connection_lost(now);
+                self.session
+                    .connection_lost(crate::clock::session_time(now));
                 self.link = Link::Down { reconnect_at: None };
                 true
             }
@@ -343,7 +345,10 @@ impl Driver {
 
     /// Runs the timers (session's, link's) that are due; `true` if one was.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let deadlines = [self.session.poll_timeout(), self.link.deadline()];
+        let deadlines = [
+            self.session.poll_timeout().map(crate::clock::std_time),
+            self.link.deadline(),
+        ];
         let Some(at) = deadlines.into_iter().flatten().min() else {
             return false;
         };
@@ -360,7 +365,8 @@ impl Driver {
             return false;
         }
         self.timer_at = None;
-        self.session.handle_timeout(self.runtime.now());
+        self.session
+            .handle_timeout(crate::clock::session_time(self.runtime.now()));
         true
     }
 
@@ -395,14 +401,14 @@ impl Future for Driver {
             // reading stops: TCP backpressure.
             if room || this.inbox.len() < INBOX_MAX || !this.session.is_connected() {
                 // Reading (again): the broker's silence counts again.
-                this.session.resume_input(now);
+                this.session.resume_input(crate::clock::session_time(now));
                 progress |= this.poll_read(cx, now);
                 this.handle_events(now);
                 this.drain_inbox(cx, now);
             } else {
                 // The PINGRESP may be waiting behind what the application
                 // has not taken: no keep-alive verdict while we do not read.
-                this.session.pause_input(now);
+                this.session.pause_input(crate::clock::session_time(now));
             }
             this.check_store();
             progress |= this.poll_write(cx, now);

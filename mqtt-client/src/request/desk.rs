@@ -58,7 +58,7 @@ impl Desk<'_> {
             Some(message) => Some((message, ack)),
             None => {
                 if let Some(ack) = ack {
-                    let _ = self.session.ack(ack, self.now);
+                    let _ = self.session.ack(ack, crate::clock::session_time(self.now));
                 }
                 None
             }
@@ -81,10 +81,11 @@ impl Desk<'_> {
         let sid = self.routing.sid_for(std::iter::once(&filter));
         let filters = vec![(filter.clone(), SubscriptionOptions::qos(REPLY_QOS))];
         let properties = routing::properties(sid, Vec::new());
-        match self
-            .session
-            .subscribe(filters.clone(), properties, self.now)
-        {
+        match self.session.subscribe(
+            filters.clone(),
+            properties,
+            crate::clock::session_time(self.now),
+        ) {
             Ok(token) => {
                 // Kept like the application's subscriptions: restored
                 // after a reconnect without session.
@@ -103,7 +104,11 @@ impl Desk<'_> {
     }
 
     fn publish(&mut self, id: u64, publish: Publish, expires: Option<Instant>) {
-        match self.session.publish_until(publish, expires, self.now) {
+        match self.session.publish_until(
+            publish,
+            expires.map(crate::clock::session_time),
+            crate::clock::session_time(self.now),
+        ) {
             Ok(token) => {
                 self.outcomes.insert(token, Waiter::Request(id));
             }

@@ -14,7 +14,7 @@ mod sealed {
 }
 
 /// The reason code set of one acknowledgement packet type.
-pub trait AckReason: sealed::Sealed + Copy + Eq + std::fmt::Debug {
+pub trait AckReason: sealed::Sealed + Copy + Eq + core::fmt::Debug {
     /// The packet type these reasons belong to.
     const TYPE: PacketType;
     /// The success code (0x00).

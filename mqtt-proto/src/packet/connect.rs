@@ -1,6 +1,6 @@
 //! CONNECT (§3.1): the first packet a client sends.
 
-use std::fmt;
+use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 

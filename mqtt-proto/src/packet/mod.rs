@@ -1,5 +1,7 @@
 //! The control packets (§2, §3) and the dispatch between them.
 
+use alloc::boxed::Box;
+
 mod ack;
 mod auth;
 mod connack;

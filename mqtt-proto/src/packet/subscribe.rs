@@ -1,5 +1,7 @@
 //! SUBSCRIBE (§3.8) and SUBACK (§3.9).
 
+use alloc::vec;
+use alloc::vec::Vec;
 use bytes::{BufMut, BytesMut};
 
 use super::{Body, PacketType, packet_encoding};

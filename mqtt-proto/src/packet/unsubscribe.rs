@@ -1,5 +1,6 @@
 //! UNSUBSCRIBE (§3.10) and UNSUBACK (§3.11).
 
+use alloc::vec::Vec;
 use bytes::{BufMut, BytesMut};
 
 use super::{Body, PacketType, packet_encoding};

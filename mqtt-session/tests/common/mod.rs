@@ -3,7 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sansmqtt_session::Instant;
 
 use bytes::{Bytes, BytesMut};
 use sansmqtt_proto::{
@@ -37,7 +39,7 @@ impl Harness<InMemory> {
 impl<S: SessionStore> Harness<S> {
     pub fn with_session(session: Session<S>) -> Self {
         let version = session.options().version;
-        let now = Instant::now();
+        let now = Instant::from_secs(1_000); // simulated time
         Self {
             session,
             now,
