@@ -15,7 +15,8 @@ use sansmqtt_session::{Message, PublishDone, Session, Token};
 
 use crate::Error;
 use crate::state::{Outcome, Shared, Slot};
-use crate::time::{self, SessionInstant};
+use crate::time;
+use sansmqtt_session::Instant;
 
 /// The application's handle on the client: cheap to copy, usable from any
 /// number of tasks at once. Requests are queued in the session and carried
@@ -232,7 +233,7 @@ impl<'a, M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Client<'a, M, Q
     /// Starts a request in a free slot and waits for its outcome.
     async fn request(
         &self,
-        start: impl FnOnce(&mut Session, u32, SessionInstant) -> Result<Token, Error>,
+        start: impl FnOnce(&mut Session, u32, Instant) -> Result<Token, Error>,
     ) -> Result<Outcome, Error> {
         let slot = SlotGuard::acquire(self.shared).await;
         self.shared.with(|inner| {

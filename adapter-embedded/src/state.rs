@@ -15,7 +15,7 @@ use sansmqtt_session::{
     CloseReason, Event, Message, PublishDone, PublishError, RequestError, Session, Token,
 };
 
-use crate::time::SessionInstant;
+use sansmqtt_session::Instant;
 
 /// The memory of one client: its read buffer of `RX` bytes, its queue of
 /// `QUEUE` received messages and `REQUESTS` slots for publish, subscribe
@@ -152,7 +152,7 @@ impl<const QUEUE: usize, const REQUESTS: usize> Inner<QUEUE, REQUESTS> {
     /// Hands out what the session reported: messages to the queue,
     /// outcomes to their requests. Returns why the connection closed, if
     /// it did.
-    pub(crate) fn dispatch(&mut self, now: SessionInstant) -> Option<CloseReason> {
+    pub(crate) fn dispatch(&mut self, now: Instant) -> Option<CloseReason> {
         self.refill(now);
         let mut closed = None;
         while let Some(event) = self.session.poll_event() {
@@ -187,7 +187,7 @@ impl<const QUEUE: usize, const REQUESTS: usize> Inner<QUEUE, REQUESTS> {
 
     /// A received message into the queue, or behind it when it is full
     /// (then the connection stops reading: backpressure).
-    fn push_message(&mut self, message: Message, now: SessionInstant) {
+    fn push_message(&mut self, message: Message, now: Instant) {
         if self.overflow.is_empty() {
             match self.queue.push_back(message) {
                 Ok(()) => {}
@@ -202,7 +202,7 @@ impl<const QUEUE: usize, const REQUESTS: usize> Inner<QUEUE, REQUESTS> {
 
     /// Moves waiting messages into the queue as far as it has room; input
     /// resumes once none waits.
-    pub(crate) fn refill(&mut self, now: SessionInstant) {
+    pub(crate) fn refill(&mut self, now: Instant) {
         while !self.queue.is_full()
             && let Some(message) = self.overflow.pop_front()
         {
@@ -213,7 +213,7 @@ impl<const QUEUE: usize, const REQUESTS: usize> Inner<QUEUE, REQUESTS> {
     }
 
     /// Input is paused exactly while messages wait behind a full queue.
-    fn sync_pause(&mut self, now: SessionInstant) {
+    fn sync_pause(&mut self, now: Instant) {
         match (self.overflow.is_empty(), self.session.is_input_paused()) {
             (false, false) => self.session.pause_input(now),
             (true, true) => self.session.resume_input(now),
@@ -222,7 +222,7 @@ impl<const QUEUE: usize, const REQUESTS: usize> Inner<QUEUE, REQUESTS> {
     }
 
     /// The next received message, if any.
-    pub(crate) fn take_message(&mut self, now: SessionInstant) -> Option<Message> {
+    pub(crate) fn take_message(&mut self, now: Instant) -> Option<Message> {
         let message = self.queue.pop_front()?;
         self.refill(now);
         Some(message)
