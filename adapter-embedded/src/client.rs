@@ -48,8 +48,8 @@ impl<M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Copy
 
 impl<'a, M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Client<'a, M, QUEUE, REQUESTS> {
     /// Publishes `payload` (copied) to `topic`. Resolves when the publish
-    /// is complete: QoS 0 once written to the socket, QoS 1 at PUBACK,
-    /// QoS 2 at PUBCOMP. A QoS 1 or 2 publish survives a lost connection:
+    /// is complete: QoS 0 once the connection took it to write (there is
+    /// no acknowledgement), QoS 1 at PUBACK, QoS 2 at PUBCOMP. A QoS 1 or 2 publish survives a lost connection:
     /// it is sent again, DUP set, when the connection is run again and the
     /// broker resumes the session [MQTT-4.4.0-1].
     pub async fn publish(

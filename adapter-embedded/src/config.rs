@@ -37,6 +37,7 @@ impl Config {
         session.keep_alive = Duration::from_secs(60);
         session.max_inflight = 8;
         session.max_queued = 16;
+        session.zero_copy_threshold = 256;
         Ok(Self::from_session(session))
     }
 

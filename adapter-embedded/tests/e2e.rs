@@ -22,7 +22,7 @@ use embassy_time::Timer;
 use sansmqtt_embedded::proto::DecodeError;
 use sansmqtt_embedded::session::ProtocolError;
 use sansmqtt_embedded::{
-    CloseReason, Config, ConnectionError, Error, ProtocolVersion, QoS, Resources,
+    CloseReason, Config, ConnectionError, Error, ProtocolVersion, QoS, Resources, SubAckReason,
 };
 use support::{FakeBroker, Mosquitto};
 
@@ -524,4 +524,45 @@ fn packets_above_the_bound_are_typed_errors() {
             rb.expect("b ends cleanly");
         });
     }
+}
+
+/// A subscription the broker refuses is an error carrying the SUBACK
+/// failure code 0x80 [MQTT-3.9.3-2] (3.1.1); the connection goes on and
+/// the next subscription is granted. (mosquitto grants subscriptions its
+/// ACL denies and filters at delivery, so a scripted broker refuses here.)
+#[test]
+fn refused_subscription_is_an_error() {
+    let (mut broker, port) = FakeBroker::bind();
+    let script = thread::spawn(move || {
+        broker.read_packet(STEP).expect("CONNECT");
+        broker.write(&support::CONNACK_ACCEPTED).expect("CONNACK");
+        for code in [0x80, 0x01] {
+            let subscribe = broker.read_packet(STEP).expect("SUBSCRIBE");
+            assert_eq!(subscribe[0], 0x82, "SUBSCRIBE flags 0010 [MQTT-3.8.1-1]");
+            let id = support::packet_id(&subscribe).expect("packet id");
+            broker.write(&support::suback(id, &[code])).expect("SUBACK");
+        }
+        let disconnect = broker.read_packet(STEP).expect("DISCONNECT");
+        assert_eq!(disconnect, support::DISCONNECT);
+    });
+    block_on(LIMIT, move || async move {
+        let mut res = Res::new();
+        let (client, mut conn) =
+            sansmqtt_embedded::new(&mut res, config("acl", ProtocolVersion::V3_1_1));
+        let mut socket = connect(port).await;
+        let app = async {
+            assert_eq!(
+                client.subscribe("secret/#", QoS::AtLeastOnce).await,
+                Err(Error::SubscribeRefused(SubAckReason::UnspecifiedError))
+            );
+            assert_eq!(
+                client.subscribe("open/#", QoS::AtLeastOnce).await,
+                Ok(QoS::AtLeastOnce)
+            );
+            client.disconnect().expect("connected");
+        };
+        let (ended, ()) = join(conn.run(&mut socket), app).await;
+        ended.expect("clean end");
+    });
+    script.join().expect("broker script");
 }

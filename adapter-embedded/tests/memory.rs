@@ -5,9 +5,14 @@
 //!   threads, async-io's reactor and the broker's, are left out) from
 //!   `sansmqtt_embedded::new` on: live bytes once connected and
 //!   subscribed, the peak while 16 QoS 1 messages of 256 bytes go to the
-//!   client's own subscription and back, and live bytes after;
+//!   client's own subscription and back, live bytes after, and the peak
+//!   of one 3,000-byte message round trip (a packet near the 4 KiB
+//!   default bound: reassembled on the heap);
 //! - stack: `size_of_val` of the futures (`Connection::run`,
-//!   `Client::publish`, ...) and `size_of` of the `Resources`.
+//!   `Client::publish`, ...) and `size_of` of the `Resources`. The `run`
+//!   future holds the socket's read and write futures: measured over the
+//!   host socket of the tests and over a socket whose futures are empty
+//!   (the client's own share).
 //!
 //! Run with `--nocapture` to see the figures. The assertions are bounds
 //! with room (a regression that doubles a figure fails).
@@ -30,6 +35,7 @@ use std::time::Duration;
 
 use embassy_futures::join::join;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use sansmqtt_embedded::{Config, ProtocolVersion, QoS, Resources};
 use support::Mosquitto;
 
@@ -92,6 +98,30 @@ fn live_since(base: usize) -> isize {
 
 type Res = Resources<NoopRawMutex, 1024, 8, 4>;
 
+/// A socket whose read and write futures hold nothing (never polled here):
+/// the `run` future over it is the client's own state.
+struct NullSocket;
+
+impl ErrorType for NullSocket {
+    type Error = ErrorKind;
+}
+
+impl Read for NullSocket {
+    async fn read(&mut self, _buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        Ok(0)
+    }
+}
+
+impl Write for NullSocket {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
 const MESSAGES: usize = 16;
 const PAYLOAD: usize = 256;
 
@@ -100,7 +130,9 @@ struct Figures {
     connected: isize,
     peak: isize,
     after: isize,
+    large_peak: isize,
     run_future: usize,
+    run_future_own: usize,
     publish_future: usize,
     subscribe_future: usize,
     deliver_future: usize,
@@ -122,6 +154,7 @@ fn measure(version: ProtocolVersion) -> Figures {
         let (client, mut conn) = sansmqtt_embedded::new(&mut res, config);
         let payload = [0x42u8; PAYLOAD];
         let run_future = size_of_val(&conn.run(&mut socket));
+        let run_future_own = size_of_val(&conn.run(&mut NullSocket));
         let publish_future = size_of_val(&client.publish("t", &payload, QoS::AtLeastOnce, false));
         let subscribe_future = size_of_val(&client.subscribe("t", QoS::AtLeastOnce));
         let deliver_future = size_of_val(&client.deliver_message());
@@ -143,17 +176,30 @@ fn measure(version: ProtocolVersion) -> Figures {
             }
             let peak = PEAK.load(Ordering::Relaxed) as isize - base as isize;
             let after = live_since(base);
+            PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+            let large = [0x17u8; 3000];
+            let (done, message) = join(
+                client.publish("mem/t", &large, QoS::AtLeastOnce, false),
+                client.deliver_message(),
+            )
+            .await;
+            done.expect("publish");
+            assert_eq!(message.publish.payload.len(), large.len());
+            drop(message);
+            let large_peak = PEAK.load(Ordering::Relaxed) as isize - base as isize;
             client.disconnect().expect("connected");
-            (connected, peak, after)
+            (connected, peak, after, large_peak)
         };
-        let (ended, (connected, peak, after)) = join(conn.run(&mut socket), app).await;
+        let (ended, (connected, peak, after, large_peak)) = join(conn.run(&mut socket), app).await;
         MEASURED.with(|m| m.set(false));
         ended.expect("clean end");
         out.set(Some(Figures {
             connected,
             peak,
             after,
+            large_peak,
             run_future,
+            run_future_own,
             publish_future,
             subscribe_future,
             deliver_future,
@@ -173,12 +219,14 @@ fn memory_per_connection() {
     for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         let f = measure(version);
         println!(
-            "{version:?}: heap connected+subscribed {} B, peak during {MESSAGES} x {PAYLOAD} B QoS 1 round trips {} B, after {} B; \
-             futures: run {} B, publish {} B, subscribe {} B, deliver_message {} B",
+            "{version:?}: heap connected+subscribed {} B, peak during {MESSAGES} x {PAYLOAD} B QoS 1 round trips {} B, after {} B, \
+             peak of a 3000 B round trip {} B; futures: run {} B (client's own {} B), publish {} B, subscribe {} B, deliver_message {} B",
             f.connected,
             f.peak,
             f.after,
+            f.large_peak,
             f.run_future,
+            f.run_future_own,
             f.publish_future,
             f.subscribe_future,
             f.deliver_future
@@ -190,6 +238,12 @@ fn memory_per_connection() {
         assert!(f.peak >= f.connected, "{f:?}");
         assert!(f.peak < 32 * 1024, "{f:?}");
         assert!(f.after < 16 * 1024, "{f:?}");
+        assert!(
+            f.large_peak > f.after + 3000,
+            "{f:?}: the payload is on the heap"
+        );
+        assert!(f.large_peak < f.after + 4 * 3000 + 4096, "{f:?}");
+        assert!(f.run_future_own <= f.run_future, "{f:?}");
         assert!(f.run_future < 2048, "{f:?}");
         assert!(f.publish_future < 1024, "{f:?}");
     }
