@@ -60,12 +60,11 @@ fn v(version: ProtocolVersion) -> &'static str {
 
 /// QoS 0, 1 and 2 both ways through mosquitto: each client publishes to
 /// the other's subscription at every QoS and receives the other's
-/// messages at the QoS they were sent with (the subscription grants 2, so
-/// the delivery QoS is the publish's [MQTT-3.8.4-8] (5: [MQTT-3.8.4-8]
-/// also; 3.1.1 §3.8.4 "the minimum of the QoS of the originally published
-/// message and the maximum QoS granted")). A publish resolves at its
-/// acknowledgement: PUBACK [MQTT-4.3.2-1] (5: [MQTT-4.3.2-1]), PUBCOMP
-/// [MQTT-4.3.3-1].
+/// messages at the QoS they were sent with: the subscription grants 2, and
+/// a message goes out at the minimum of its QoS and the granted one (5:
+/// [MQTT-3.8.4-8]; 3.1.1 §3.8.4). A publish resolves at its
+/// acknowledgement, until which the sender keeps it unacknowledged:
+/// PUBACK [MQTT-4.3.2-1], PUBCOMP [MQTT-4.3.3-1] (both versions).
 fn qos_both_ways(version: ProtocolVersion) {
     let broker = Mosquitto::start("");
     let port = broker.port();
@@ -169,9 +168,9 @@ fn keep_alive_pings_an_idle_connection() {
 /// A broker that accepts the connection and then goes silent (half-open
 /// link) is detected by the missing PINGRESP: the connection ends with
 /// `PingTimeout` within 1.5 x Keep Alive (PINGREQ after 1 s, PINGRESP
-/// awaited for half the Keep Alive) [MQTT-3.1.2-24] (3.1.1: the client
-/// "should close the connection" when no PINGRESP arrives in reasonable
-/// time, §3.1.2.10).
+/// awaited for half the Keep Alive): a client that gets no PINGRESP
+/// within a reasonable time should close the connection (3.1.1 §3.1.2.10,
+/// 5 §3.1.2.10, not numbered).
 #[test]
 fn silent_broker_is_detected_by_ping_timeout() {
     let (mut broker, port) = FakeBroker::bind();
@@ -335,8 +334,9 @@ fn reconnect_resends_qos1_in_flight() {
 /// dropped (the application stops its `run` future and its socket), a
 /// QoS 1 message for the client's subscription and a QoS 1 publish of the
 /// client wait meanwhile; on the next connection the broker resumes the
-/// session (CONNACK session present [MQTT-3.2.2-2] / 5: [MQTT-3.2.2-2])
-/// and delivers the message it kept [MQTT-3.1.2-5] (5: [MQTT-3.1.2-4]),
+/// session (CONNACK Session Present 1: 3.1.1 [MQTT-3.2.2-2], 5
+/// [MQTT-3.2.2-3]) and delivers the message it kept for it (3.1.1
+/// [MQTT-3.1.2-5]; 5 resumes from the session state [MQTT-3.1.2-5]),
 /// and the client's queued publish goes out and is acknowledged.
 #[test]
 fn reconnect_resumes_the_session() {
