@@ -36,6 +36,10 @@ impl<M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Connection<'_, M, Q
     /// broker resumes the session (MQTT 3.1.1 Clean Session 0, MQTT 5 a
     /// Session Expiry Interval).
     ///
+    /// While received messages wait behind a full queue, nothing is read
+    /// (backpressure), on a new connection too: an application that stops
+    /// taking messages gets no CONNACK either (`ConnAckTimeout`).
+    ///
     /// Dropping the future ends the connection as if the socket had
     /// failed (the application closes the socket). `socket.read` must be
     /// cancel-safe (embassy-net's `TcpSocket` and embedded-io-adapters'
