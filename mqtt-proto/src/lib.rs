@@ -46,6 +46,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+mod borrowed;
 mod decoder;
 mod error;
 mod packet;
@@ -56,6 +59,12 @@ mod topic;
 mod types;
 mod wire;
 
+pub use borrowed::{
+    AckRef, AuthRef, ConnAckRef, ConnectRef, DisconnectRef, FilterIter, LastWillRef, PacketRef,
+    PropertiesRef, PropertyIter, PropertyRef, PubAckRef, PubCompRef, PubRecRef, PubRelRef,
+    PublishRef, ReasonCodes, SubAckRef, SubscribeRef, SubscriptionIter, TopicFilterRef,
+    UnsubAckRef, UnsubscribeRef, decode_packet_ref,
+};
 pub use decoder::{Decoder, FixedHeader, MAX_PACKET_SIZE, decode_packet, peek_header};
 pub use error::{DecodeError, EncodeError};
 pub use packet::AckReason;

@@ -78,7 +78,7 @@ impl SubscriptionOptions {
             && self.retain_handling == RetainHandling::SendAtSubscribe
     }
 
-    fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    pub(crate) fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
         // Reserved bits: 2-7 in 3.1.1 [MQTT-3.8.3-4], 6-7 in 5 [MQTT-3.8.3-5].
         let reserved = if version.is_v5() { 0xc0 } else { 0xfc };
         if b & reserved != 0 {
