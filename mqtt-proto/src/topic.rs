@@ -41,14 +41,19 @@ pub struct TopicName(MqttString);
 impl TopicName {
     /// Validates a topic name given as an MQTT string.
     pub fn new(s: MqttString) -> Result<Self, TopicError> {
-        if s.is_empty() {
-            return Err(TopicError::Empty);
-        }
-        Self::check_chars(&s)?;
+        Self::check(&s)?;
         Ok(Self(s))
     }
 
-    pub(crate) fn check_chars(s: &str) -> Result<(), TopicError> {
+    /// The checks of [`TopicName::new`]: not empty, no wildcard.
+    pub(crate) fn check(s: &str) -> Result<(), TopicError> {
+        if s.is_empty() {
+            return Err(TopicError::Empty);
+        }
+        Self::check_chars(s)
+    }
+
+    fn check_chars(s: &str) -> Result<(), TopicError> {
         if s.bytes().any(|b| b == b'+' || b == b'#') {
             return Err(TopicError::WildcardInName);
         }

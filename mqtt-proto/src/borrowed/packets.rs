@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::properties::PropertiesRef;
 use super::reader::Cursor;
+use crate::packet::{ConnectFlags, check_protocol_name, protocol_of};
 use crate::{
     Ack, AckProperties, AckReason, Auth, AuthProperties, AuthReason, ConnAck, ConnAckProperties,
     Connect, ConnectProperties, ConnectReason, DecodeError, Disconnect, DisconnectProperties,
@@ -57,11 +58,7 @@ impl<'a> PublishRef<'a> {
         c: &mut Cursor<'a>,
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
-        let dup = flags & 0x08 != 0;
-        let qos = QoS::from_bits((flags >> 1) & 0x03)?;
-        if dup && qos == QoS::AtMostOnce {
-            return Err(DecodeError::DupWithQoS0);
-        }
+        let (dup, qos, retain) = Publish::read_flags(flags)?;
         let topic = c.publish_topic()?;
         let packet_id = if qos == QoS::AtMostOnce {
             None
@@ -76,7 +73,7 @@ impl<'a> PublishRef<'a> {
         Ok(Self {
             dup,
             qos,
-            retain: flags & 0x01 != 0,
+            retain,
             topic,
             packet_id,
             properties,
@@ -151,66 +148,40 @@ impl<'a> ConnectRef<'a> {
     pub(crate) fn read(c: &mut Cursor<'a>) -> Result<Self, DecodeError> {
         // §3.1.2.1: the protocol name, then §3.1.2.2: the level.
         let name = c.string()?;
-        if name != "MQTT" && name != "MQIsdp" {
-            return Err(DecodeError::InvalidProtocolName);
-        }
-        let level = c.u8()?;
-        let protocol = ProtocolVersion::from_level(level)
-            .ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
-        if name != protocol.protocol_name() {
-            return Err(DecodeError::InvalidProtocolName);
-        }
-        let flags = c.u8()?;
-        if flags & 0x01 != 0 {
-            return Err(DecodeError::ConnectReservedFlag);
-        }
-        let will_flag = flags & 0x04 != 0;
-        let will_qos = QoS::from_bits((flags >> 3) & 0x03)?;
-        let will_retain = flags & 0x20 != 0;
-        let password_flag = flags & 0x40 != 0;
-        let username_flag = flags & 0x80 != 0;
-        // [MQTT-3.1.2-11], [MQTT-3.1.2-13]
-        if !will_flag && (will_qos != QoS::AtMostOnce || will_retain) {
-            return Err(DecodeError::WillFlagsWithoutWill);
-        }
-        // [MQTT-3.1.2-22]
-        if !protocol.is_v5() && password_flag && !username_flag {
-            return Err(DecodeError::PasswordWithoutUsername);
-        }
+        check_protocol_name(name)?;
+        let protocol = protocol_of(name, c.u8()?)?;
+        let flags = ConnectFlags::decode(c.u8()?, protocol)?;
         let keep_alive = c.u16()?;
         let properties = properties_if::<ConnectProperties>(protocol.is_v5(), c)?;
         properties.check_auth_pair()?;
         let client_id = c.string()?;
-        let will = if will_flag {
+        let will = if flags.will {
             let properties = properties_if(protocol.is_v5(), c)?;
             let topic = c.string()?;
-            if topic.is_empty() {
-                return Err(DecodeError::InvalidTopicName(crate::TopicError::Empty));
-            }
-            TopicName::check_chars(topic).map_err(DecodeError::InvalidTopicName)?;
+            TopicName::check(topic).map_err(DecodeError::InvalidTopicName)?;
             Some(LastWillRef {
                 topic,
                 payload: c.binary()?,
-                qos: will_qos,
-                retain: will_retain,
+                qos: flags.will_qos,
+                retain: flags.will_retain,
                 properties,
             })
         } else {
             None
         };
-        let username = if username_flag {
+        let username = if flags.username {
             Some(c.string()?)
         } else {
             None
         };
-        let password = if password_flag {
+        let password = if flags.password {
             Some(c.binary()?)
         } else {
             None
         };
         Ok(Self {
             protocol,
-            clean_start: flags & 0x02 != 0,
+            clean_start: flags.clean_start,
             keep_alive,
             client_id,
             will,
@@ -263,25 +234,8 @@ pub struct ConnAckRef<'a> {
 
 impl<'a> ConnAckRef<'a> {
     pub(crate) fn read(c: &mut Cursor<'a>, version: ProtocolVersion) -> Result<Self, DecodeError> {
-        let flags = c.u8()?;
-        // [MQTT-3.2.2-1]
-        if flags & 0xfe != 0 {
-            return Err(DecodeError::ConnAckReservedFlags);
-        }
-        let session_present = flags & 0x01 != 0;
-        let code = c.u8()?;
-        let reason = if version.is_v5() {
-            ConnectReason::decode(code)?
-        } else {
-            ConnectReason::from_v3_return_code(code).ok_or(DecodeError::InvalidReasonCode {
-                packet: PacketType::ConnAck,
-                code,
-            })?
-        };
-        // [MQTT-3.2.2-4] (3.1.1) / [MQTT-3.2.2-6] (5)
-        if session_present && reason != ConnectReason::Success {
-            return Err(DecodeError::SessionPresentOnRefusal);
-        }
+        let session_present = ConnAck::session_present(c.u8()?)?;
+        let reason = ConnAck::reason(c.u8()?, session_present, version)?;
         let properties = properties_if::<ConnAckProperties>(version.is_v5(), c)?;
         properties.check_auth_pair()?;
         Ok(Self {
@@ -402,33 +356,13 @@ pub struct SubscriptionIter<'a> {
     version: ProtocolVersion,
 }
 
-impl<'a> SubscriptionIter<'a> {
-    /// Reads one pair, with every check of the owned decoder.
-    fn read(&mut self) -> Result<(TopicFilterRef<'a>, SubscriptionOptions), DecodeError> {
-        let filter = TopicFilterRef::read(&mut self.cursor, self.version)?;
-        let options = SubscriptionOptions::from_byte(self.cursor.u8()?, self.version)?;
-        // [MQTT-3.8.3-4] (MQTT 5)
-        if options.no_local && filter.is_shared() && self.version.is_v5() {
-            return Err(DecodeError::NoLocalOnSharedSubscription);
-        }
-        Ok((filter, options))
-    }
-}
-
 impl<'a> Iterator for SubscriptionIter<'a> {
     type Item = (TopicFilterRef<'a>, SubscriptionOptions);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.cursor.is_empty() {
-            return None;
-        }
-        // Checked when the packet was decoded: cannot fail again.
-        let item = self.read();
-        debug_assert!(item.is_ok(), "checked subscriptions: {item:?}");
-        if item.is_err() {
-            self.cursor = Cursor::new(&[]);
-        }
-        item.ok()
+        let version = self.version;
+        self.cursor
+            .next_checked(|c| SubscribeRef::read_one(c, version))
     }
 }
 
@@ -448,15 +382,12 @@ impl<'a> SubscribeRef<'a> {
         let packet_id = PacketId::decode(c.u16()?)?;
         let properties = properties_if(version.is_v5(), c)?;
         let subscriptions = c.rest();
-        let mut iter = SubscriptionIter {
-            cursor: Cursor::new(subscriptions),
-            version,
-        };
-        if iter.cursor.is_empty() {
+        let mut check = Cursor::new(subscriptions);
+        if check.is_empty() {
             return Err(DecodeError::NoTopicFilters(PacketType::Subscribe));
         }
-        while !iter.cursor.is_empty() {
-            iter.read()?;
+        while !check.is_empty() {
+            Self::read_one(&mut check, version)?;
         }
         Ok(Self {
             packet_id,
@@ -464,6 +395,17 @@ impl<'a> SubscribeRef<'a> {
             subscriptions,
             version,
         })
+    }
+
+    /// Reads one (filter, options) pair, with every check of the owned decoder.
+    fn read_one(
+        c: &mut Cursor<'a>,
+        version: ProtocolVersion,
+    ) -> Result<(TopicFilterRef<'a>, SubscriptionOptions), DecodeError> {
+        let filter = TopicFilterRef::read(c, version)?;
+        let options = SubscriptionOptions::from_byte(c.u8()?, version)?;
+        SubscriptionOptions::check_shared(options, filter.is_shared(), version)?;
+        Ok((filter, options))
     }
 
     /// The filters and their options, in order.
@@ -495,16 +437,9 @@ impl<'a> Iterator for FilterIter<'a> {
     type Item = TopicFilterRef<'a>;
 
     fn next(&mut self) -> Option<TopicFilterRef<'a>> {
-        if self.cursor.is_empty() {
-            return None;
-        }
-        // Checked when the packet was decoded: cannot fail again.
-        let item = TopicFilterRef::read(&mut self.cursor, self.version);
-        debug_assert!(item.is_ok(), "checked filters: {item:?}");
-        if item.is_err() {
-            self.cursor = Cursor::new(&[]);
-        }
-        item.ok()
+        let version = self.version;
+        self.cursor
+            .next_checked(|c| TopicFilterRef::read(c, version))
     }
 }
 
@@ -619,14 +554,7 @@ impl<'a> SubAckRef<'a> {
         let properties = properties_if(version.is_v5(), c)?;
         let codes = c.rest();
         for &code in codes {
-            let reason = SubAckReason::decode(code)?;
-            // MQTT 3.1.1 allows 0x00, 0x01, 0x02 and 0x80 only [MQTT-3.9.3-2].
-            if !version.is_v5() && !reason.in_v3() {
-                return Err(DecodeError::InvalidReasonCode {
-                    packet: PacketType::SubAck,
-                    code,
-                });
-            }
+            SubAck::reason(code, version)?;
         }
         if codes.is_empty() {
             return Err(DecodeError::NoReasonCodes(PacketType::SubAck));

@@ -169,9 +169,7 @@ fn read_value<'a>(id: PropertyId, c: &mut Cursor<'a>) -> Result<PropertyRef<'a>,
         // Wildcards in a Response Topic are a Protocol Error [MQTT-3.3.2-14].
         I::ResponseTopic => {
             let topic = c.string()?;
-            if topic.is_empty() || TopicName::check_chars(topic).is_err() {
-                return Err(invalid);
-            }
+            TopicName::check(topic).map_err(|_| invalid)?;
             P::ResponseTopic(topic)
         }
         I::CorrelationData => P::CorrelationData(c.binary()?),
@@ -407,17 +405,7 @@ impl<'a> Iterator for PropertyIter<'a> {
     type Item = PropertyRef<'a>;
 
     fn next(&mut self) -> Option<PropertyRef<'a>> {
-        if self.cursor.is_empty() {
-            return None;
-        }
-        // The list was checked when the packet was decoded: reading it again
-        // cannot fail.
-        let property = read_id(&mut self.cursor).and_then(|id| read_value(id, &mut self.cursor));
-        debug_assert!(property.is_ok(), "a checked property list: {property:?}");
-        if property.is_err() {
-            self.cursor = Cursor::new(&[]);
-        }
-        property.ok()
+        self.cursor.next_checked(|c| read_value(read_id(c)?, c))
     }
 }
 

@@ -113,6 +113,29 @@ impl<'a> Cursor<'a> {
         core::mem::take(&mut self.rest)
     }
 
+    /// The next item of a section checked when its packet was decoded, read
+    /// again by `read`, which therefore cannot fail (if it did, the section
+    /// would end there); `None` at the end.
+    #[inline]
+    pub(crate) fn next_checked<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+    ) -> Option<T> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let item = read(self);
+        debug_assert!(
+            item.is_ok(),
+            "a checked section read again: {:?}",
+            item.as_ref().err()
+        );
+        if item.is_err() {
+            self.rest = &[];
+        }
+        item.ok()
+    }
+
     /// Fails with [`DecodeError::TrailingBytes`] unless everything was read.
     #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
