@@ -1,6 +1,9 @@
-//! Codec micro-benchmarks: sansmqtt-proto against rumqttc's mqttbytes, in the
-//! same run, on the same inputs, alternating A B A B. Prints ns per packet
-//! (median and min-max) and the throughput ratio (theirs / ours time).
+//! Codec micro-benchmarks: sansmqtt-proto against rumqttc's mqttbytes (owned
+//! decode into `Bytes`, encode) and against mqttrs 0.4 (borrowed decode from a
+//! `&[u8]`, the counterpart of `decode_packet_ref`), in the same run, on the
+//! same inputs, alternating A B A B. Prints ns per packet (median and
+//! min-max), packets per second of the medians, and the throughput ratio
+//! (theirs / ours time).
 //!
 //! `cargo bench -p sansmqtt-proto --bench codec` for the numbers;
 //! `-- --quick` only checks that every case still runs (no timing claims).
@@ -12,9 +15,9 @@ use bytes::BytesMut;
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::v5::mqttbytes::v5 as r5;
 use sansmqtt_proto::{
-    MAX_PACKET_SIZE, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish,
-    QoS, SubAck, SubAckReason, Subscribe, SubscriptionOptions, TopicFilter, TopicName,
-    decode_packet,
+    MAX_PACKET_SIZE, Packet, PacketId, PacketRef, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
+    Publish, QoS, SubAck, SubAckReason, Subscribe, SubscriptionOptions, TopicFilter, TopicName,
+    decode_packet, decode_packet_ref,
 };
 
 const TOPIC: &str = "bench/topic/0001"; // 16 bytes
@@ -24,6 +27,8 @@ type Sample = Box<dyn FnMut() -> Duration>;
 
 struct Case {
     name: String,
+    /// The library compared with.
+    rival: &'static str,
     ops: usize,
     ours: Sample,
     theirs: Sample,
@@ -137,6 +142,7 @@ fn decode_case(name: &str, stream: Vec<u8>, count: usize, version: ProtocolVersi
     let v5 = version.is_v5();
     Case {
         name: name.to_string(),
+        rival: "rumqttc",
         ops: count,
         ours: Box::new(move || {
             let mut buf = BytesMut::from(&ours_stream[..]);
@@ -169,6 +175,73 @@ fn decode_case(name: &str, stream: Vec<u8>, count: usize, version: ProtocolVersi
     }
 }
 
+/// Borrowed decoding of each packet of a 3.1.1 stream from its own slice
+/// (frame boundaries known beforehand, as mqttrs' `decode_slice` does not
+/// say how many bytes it read): `decode_packet_ref` against
+/// `mqttrs::decode_slice`, the same slices on both sides.
+///
+/// With `whole`, each decoded packet goes to `black_box` as it is (moved to
+/// memory: mqttrs' `Packet` is large); without, only a PUBLISH's topic and
+/// payload lengths do, which leaves the compiler free to build no packet at
+/// all and times the decoding alone.
+fn borrowed_decode_case(name: &str, packets: &[Packet], whole: bool) -> Case {
+    let v4 = ProtocolVersion::V3_1_1;
+    let stream = stream_of(packets, v4);
+    let mut frames = Vec::with_capacity(packets.len());
+    let mut at = 0;
+    for p in packets {
+        let len = p.encoded_len(v4).expect("encodable");
+        frames.push(at..at + len);
+        at += len;
+    }
+    let count = frames.len();
+    let (ours_stream, ours_frames) = (stream.clone(), frames.clone());
+    let (theirs_stream, theirs_frames) = (stream, frames);
+    Case {
+        name: name.to_string(),
+        rival: "mqttrs",
+        ops: count,
+        ours: Box::new(move || {
+            let start = Instant::now();
+            let mut bytes = 0;
+            for frame in &ours_frames {
+                let input = black_box(&ours_stream[frame.clone()]);
+                let (packet, used) = decode_packet_ref(input, v4, MAX_PACKET_SIZE)
+                    .expect("valid")
+                    .expect("complete");
+                if whole {
+                    black_box(packet);
+                } else if let PacketRef::Publish(p) = packet {
+                    black_box((p.topic.len(), p.payload.len()));
+                }
+                bytes += used;
+            }
+            let t = start.elapsed();
+            assert_eq!(bytes, ours_stream.len());
+            t
+        }),
+        theirs: Box::new(move || {
+            let start = Instant::now();
+            let mut n = 0;
+            for frame in &theirs_frames {
+                let input = black_box(&theirs_stream[frame.clone()]);
+                let packet = mqttrs::decode_slice(input)
+                    .expect("valid")
+                    .expect("complete");
+                if whole {
+                    black_box(packet);
+                } else if let mqttrs::Packet::Publish(p) = packet {
+                    black_box((p.topic_name.len(), p.payload.len()));
+                }
+                n += 1;
+            }
+            let t = start.elapsed();
+            assert_eq!(n, count);
+            t
+        }),
+    }
+}
+
 fn encode_case<A: 'static, B: 'static>(
     name: &str,
     ours: Vec<A>,
@@ -183,6 +256,7 @@ fn encode_case<A: 'static, B: 'static>(
     let mut buf_b = BytesMut::with_capacity(bytes_theirs);
     Case {
         name: name.to_string(),
+        rival: "rumqttc",
         ops: count,
         ours: Box::new(move || {
             buf_a.clear();
@@ -278,6 +352,27 @@ fn cases(n: usize) -> Vec<Case> {
         },
     ));
 
+    // Borrowed decoding against mqttrs (MQTT 3.1.1 only).
+    for (qos, label) in [(QoS::AtMostOnce, "QoS0"), (QoS::AtLeastOnce, "QoS1")] {
+        let packets: Vec<Packet> = ids().map(|i| our_publish(qos, i).into()).collect();
+        cases.push(borrowed_decode_case(
+            &format!("decode_packet_ref PUBLISH {label} 3.1.1"),
+            &packets,
+            true,
+        ));
+        cases.push(borrowed_decode_case(
+            &format!("decode_packet_ref PUBLISH {label} 3.1.1, topic and payload lengths used"),
+            &packets,
+            false,
+        ));
+    }
+    let acks: Vec<Packet> = ids().map(|i| PubAck::new(id(i)).into()).collect();
+    cases.push(borrowed_decode_case(
+        "decode_packet_ref PUBACK 3.1.1",
+        &acks,
+        true,
+    ));
+
     let rounds = n / 10;
     let ours: Vec<Packet> = ids().take(rounds).flat_map(our_mixed).collect();
     let theirs: Vec<r4::Packet> = ids().take(rounds).flat_map(their_mixed).collect();
@@ -316,7 +411,7 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (n, samples) = if quick { (200, 2) } else { (20_000, 31) };
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    println!("sansmqtt-proto codec vs rumqttc 0.25.1 mqttbytes");
+    println!("sansmqtt-proto codec vs rumqttc 0.25.1 mqttbytes and mqttrs 0.4.1");
     println!(
         "{} packets per sample, {} samples per side, alternating; topic {} B, payload {} B{}",
         n,
@@ -329,10 +424,17 @@ fn main() {
             ""
         }
     );
+    // What a decoded packet costs to move: both borrowed decoders return it by value.
     println!(
-        "| case | sansmqtt ns/pkt (median, min-max) | rumqttc ns/pkt (median, min-max) | speed-up |"
+        "decoded packet sizes: sansmqtt PacketRef {} B, Packet {} B; mqttrs Packet {} B",
+        std::mem::size_of::<PacketRef<'_>>(),
+        std::mem::size_of::<Packet>(),
+        std::mem::size_of::<mqttrs::Packet<'_>>(),
     );
-    println!("|---|---|---|---|");
+    println!(
+        "| case | rival | sansmqtt ns/pkt (median, min-max) | rival ns/pkt (median, min-max) | sansmqtt Mpkt/s | rival Mpkt/s | speed-up |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for mut case in cases(n) {
         if filter
             .as_ref()
@@ -357,14 +459,17 @@ fn main() {
         }
         let (ma, mb) = (median(&mut a), median(&mut b));
         println!(
-            "| {} | {:.1} ({:.1}-{:.1}) | {:.1} ({:.1}-{:.1}) | {:.2}x |",
+            "| {} | {} | {:.1} ({:.1}-{:.1}) | {:.1} ({:.1}-{:.1}) | {:.1} | {:.1} | {:.2}x |",
             case.name,
+            case.rival,
             ma,
             a[0],
             a[a.len() - 1],
             mb,
             b[0],
             b[b.len() - 1],
+            1e3 / ma,
+            1e3 / mb,
             mb / ma
         );
     }

@@ -42,6 +42,46 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Borrowed decoding
+//!
+//! Without `Bytes` (or to read many packets and keep few, as a broker or an
+//! analyser does), [`decode_packet_ref`] decodes from a `&[u8]`: the
+//! [`PacketRef`] it returns borrows its topic, payload, strings and
+//! properties from the input, allocates nothing, and is checked exactly as
+//! strictly as the owned decoder (same errors, same consumed length).
+//! `to_owned` gives the owned [`Packet`] when one is to be kept.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use sansmqtt_proto::{
+//!     MAX_PACKET_SIZE, Packet, PacketRef, ProtocolVersion, Publish, TopicName, decode_packet_ref,
+//! };
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let version = ProtocolVersion::V5;
+//! let mut publish = Publish::at_most_once(TopicName::try_from("sensors/hall/co2")?, &b"412"[..]);
+//! publish.properties.message_expiry_interval = Some(30);
+//! let mut wire = BytesMut::new();
+//! publish.encode(version, &mut wire)?;
+//! Packet::PingReq.encode(version, &mut wire)?;
+//!
+//! // Walk the received bytes: each packet says how many bytes it took.
+//! let mut rest: &[u8] = &wire;
+//! let mut topics = Vec::new();
+//! while let Some((packet, used)) = decode_packet_ref(rest, version, MAX_PACKET_SIZE)? {
+//!     if let PacketRef::Publish(p) = packet {
+//!         topics.push(p.topic); // a &str into `wire`
+//!         assert_eq!(p.properties.message_expiry_interval(), Some(30));
+//!         assert_eq!(p.to_owned(), publish);
+//!     }
+//!     rest = &rest[used..];
+//! }
+//! assert_eq!(topics, ["sensors/hall/co2"]);
+//! assert!(rest.is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
 #![no_std]
 #![deny(missing_docs)]
@@ -51,6 +91,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod borrowed;
 mod decoder;
 mod error;
 mod packet;
@@ -61,6 +102,12 @@ mod topic;
 mod types;
 mod wire;
 
+pub use borrowed::{
+    AckRef, AuthRef, ConnAckRef, ConnectRef, DisconnectRef, FilterIter, LastWillRef, PacketRef,
+    PropertiesRef, PropertyIter, PropertyRef, PubAckRef, PubCompRef, PubRecRef, PubRelRef,
+    PublishRef, ReasonCodes, SubAckRef, SubscribeRef, SubscriptionIter, TopicFilterRef,
+    UnsubAckRef, UnsubscribeRef, decode_packet_ref,
+};
 pub use decoder::{Decoder, FixedHeader, MAX_PACKET_SIZE, decode_packet, peek_header};
 pub use error::{DecodeError, EncodeError};
 pub use packet::AckReason;

@@ -448,6 +448,13 @@ macro_rules! property_set {
         }
 
         impl $name {
+            /// The context named by [`DecodeError::PropertyNotAllowed`].
+            pub(crate) const CONTEXT: &'static str = $context;
+            /// Bit `id` set for each property the list may hold once.
+            pub(crate) const SINGLE: u64 = 0 $( | 1 << PropertyId::$id as u8 )*;
+            /// Bit `id` set for each property the list may hold many times.
+            pub(crate) const MULTI: u64 = 0 $( | 1 << PropertyId::$mid as u8 )*;
+
             /// Whether no property is set.
             pub fn is_empty(&self) -> bool {
                 true $( && self.$field.is_none() )* $( && self.$mfield.is_empty() )*

@@ -82,6 +82,27 @@ pub(crate) fn ascii_clean(bytes: &[u8], wildcards: bool) -> bool {
     bad == 0
 }
 
+/// The checks of an MQTT string that come before its UTF-8 check, shared by
+/// the owned and the borrowed decoders: no U+0000 and, if asked (topic
+/// names), no `+` or `#`; the first such byte decides the error.
+#[inline]
+pub(crate) fn check_forbidden(bytes: &[u8], forbids_wildcards: bool) -> Result<(), Invalid> {
+    // Fast path: eight bytes at a time. All ASCII and none forbidden is
+    // the common case; anything else is looked at byte by byte.
+    if ascii_clean(bytes, forbids_wildcards) {
+        return Ok(());
+    }
+    // A forbidden ASCII byte never occurs inside a multi-byte sequence.
+    match bytes
+        .iter()
+        .find(|&&b| b == 0 || (forbids_wildcards && (b == b'+' || b == b'#')))
+    {
+        Some(0) => Err(Invalid::String(StringError::NullCharacter)),
+        Some(_) => Err(Invalid::Forbidden),
+        None => Ok(()),
+    }
+}
+
 /// Why [`MqttString::validate`] refused a string.
 pub(crate) enum Invalid {
     /// Not an MQTT string.
@@ -117,21 +138,7 @@ impl MqttString {
         if bytes.len() > u16::MAX as usize {
             return Err(Invalid::String(StringError::TooLong));
         }
-        // Fast path: eight bytes at a time. All ASCII and none forbidden is
-        // the common case; anything else is looked at byte by byte.
-        if !ascii_clean(&bytes, forbids_wildcards) {
-            // A forbidden ASCII byte never occurs inside a multi-byte sequence.
-            if let Some(&b) = bytes
-                .iter()
-                .find(|&&b| b == 0 || (forbids_wildcards && (b == b'+' || b == b'#')))
-            {
-                return Err(if b == 0 {
-                    Invalid::String(StringError::NullCharacter)
-                } else {
-                    Invalid::Forbidden
-                });
-            }
-        }
+        check_forbidden(&bytes, forbids_wildcards)?;
         ByteString::try_from(bytes)
             .map(Self)
             .map_err(|_| Invalid::String(StringError::InvalidUtf8))
@@ -142,6 +149,11 @@ impl MqttString {
     #[inline]
     pub(crate) fn from_ascii(bytes: Bytes) -> Option<Self> {
         ByteString::try_from(bytes).ok().map(Self)
+    }
+
+    /// A copy of a string the borrowed decoder already validated.
+    pub(crate) fn copy_of(s: &str) -> Self {
+        Self(ByteString::from(s))
     }
 
     /// Validates a static string (no copy).

@@ -42,11 +42,16 @@ pub struct TopicName(MqttString);
 impl TopicName {
     /// Validates a topic name given as an MQTT string.
     pub fn new(s: MqttString) -> Result<Self, TopicError> {
+        Self::check(&s)?;
+        Ok(Self(s))
+    }
+
+    /// The checks of [`TopicName::new`]: not empty, no wildcard.
+    pub(crate) fn check(s: &str) -> Result<(), TopicError> {
         if s.is_empty() {
             return Err(TopicError::Empty);
         }
-        Self::check_chars(&s)?;
-        Ok(Self(s))
+        Self::check_chars(s)
     }
 
     fn check_chars(s: &str) -> Result<(), TopicError> {
@@ -64,6 +69,11 @@ impl TopicName {
     /// Validates a static string (no copy).
     pub fn from_static(s: &'static str) -> Result<Self, TopicError> {
         Self::new(MqttString::from_static(s)?)
+    }
+
+    /// A copy of a name the borrowed decoder already validated.
+    pub(crate) fn copy_of(s: &str) -> Self {
+        Self(MqttString::copy_of(s))
     }
 
     /// The empty topic name of a v5 PUBLISH that relies on a topic alias (§3.3.2.3.4).
@@ -170,6 +180,13 @@ pub struct TopicFilter {
 impl TopicFilter {
     /// Validates a topic filter given as an MQTT string.
     pub fn new(text: MqttString) -> Result<Self, TopicError> {
+        let filter_start = Self::check(&text)?;
+        Ok(Self { filter_start, text })
+    }
+
+    /// Checks a filter's text and returns where the filter proper begins
+    /// (after any `$share/{group}/`).
+    pub(crate) fn check(text: &str) -> Result<u16, TopicError> {
         let filter_start = if let Some(rest) = text.strip_prefix(SHARE_PREFIX) {
             let slash = rest.find('/').ok_or(TopicError::InvalidShareName)?;
             let group = &rest[..slash];
@@ -181,11 +198,26 @@ impl TopicFilter {
             0
         };
         validate_filter(&text[filter_start..])?;
-        Ok(Self {
-            // At most 65,535: bounded by the MQTT string's length.
-            filter_start: filter_start as u16,
-            text,
-        })
+        // At most 65,535: bounded by the MQTT string's length.
+        Ok(filter_start as u16)
+    }
+
+    /// [`TopicFilter::check`] as MQTT 3.1 and 3.1.1 read a filter (see
+    /// [`TopicFilter::new_v3`]).
+    pub(crate) fn check_v3(text: &str) -> Result<u16, TopicError> {
+        match Self::check(text) {
+            Err(_) if text.starts_with(SHARE_PREFIX) => validate_filter(text).map(|()| 0),
+            other => other,
+        }
+    }
+
+    /// A copy of a filter the borrowed decoder already validated, with the
+    /// `filter_start` its check returned.
+    pub(crate) fn copy_of(text: &str, filter_start: u16) -> Self {
+        Self {
+            text: MqttString::copy_of(text),
+            filter_start,
+        }
     }
 
     /// Validates a topic filter received in MQTT 3.1 or 3.1.1, which have no
@@ -193,16 +225,8 @@ impl TopicFilter {
     /// subscription (e.g. `$share//a`, `$share/g`) is still a valid plain
     /// filter there (§4.7 of 3.1.1).
     pub(crate) fn new_v3(text: MqttString) -> Result<Self, TopicError> {
-        match Self::new(text.clone()) {
-            Err(_) if text.starts_with(SHARE_PREFIX) => {
-                validate_filter(&text)?;
-                Ok(Self {
-                    text,
-                    filter_start: 0,
-                })
-            }
-            other => other,
-        }
+        let filter_start = Self::check_v3(&text)?;
+        Ok(Self { filter_start, text })
     }
 
     /// Validates `bytes` as a topic filter without copying them.

@@ -13,7 +13,7 @@ use sansmqtt_proto::{
     PacketId, PacketType, PropertyId, ProtocolVersion, PubAck, PubAckReason, PubRel, PubRelReason,
     Publish, QoS, RetainHandling, SubAck, SubAckReason, Subscribe, SubscriptionId,
     SubscriptionOptions, TopicError, TopicFilter, TopicName, UnsubAck, UnsubAckReason, Unsubscribe,
-    UserProperty, decode_packet,
+    UserProperty, decode_packet, decode_packet_ref,
 };
 
 use DecodeError as E;
@@ -42,14 +42,28 @@ fn assert_rejects(version: ProtocolVersion, bytes: &[u8], err: DecodeError) {
     decoder.feed(bytes);
     assert_eq!(
         decoder.decode(),
-        Err(err),
+        Err(err.clone()),
         "{version:?} streaming {bytes:02x?}"
+    );
+    assert_eq!(
+        decode_packet_ref(bytes, version, MAX_PACKET_SIZE),
+        Err(err),
+        "{version:?} borrowed {bytes:02x?}"
     );
 }
 
+/// The complete packet `bytes` is accepted, by the borrowed decoder too.
 #[track_caller]
 fn assert_accepts(version: ProtocolVersion, bytes: &[u8]) -> Packet {
-    decode(version, bytes).unwrap_or_else(|e| panic!("{version:?} {bytes:02x?}: {e}"))
+    let packet = decode(version, bytes).unwrap_or_else(|e| panic!("{version:?} {bytes:02x?}: {e}"));
+    let borrowed = decode_packet_ref(bytes, version, MAX_PACKET_SIZE)
+        .unwrap_or_else(|e| panic!("{version:?} borrowed {bytes:02x?}: {e}"));
+    assert_eq!(
+        borrowed.map(|(p, n)| (p.to_owned(), n)),
+        Some((packet.clone(), bytes.len())),
+        "{version:?} borrowed {bytes:02x?}"
+    );
+    packet
 }
 
 /// One-byte length (all bodies here are short).

@@ -30,13 +30,22 @@ impl ConnAck {
         }
     }
 
-    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
-        let flags = r.u8()?;
+    /// The Session Present flag of the acknowledge flags byte, whose other
+    /// bits are reserved [MQTT-3.2.2-1].
+    pub(crate) fn session_present(flags: u8) -> Result<bool, DecodeError> {
         if flags & 0xfe != 0 {
             return Err(DecodeError::ConnAckReservedFlags);
         }
-        let session_present = flags & 0x01 != 0;
-        let code = r.u8()?;
+        Ok(flags & 0x01 != 0)
+    }
+
+    /// The reason of a reason code (5) or return code (3.1.1); a session is
+    /// never present on a refusal ([MQTT-3.2.2-4] in 3.1.1, [MQTT-3.2.2-6] in 5).
+    pub(crate) fn reason(
+        code: u8,
+        session_present: bool,
+        version: ProtocolVersion,
+    ) -> Result<ConnectReason, DecodeError> {
         let reason = if version.is_v5() {
             ConnectReason::decode(code)?
         } else {
@@ -45,10 +54,15 @@ impl ConnAck {
                 code,
             })?
         };
-        // [MQTT-3.2.2-4] (3.1.1) / [MQTT-3.2.2-6] (5): no session on refusal.
         if session_present && reason != ConnectReason::Success {
             return Err(DecodeError::SessionPresentOnRefusal);
         }
+        Ok(reason)
+    }
+
+    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
+        let session_present = Self::session_present(r.u8()?)?;
+        let reason = Self::reason(r.u8()?, session_present, version)?;
         let properties = if version.is_v5() {
             let p = Properties::<ConnAckProperties>::read(r)?;
             p.check_auth_pair()?;

@@ -39,6 +39,61 @@ impl LastWill {
     }
 }
 
+/// The protocol name of a CONNECT: `MQTT` or `MQIsdp` [MQTT-3.1.2-1].
+pub(crate) fn check_protocol_name(name: &str) -> Result<(), DecodeError> {
+    if name != "MQTT" && name != "MQIsdp" {
+        return Err(DecodeError::InvalidProtocolName);
+    }
+    Ok(())
+}
+
+/// The version of a CONNECT's protocol level [MQTT-3.1.2-2], which must
+/// fit its name.
+pub(crate) fn protocol_of(name: &str, level: u8) -> Result<ProtocolVersion, DecodeError> {
+    let protocol =
+        ProtocolVersion::from_level(level).ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
+    if name != protocol.protocol_name() {
+        return Err(DecodeError::InvalidProtocolName);
+    }
+    Ok(protocol)
+}
+
+/// The Connect Flags byte (§3.1.2.3), checked.
+pub(crate) struct ConnectFlags {
+    pub(crate) clean_start: bool,
+    pub(crate) will: bool,
+    pub(crate) will_qos: QoS,
+    pub(crate) will_retain: bool,
+    pub(crate) password: bool,
+    pub(crate) username: bool,
+}
+
+impl ConnectFlags {
+    /// Reads the flags of a CONNECT of `protocol`: the reserved bit is 0
+    /// [MQTT-3.1.2-3], will QoS and retain only with a will [MQTT-3.1.2-11,
+    /// MQTT-3.1.2-13], in 3.x no password without a user name [MQTT-3.1.2-22].
+    pub(crate) fn decode(flags: u8, protocol: ProtocolVersion) -> Result<Self, DecodeError> {
+        if flags & 0x01 != 0 {
+            return Err(DecodeError::ConnectReservedFlag);
+        }
+        let f = Self {
+            clean_start: flags & 0x02 != 0,
+            will: flags & 0x04 != 0,
+            will_qos: QoS::from_bits((flags >> 3) & 0x03)?,
+            will_retain: flags & 0x20 != 0,
+            password: flags & 0x40 != 0,
+            username: flags & 0x80 != 0,
+        };
+        if !f.will && (f.will_qos != QoS::AtMostOnce || f.will_retain) {
+            return Err(DecodeError::WillFlagsWithoutWill);
+        }
+        if !protocol.is_v5() && f.password && !f.username {
+            return Err(DecodeError::PasswordWithoutUsername);
+        }
+        Ok(f)
+    }
+}
+
 /// A CONNECT packet.
 ///
 /// `Debug` never shows the password.
@@ -80,31 +135,16 @@ impl Connect {
     pub(crate) fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         // §3.1.2.1: the protocol name, then §3.1.2.2: the level.
         let name = r.string()?;
-        if name != "MQTT" && name != "MQIsdp" {
-            return Err(DecodeError::InvalidProtocolName);
-        }
-        let level = r.u8()?;
-        let protocol = ProtocolVersion::from_level(level)
-            .ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
-        if name != protocol.protocol_name() {
-            return Err(DecodeError::InvalidProtocolName);
-        }
-        let flags = r.u8()?;
-        if flags & 0x01 != 0 {
-            return Err(DecodeError::ConnectReservedFlag);
-        }
-        let clean_start = flags & 0x02 != 0;
-        let will_flag = flags & 0x04 != 0;
-        let will_qos = QoS::from_bits((flags >> 3) & 0x03)?;
-        let will_retain = flags & 0x20 != 0;
-        let password_flag = flags & 0x40 != 0;
-        let username_flag = flags & 0x80 != 0;
-        if !will_flag && (will_qos != QoS::AtMostOnce || will_retain) {
-            return Err(DecodeError::WillFlagsWithoutWill);
-        }
-        if !protocol.is_v5() && password_flag && !username_flag {
-            return Err(DecodeError::PasswordWithoutUsername);
-        }
+        check_protocol_name(&name)?;
+        let protocol = protocol_of(&name, r.u8()?)?;
+        let ConnectFlags {
+            clean_start,
+            will: will_flag,
+            will_qos,
+            will_retain,
+            password: password_flag,
+            username: username_flag,
+        } = ConnectFlags::decode(r.u8()?, protocol)?;
         let keep_alive = r.u16()?;
         let properties = if protocol.is_v5() {
             Properties::<ConnectProperties>::read(r)?

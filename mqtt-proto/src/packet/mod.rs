@@ -15,6 +15,7 @@ pub use ack::{Ack, AckReason, PubAck, PubComp, PubRec, PubRel};
 pub use auth::Auth;
 pub use connack::ConnAck;
 pub use connect::{Connect, LastWill};
+pub(crate) use connect::{ConnectFlags, check_protocol_name, protocol_of};
 pub use disconnect::Disconnect;
 pub use publish::Publish;
 pub use subscribe::{RetainHandling, SubAck, Subscribe, SubscriptionOptions};

@@ -55,18 +55,25 @@ impl Publish {
         p
     }
 
+    /// DUP, QoS and RETAIN of the fixed header's flags; no DUP at QoS 0
+    /// [MQTT-3.3.1-2].
+    #[inline]
+    pub(crate) fn read_flags(flags: u8) -> Result<(bool, QoS, bool), DecodeError> {
+        let dup = flags & 0x08 != 0;
+        let qos = QoS::from_bits((flags >> 1) & 0x03)?;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupWithQoS0);
+        }
+        Ok((dup, qos, flags & 0x01 != 0))
+    }
+
     #[inline]
     pub(crate) fn read(
         flags: u8,
         r: &mut Reader,
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
-        let dup = flags & 0x08 != 0;
-        let qos = QoS::from_bits((flags >> 1) & 0x03)?;
-        let retain = flags & 0x01 != 0;
-        if dup && qos == QoS::AtMostOnce {
-            return Err(DecodeError::DupWithQoS0);
-        }
+        let (dup, qos, retain) = Self::read_flags(flags)?;
         let topic = TopicName::from_wire(r.binary()?).map_err(|e| match e {
             TopicError::String(e) => DecodeError::from(e),
             other => DecodeError::InvalidTopicName(other),

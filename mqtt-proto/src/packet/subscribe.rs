@@ -80,7 +80,20 @@ impl SubscriptionOptions {
             && self.retain_handling == RetainHandling::SendAtSubscribe
     }
 
-    fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
+    /// No Local on a shared subscription is a Protocol Error in MQTT 5
+    /// [MQTT-3.8.3-4].
+    pub(crate) fn check_shared(
+        options: Self,
+        shared: bool,
+        version: ProtocolVersion,
+    ) -> Result<(), DecodeError> {
+        if options.no_local && shared && version.is_v5() {
+            return Err(DecodeError::NoLocalOnSharedSubscription);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn from_byte(b: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {
         // Reserved bits: 2-7 in 3.1.1 [MQTT-3.8.3-4], 6-7 in 5 [MQTT-3.8.3-5].
         let reserved = if version.is_v5() { 0xc0 } else { 0xfc };
         if b & reserved != 0 {
@@ -139,9 +152,7 @@ impl Subscribe {
             }
             .map_err(DecodeError::InvalidTopicFilter)?;
             let options = SubscriptionOptions::from_byte(r.u8()?, version)?;
-            if options.no_local && filter.is_shared() && version.is_v5() {
-                return Err(DecodeError::NoLocalOnSharedSubscription);
-            }
+            SubscriptionOptions::check_shared(options, filter.is_shared(), version)?;
             filters.push((filter, options));
         }
         if filters.is_empty() {
@@ -207,6 +218,19 @@ pub struct SubAck {
 }
 
 impl SubAck {
+    /// A reason code of `version`: MQTT 3.1.1 allows 0x00, 0x01, 0x02 and
+    /// 0x80 only [MQTT-3.9.3-2].
+    pub(crate) fn reason(code: u8, version: ProtocolVersion) -> Result<SubAckReason, DecodeError> {
+        let reason = SubAckReason::decode(code)?;
+        if !version.is_v5() && !reason.in_v3() {
+            return Err(DecodeError::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code,
+            });
+        }
+        Ok(reason)
+    }
+
     pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(r.u16()?)?;
         let properties = if version.is_v5() {
@@ -216,16 +240,7 @@ impl SubAck {
         };
         let mut reasons = Vec::with_capacity(r.remaining());
         while !r.is_empty() {
-            let code = r.u8()?;
-            let reason = SubAckReason::decode(code)?;
-            // MQTT 3.1.1 allows 0x00, 0x01, 0x02 and 0x80 only [MQTT-3.9.3-2].
-            if !version.is_v5() && !reason.in_v3() {
-                return Err(DecodeError::InvalidReasonCode {
-                    packet: PacketType::SubAck,
-                    code,
-                });
-            }
-            reasons.push(reason);
+            reasons.push(Self::reason(r.u8()?, version)?);
         }
         if reasons.is_empty() {
             return Err(DecodeError::NoReasonCodes(PacketType::SubAck));
