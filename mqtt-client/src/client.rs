@@ -344,6 +344,9 @@ impl Client {
     ) -> impl Future<Output = Result<Client, ClientError>> + Send + '_ {
         Box::pin(async move {
             config.validate()?;
+            // A scheme this build cannot open is refused now, not retried.
+            let first = BrokerUri::parse(uri)?;
+            crate::connector::check_schemes(&config.broker_uris(Some(&first))?)?;
             let connector = Arc::new(DefaultConnector::new(runtime.clone(), &config)?);
             Self::connect_inner(runtime, connector, uri, config).await
         })

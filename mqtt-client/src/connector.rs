@@ -184,6 +184,34 @@ fn missing_feature(scheme: Scheme) -> Option<&'static str> {
     }
 }
 
+/// The one feature to name for a scheme this build cannot open (the first
+/// missing one), for [`ConfigError::NeedsFeature`].
+fn first_missing_feature(scheme: Scheme) -> Option<&'static str> {
+    missing_feature(scheme)?;
+    Some(match scheme {
+        Scheme::Ws => "websocket",
+        Scheme::Wss if cfg!(feature = "tls") => "websocket",
+        _ => "tls",
+    })
+}
+
+/// Refuses, before anything is opened, a broker URI whose scheme
+/// [`DefaultConnector`] cannot open in this build (`mqtts://` without the
+/// `tls` feature, ...): a configuration error, not a connection to retry.
+pub(crate) fn check_schemes<'a>(
+    uris: impl IntoIterator<Item = &'a BrokerUri>,
+) -> Result<(), ConfigError> {
+    for uri in uris {
+        if let Some(feature) = first_missing_feature(uri.scheme) {
+            return Err(ConfigError::NeedsFeature {
+                key: uri.to_string(),
+                feature,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn unsupported(scheme: Scheme) -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,

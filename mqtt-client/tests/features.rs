@@ -222,3 +222,73 @@ mod without_msgpack {
         );
     }
 }
+
+/// Without the `tls` feature, a `mqtts://` broker is a configuration error
+/// at `Client::connect`, before anything is opened or spawned, naming the
+/// feature (it was a connection failure, retried with backoff).
+#[cfg(not(feature = "tls"))]
+mod no_tls {
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Instant;
+
+    use sansmqtt::runtime::{BoxFuture, Runtime, Timer, Transport};
+    use sansmqtt::{Client, ClientError, Config, ConfigError};
+
+    /// A runtime the check must not reach: each use fails the test.
+    struct Untouched;
+
+    impl Runtime for Untouched {
+        fn spawn(&self, _future: BoxFuture<()>) {
+            panic!("a driver was spawned for a URI this build cannot open");
+        }
+        fn timer(&self, _deadline: Instant) -> Pin<Box<dyn Timer>> {
+            panic!("a timer was armed for a URI this build cannot open");
+        }
+        fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<io::Result<Box<dyn Transport>>> {
+            panic!("{host}:{port} was dialled for a URI this build cannot open");
+        }
+    }
+
+    /// `Client::connect`'s outcome, which must be ready at once.
+    fn connect(uri: &str, config: Config) -> Result<Client, ClientError> {
+        let mut future = Client::connect(Arc::new(Untouched), uri, config);
+        match Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("connect waited instead of refusing {uri}"),
+        }
+    }
+
+    fn needs_tls(result: Result<Client, ClientError>, key: &str) {
+        match result {
+            Err(ClientError::Config(ConfigError::NeedsFeature { key: k, feature })) => {
+                assert_eq!((k.as_str(), feature), (key, "tls"));
+            }
+            Err(other) => panic!("expected NeedsFeature for {key}, got {other}"),
+            Ok(_) => panic!("connected to {key}"),
+        }
+    }
+
+    #[test]
+    fn mqtts_is_refused_naming_the_tls_feature() {
+        needs_tls(
+            connect("mqtts://user:secret@broker.example:8883", Config::default()),
+            "mqtts://user@broker.example:8883",
+        );
+    }
+
+    #[test]
+    fn a_fallback_uri_in_the_config_is_checked_too() {
+        let config = Config {
+            uris: vec!["mqtts://backup.example".try_into().expect("a valid URI")],
+            ..Config::default()
+        };
+        needs_tls(
+            connect("mqtt://127.0.0.1:1883", config),
+            "mqtts://backup.example:8883",
+        );
+    }
+}
