@@ -950,10 +950,20 @@ e2e!(ten_thousand_qos2: mosquitto_v311, mosquitto_v5, rumqttd_v311, rumqttd_v5);
 
 // Publishes from many tasks of one client at once: all complete, each with
 // its ack, and all arrive.
+//
+// mosquitto 2.0.11 runs with no in-flight limit towards the subscriber
+// here: with its default window (20), once the window has filled (the
+// stream is read only after the 3,200 publishes), it sends a message that
+// arrives as an acknowledgement frees a slot before the older messages it
+// queued for that subscriber, which breaks the per-topic order checked
+// below [MQTT-4.6.0-6] (seen in its log: "Sending PUBLISH ... m563" for a
+// topic's message 20, then "m534" for its message 19, our PUBACKs in
+// order; in about 1 run in 4 beside a busy test, never with the window
+// off). The order is the broker's to keep; this test checks ours.
 async fn concurrent_publishes(env: Env) {
     const TASKS: u32 = 32;
     const EACH: u32 = 100;
-    let broker = env.start("");
+    let broker = env.start("max_inflight_messages 0");
     let sub = env.connect(&broker, "conc-sub").await;
     let mut config = env.config("conc-pub");
     config.max_inflight = 16;
