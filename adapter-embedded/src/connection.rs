@@ -37,8 +37,10 @@ impl<M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Connection<'_, M, Q
     /// Session Expiry Interval).
     ///
     /// While received messages wait behind a full queue, nothing is read
-    /// (backpressure), on a new connection too: an application that stops
-    /// taking messages gets no CONNACK either (`ConnAckTimeout`).
+    /// (backpressure) once CONNACK has come: on a new connection the
+    /// CONNACK is still read (with what arrives in the same read, which
+    /// waits behind the queue), then reading stops until the application
+    /// takes messages.
     ///
     /// Dropping the future ends the connection as if the socket had
     /// failed (the application closes the socket). `socket.read` must be
@@ -71,7 +73,11 @@ impl<M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Connection<'_, M, Q
             // Wait: bytes from the broker (unless the application is behind),
             // the session's next deadline, or a request.
             let deadline = deadline(shared);
-            let paused = shared.with(|inner| inner.input_paused());
+            // Until CONNACK the socket is read anyway: a queue left full by
+            // the last connection must not keep this one from coming up
+            // (what arrives with the CONNACK waits behind the queue, one
+            // read at most).
+            let paused = shared.with(|inner| inner.input_paused() && inner.connected);
             let rx = &mut *self.rx;
             let read = async {
                 if paused {

@@ -454,6 +454,75 @@ fn full_queue_pauses_reading_without_loss() {
     });
 }
 
+/// A full queue does not keep the next connection from coming up: until
+/// CONNACK the connection reads even while received messages wait (as the
+/// std client does), then stops again. The application reconnects without
+/// having taken a message; CONNACK arrives (no `ConnAckTimeout`), and the
+/// held messages come out in order afterwards.
+#[test]
+fn a_full_queue_still_lets_the_next_connection_up() {
+    let broker = Mosquitto::start("");
+    let port = broker.port();
+    block_on(LIMIT, move || async move {
+        let _broker = broker;
+        let mut ra: Resources<NoopRawMutex, 64, 2, 1> = Resources::new();
+        let mut rb = Res::new();
+        let mut held = config("held", ProtocolVersion::V5);
+        held.session.connect_timeout = STEP;
+        let (a, mut conn_a) = sansmqtt_embedded::new(&mut ra, held);
+        let (b, mut conn_b) =
+            sansmqtt_embedded::new(&mut rb, config("feeder", ProtocolVersion::V5));
+        let mut sa = connect(port).await;
+        let mut sb = connect(port).await;
+        const N: usize = 4;
+        let scenario = async {
+            // First connection: the queue (2) fills and 2 more wait behind
+            // it; the application then drops the connection, having taken
+            // nothing.
+            let fill = async {
+                assert_eq!(
+                    a.subscribe("emb/held", QoS::AtLeastOnce).await,
+                    Ok(QoS::AtLeastOnce)
+                );
+                for i in 0..N {
+                    b.publish(
+                        "emb/held",
+                        format!("{i}").as_bytes(),
+                        QoS::AtLeastOnce,
+                        false,
+                    )
+                    .await
+                    .expect("publish");
+                }
+                while a.queued_messages() < N {
+                    Timer::after_millis(10).await;
+                }
+            };
+            if let Either::First(ended) = select(conn_a.run(&mut sa), fill).await {
+                panic!("the first connection ended: {ended:?}");
+            }
+            assert!(!a.is_connected());
+            // Second connection, the queue still full.
+            let mut sa2 = connect(port).await;
+            let app = async {
+                if let Either::Second(()) = select(a.wait_connected(), Timer::after_secs(3)).await {
+                    panic!("no CONNACK read while the queue is full");
+                }
+                for i in 0..N {
+                    let message = a.deliver_message().await;
+                    assert_eq!(&message.publish.payload[..], format!("{i}").as_bytes());
+                }
+                a.disconnect().expect("a connected");
+            };
+            let (ended, ()) = join(conn_a.run(&mut sa2), app).await;
+            ended.expect("a ends cleanly");
+            b.disconnect().expect("b connected");
+        };
+        let (ended, ()) = join(conn_b.run(&mut sb), scenario).await;
+        ended.expect("b ends cleanly");
+    });
+}
+
 /// Packets above the configured bound are typed errors, not panics: a
 /// publish larger than `max_packet_size` fails at once; a larger incoming
 /// PUBLISH closes an MQTT 3.1.1 connection as a protocol violation
