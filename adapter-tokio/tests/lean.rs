@@ -10,6 +10,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+#[path = "../../mqtt-client/tests/support/cargo_tree.rs"]
+mod cargo_tree;
+
 /// The three adapters (they share this workspace, so one `cargo tree` per
 /// build answers for any of them).
 const ADAPTERS: [&str; 3] = ["sansmqtt-tokio", "sansmqtt-async-std", "sansmqtt-smol"];
@@ -29,46 +32,15 @@ fn is_heavy(name: &str) -> bool {
 /// The packages of `package`'s build with `features` (after
 /// `--no-default-features` when `lean`), each with its enabled features.
 fn tree(package: &str, lean: bool, features: &[&str]) -> BTreeMap<String, Vec<String>> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-    let mut cmd = Command::new(cargo);
-    cmd.args(["tree", "--offline", "--locked", "--manifest-path", manifest])
-        .args(["-p", package, "-e", "normal,build", "--prefix", "none"])
-        .args(["--format", "{p} [{f}]"]);
+    let features = features.join(",");
+    let mut args = vec!["-e", "normal,build"];
     if lean {
-        cmd.arg("--no-default-features");
+        args.push("--no-default-features");
     }
     if !features.is_empty() {
-        cmd.args(["--features", &features.join(",")]);
+        args.extend(["--features", &features]);
     }
-    let out = cmd.output().expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("cargo tree prints UTF-8");
-    let mut packages = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // `name vX.Y.Z [(path)] [f1,f2] [(*)]`
-        let name = line.split_whitespace().next().unwrap().to_owned();
-        let features = line
-            .rsplit_once('[')
-            .and_then(|(_, rest)| rest.split_once(']'))
-            .map(|(list, _)| list)
-            .unwrap_or_else(|| panic!("no feature list in {line:?}"));
-        let features = features
-            .split(',')
-            .filter(|f| !f.is_empty())
-            .map(str::to_owned)
-            .collect();
-        packages.insert(name, features);
-    }
-    assert!(
-        packages.contains_key(package),
-        "{package} missing from its own tree:\n{text}"
-    );
-    packages
+    cargo_tree::packages(package, &args).into_iter().collect()
 }
 
 fn heavy(packages: &BTreeMap<String, Vec<String>>) -> Vec<&str> {

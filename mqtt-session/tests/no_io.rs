@@ -4,7 +4,9 @@
 //! string literals aside).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "../../mqtt-client/tests/support/cargo_tree.rs"]
+mod cargo_tree;
 
 /// Crates that bring IO or an executor.
 const FORBIDDEN_CRATES: [&str; 7] = [
@@ -26,38 +28,10 @@ fn workspace_root() -> PathBuf {
 
 /// Crate names in `cargo tree -p <package> -e normal --prefix none`.
 fn normal_dependencies(package: &str) -> Vec<String> {
-    let tree = |offline: bool| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(workspace_root())
-            .args(["tree", "-p", package, "-e", "normal", "--prefix", "none"]);
-        if offline {
-            cmd.arg("--offline");
-        }
-        cmd.output().expect("run cargo tree")
-    };
-    // Offline first (the lock file and the local cache suffice); online if
-    // the cache lacks something.
-    let mut out = tree(true);
-    if !out.status.success() {
-        out = tree(false);
-    }
-    assert!(
-        out.status.success(),
-        "cargo tree -p {package} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let names: Vec<String> = String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(
-        names.first().map(String::as_str),
-        Some(package),
-        "unexpected cargo tree output"
-    );
-    names
+    cargo_tree::packages(package, &["-e", "normal"])
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 fn assert_no_io_crates(package: &str, expected: &str) {

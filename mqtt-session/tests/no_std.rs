@@ -1,93 +1,71 @@
-//! The core builds for targets without `std` (issue #17): `sansmqtt-proto`
-//! and `sansmqtt-session` are `#![no_std]` with `alloc` (so a `std::` path
-//! in them is a compile error whatever the features), and without their
-//! default `std` feature no dependency of theirs is built with `std`
-//! either. `scripts/test` builds both crates that way; this test reads the
-//! features cargo resolves for such a build.
+//! The crates for targets without `std` (issue #17): `sansmqtt-proto`,
+//! `sansmqtt-session` and `sansmqtt-embedded` are `#![no_std]` with
+//! `alloc` (so a `std::` path in them is a compile error whatever the
+//! features), and without their default `std` feature no dependency of
+//! theirs is built with `std` either. `scripts/test` builds them that way;
+//! this test reads the features cargo resolves for such a build (normal
+//! dependencies; procedural macros run on the host, and dev-dependencies,
+//! such as embassy-time's std driver for the embedded tests, are the
+//! host's too).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "../../mqtt-client/tests/support/cargo_tree.rs"]
+mod cargo_tree;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate is in the workspace")
-        .to_path_buf()
-}
-
-/// `(package, enabled features)` of every crate in `package`'s normal
-/// dependency tree (procedural macros aside: they run on the host), as
-/// `cargo tree` resolves them with `args`.
-fn resolved_features(package: &str, args: &[&str]) -> Vec<(String, Vec<String>)> {
-    let tree = |offline: bool| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(workspace_root())
-            .args(["tree", "-p", package, "-e", "normal,no-proc-macro"])
-            .args(["--prefix", "none", "--format", "{p}|{f}"])
-            .args(args);
-        if offline {
-            cmd.arg("--offline");
-        }
-        cmd.output().expect("run cargo tree")
-    };
-    let mut out = tree(true);
-    if !out.status.success() {
-        out = tree(false);
+/// The crates of `package`'s normal tree built with their `std` feature,
+/// with `args` (e.g. `--no-default-features`); fails unless every crate of
+/// `expected` is in the tree (so an empty answer is not a misread tree).
+fn built_with_std(package: &str, args: &[&str], expected: &[&str]) -> Vec<String> {
+    let tree = cargo_tree::packages(package, &[&["-e", "normal,no-proc-macro"], args].concat());
+    for name in expected {
+        assert!(
+            tree.iter().any(|(n, _)| n == name),
+            "{name} missing from {package}'s tree: {tree:?}"
+        );
     }
-    assert!(
-        out.status.success(),
-        "cargo tree -p {package} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .filter_map(|line| {
-            let (package, features) = line.split_once('|')?;
-            let name = package.split_whitespace().next()?.to_owned();
-            let features = features
-                .trim_end_matches(" (*)")
-                .split(',')
-                .filter(|f| !f.is_empty())
-                .map(str::to_owned)
-                .collect();
-            Some((name, features))
-        })
-        .collect()
-}
-
-fn with_std(tree: &[(String, Vec<String>)]) -> Vec<String> {
-    tree.iter()
+    let mut names: Vec<String> = tree
+        .into_iter()
         .filter(|(_, features)| features.iter().any(|f| f == "std"))
-        .map(|(name, _)| name.clone())
-        .collect()
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
-fn assert_no_std_anywhere(package: &str) {
-    let tree = resolved_features(package, &["--no-default-features"]);
-    assert!(
-        tree.iter().any(|(name, _)| name == "bytes"),
-        "unexpected cargo tree output: {tree:?}"
-    );
+/// Without default features nothing is built with `std`; with them
+/// `witness` is (so the check can fail).
+fn assert_no_std_anywhere(package: &str, expected: &[&str], witness: &str) {
     assert_eq!(
-        with_std(&tree),
+        built_with_std(package, &["--no-default-features"], expected),
         Vec::<String>::new(),
         "{package} without default features builds these crates with `std`"
     );
-    // And the check can fail: the default build has `std`.
-    let default = resolved_features(package, &[]);
     assert!(
-        with_std(&default).contains(&"bytes".to_owned()),
-        "{package}'s default build should enable bytes/std: {default:?}"
+        built_with_std(package, &[], expected).contains(&witness.to_owned()),
+        "{package}'s default build should enable {witness}/std"
     );
-}
-
-#[test]
-fn session_without_std_builds_no_dependency_with_std() {
-    assert_no_std_anywhere("sansmqtt-session");
 }
 
 #[test]
 fn proto_without_std_builds_no_dependency_with_std() {
-    assert_no_std_anywhere("sansmqtt-proto");
+    assert_no_std_anywhere("sansmqtt-proto", &["bytes", "nom"], "bytes");
+}
+
+#[test]
+fn session_without_std_builds_no_dependency_with_std() {
+    assert_no_std_anywhere("sansmqtt-session", &["bytes", "sansmqtt-proto"], "bytes");
+}
+
+#[test]
+fn embedded_without_std_builds_no_dependency_with_std() {
+    assert_no_std_anywhere(
+        "sansmqtt-embedded",
+        &[
+            "embassy-time",
+            "embassy-sync",
+            "embedded-io-async",
+            "sansmqtt-session",
+        ],
+        "sansmqtt-session",
+    );
 }
