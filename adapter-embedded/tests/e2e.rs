@@ -11,18 +11,20 @@ mod support;
 
 mod common;
 
+use std::future::Future;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use embassy_futures::join::{join, join3};
 use embassy_futures::select::{Either, select};
-use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex};
+use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex, RawMutex};
 use embassy_sync::signal::Signal;
 use embassy_time::Timer;
 use sansmqtt_embedded::proto::DecodeError;
 use sansmqtt_embedded::session::ProtocolError;
 use sansmqtt_embedded::{
-    CloseReason, Config, ConnectionError, Error, ProtocolVersion, QoS, Resources, SubAckReason,
+    Client, CloseReason, Config, ConnectionError, Error, ProtocolVersion, QoS, Resources,
+    SubAckReason,
 };
 use support::{FakeBroker, Mosquitto};
 
@@ -54,6 +56,57 @@ fn persistent(client_id: &str, version: ProtocolVersion) -> Config {
     config
 }
 
+/// Runs `scenario(port)` on the executor against a mosquitto of its own,
+/// stopped once the scenario is over.
+fn on_mosquitto<F: Future<Output = ()> + 'static>(scenario: impl FnOnce(u16) -> F) {
+    let broker = Mosquitto::start("");
+    let port = broker.port();
+    block_on(LIMIT, move || {
+        let scenario = scenario(port);
+        async move {
+            let _broker = broker;
+            scenario.await
+        }
+    });
+}
+
+/// `a` subscribes to `topic` at QoS 1, then `b` publishes `"0"` to
+/// `"{n - 1}"` to it at QoS 1, each acknowledged before the next.
+async fn subscribe_and_feed<
+    M: RawMutex,
+    N: RawMutex,
+    const QA: usize,
+    const RA: usize,
+    const QB: usize,
+    const RB: usize,
+>(
+    a: &Client<'_, M, QA, RA>,
+    b: &Client<'_, N, QB, RB>,
+    topic: &str,
+    n: usize,
+) {
+    assert_eq!(
+        a.subscribe(topic, QoS::AtLeastOnce).await,
+        Ok(QoS::AtLeastOnce)
+    );
+    for i in 0..n {
+        b.publish(topic, format!("{i}").as_bytes(), QoS::AtLeastOnce, false)
+            .await
+            .expect("publish");
+    }
+}
+
+/// `a` delivers `"0"` to `"{n - 1}"`, in that order.
+async fn expect_numbered<M: RawMutex, const Q: usize, const R: usize>(
+    a: &Client<'_, M, Q, R>,
+    n: usize,
+) {
+    for i in 0..n {
+        let message = a.deliver_message().await;
+        assert_eq!(&message.publish.payload[..], format!("{i}").as_bytes());
+    }
+}
+
 fn v(version: ProtocolVersion) -> &'static str {
     if version.is_v5() { "v5" } else { "v311" }
 }
@@ -66,10 +119,7 @@ fn v(version: ProtocolVersion) -> &'static str {
 /// acknowledgement, until which the sender keeps it unacknowledged:
 /// PUBACK [MQTT-4.3.2-1], PUBCOMP [MQTT-4.3.3-1] (both versions).
 fn qos_both_ways(version: ProtocolVersion) {
-    let broker = Mosquitto::start("");
-    let port = broker.port();
-    block_on(LIMIT, move || async move {
-        let _broker = broker;
+    on_mosquitto(move |port| async move {
         let (mut ra, mut rb) = (Res::new(), Res::new());
         let (a, mut conn_a) =
             sansmqtt_embedded::new(&mut ra, config(&format!("a-{}", v(version)), version));
@@ -129,10 +179,7 @@ fn qos_0_1_2_both_ways_v5() {
 #[test]
 fn keep_alive_pings_an_idle_connection() {
     for version in VERSIONS {
-        let broker = Mosquitto::start("");
-        let port = broker.port();
-        block_on(LIMIT, move || async move {
-            let _broker = broker;
+        on_mosquitto(move |port| async move {
             let mut res = Res::new();
             let mut config = config("idle", version);
             config.session.keep_alive = Duration::from_secs(1);
@@ -341,10 +388,7 @@ fn reconnect_resends_qos1_in_flight() {
 #[test]
 fn reconnect_resumes_the_session() {
     for version in VERSIONS {
-        let broker = Mosquitto::start("");
-        let port = broker.port();
-        block_on(LIMIT, move || async move {
-            let _broker = broker;
+        on_mosquitto(move |port| async move {
             let (mut ra, mut rb) = (Res::new(), Res::new());
             let (a, mut conn_a) = sansmqtt_embedded::new(&mut ra, persistent("resumer", version));
             let (b, mut conn_b) = sansmqtt_embedded::new(&mut rb, config("other", version));
@@ -410,10 +454,7 @@ fn reconnect_resumes_the_session() {
 /// `NoopRawMutex`).
 #[test]
 fn full_queue_pauses_reading_without_loss() {
-    let broker = Mosquitto::start("");
-    let port = broker.port();
-    block_on(LIMIT, move || async move {
-        let _broker = broker;
+    on_mosquitto(move |port| async move {
         let mut ra: Resources<CriticalSectionRawMutex, 64, 2, 1> = Resources::new();
         let mut rb = Res::new();
         let (a, mut conn_a) = sansmqtt_embedded::new(&mut ra, config("slow", ProtocolVersion::V5));
@@ -422,29 +463,13 @@ fn full_queue_pauses_reading_without_loss() {
         let mut sb = connect(port).await;
         const N: usize = 40;
         let app = async {
-            assert_eq!(
-                a.subscribe("emb/flood", QoS::AtLeastOnce).await,
-                Ok(QoS::AtLeastOnce)
-            );
-            for i in 0..N {
-                b.publish(
-                    "emb/flood",
-                    format!("{i}").as_bytes(),
-                    QoS::AtLeastOnce,
-                    false,
-                )
-                .await
-                .expect("publish");
-            }
+            subscribe_and_feed(&a, &b, "emb/flood", N).await;
             Timer::after_millis(300).await;
             // The queue (2) plus what one 64-byte read held (a PUBLISH
             // here is at least 17 bytes: 4 at most) is the bound.
             let held = a.queued_messages();
             assert!(held <= 2 + 4, "reading went on: {held} messages held");
-            for i in 0..N {
-                let message = a.deliver_message().await;
-                assert_eq!(&message.publish.payload[..], format!("{i}").as_bytes());
-            }
+            expect_numbered(&a, N).await;
             a.disconnect().expect("a connected");
             b.disconnect().expect("b connected");
         };
@@ -461,10 +486,7 @@ fn full_queue_pauses_reading_without_loss() {
 /// held messages come out in order afterwards.
 #[test]
 fn a_full_queue_still_lets_the_next_connection_up() {
-    let broker = Mosquitto::start("");
-    let port = broker.port();
-    block_on(LIMIT, move || async move {
-        let _broker = broker;
+    on_mosquitto(move |port| async move {
         let mut ra: Resources<NoopRawMutex, 64, 2, 1> = Resources::new();
         let mut rb = Res::new();
         let mut held = config("held", ProtocolVersion::V5);
@@ -480,20 +502,7 @@ fn a_full_queue_still_lets_the_next_connection_up() {
             // it; the application then drops the connection, having taken
             // nothing.
             let fill = async {
-                assert_eq!(
-                    a.subscribe("emb/held", QoS::AtLeastOnce).await,
-                    Ok(QoS::AtLeastOnce)
-                );
-                for i in 0..N {
-                    b.publish(
-                        "emb/held",
-                        format!("{i}").as_bytes(),
-                        QoS::AtLeastOnce,
-                        false,
-                    )
-                    .await
-                    .expect("publish");
-                }
+                subscribe_and_feed(&a, &b, "emb/held", N).await;
                 while a.queued_messages() < N {
                     Timer::after_millis(10).await;
                 }
@@ -508,10 +517,7 @@ fn a_full_queue_still_lets_the_next_connection_up() {
                 if let Either::Second(()) = select(a.wait_connected(), Timer::after_secs(3)).await {
                     panic!("no CONNACK read while the queue is full");
                 }
-                for i in 0..N {
-                    let message = a.deliver_message().await;
-                    assert_eq!(&message.publish.payload[..], format!("{i}").as_bytes());
-                }
+                expect_numbered(&a, N).await;
                 a.disconnect().expect("a connected");
             };
             let (ended, ()) = join(conn_a.run(&mut sa2), app).await;
@@ -532,10 +538,7 @@ fn a_full_queue_still_lets_the_next_connection_up() {
 #[test]
 fn packets_above_the_bound_are_typed_errors() {
     for version in VERSIONS {
-        let broker = Mosquitto::start("");
-        let port = broker.port();
-        block_on(LIMIT, move || async move {
-            let _broker = broker;
+        on_mosquitto(move |port| async move {
             let (mut ra, mut rb) = (Res::new(), Res::new());
             let mut small = config("small", version);
             small.max_packet_size = 256;
