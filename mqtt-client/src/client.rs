@@ -348,7 +348,7 @@ impl Client {
             let first = BrokerUri::parse(uri)?;
             crate::connector::check_schemes(&config.broker_uris(Some(&first))?)?;
             let connector = Arc::new(DefaultConnector::new(runtime.clone(), &config)?);
-            Self::connect_inner(runtime, connector, uri, config).await
+            Self::connect_inner(runtime, connector, first, config).await
         })
     }
 
@@ -363,18 +363,18 @@ impl Client {
     ) -> impl Future<Output = Result<Client, ClientError>> + Send + '_ {
         Box::pin(async move {
             config.validate()?;
-            Self::connect_inner(runtime, connector, uri, config).await
+            let first = BrokerUri::parse(uri)?;
+            Self::connect_inner(runtime, connector, first, config).await
         })
     }
 
     async fn connect_inner(
         runtime: Arc<dyn Runtime>,
         connector: Arc<dyn Connector>,
-        uri: &str,
+        first: BrokerUri,
         config: Config,
     ) -> Result<Client, ClientError> {
         // The config was validated by the caller, once.
-        let first = BrokerUri::parse(uri)?;
         let uris = config.broker_uris(Some(&first))?;
         let mut options = config.session_options(&first)?;
         crate::auth::configure(config.authentication().as_ref(), &mut options)?;

@@ -74,6 +74,8 @@ impl Inbox {
         counters: &Counters,
         now: Instant,
     ) -> bool {
+        // On the session's time line once, not per message.
+        let now = crate::clock::session_time(now);
         let (mut dropped_now, mut delivered_now) = (false, false);
         while let Some((message, _)) = self.queue.front() {
             let targets = &mut self.targets;
@@ -146,7 +148,7 @@ impl Inbox {
                 }
             }
             if let Some(ack) = ack {
-                let _ = session.ack(ack, crate::clock::session_time(now));
+                let _ = session.ack(ack, now);
             }
         }
         if delivered_now && !dropped_now {

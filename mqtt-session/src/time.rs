@@ -70,22 +70,12 @@ impl Instant {
     /// Microseconds since the origin, saturating at `u64::MAX` (after
     /// 584,554 years).
     pub const fn as_micros(self) -> u64 {
-        let micros = self.0.as_micros();
-        if micros > u64::MAX as u128 {
-            u64::MAX
-        } else {
-            micros as u64
-        }
+        saturate(self.0.as_micros())
     }
 
     /// Milliseconds since the origin, saturating at `u64::MAX`.
     pub const fn as_millis(self) -> u64 {
-        let millis = self.0.as_millis();
-        if millis > u64::MAX as u128 {
-            u64::MAX
-        } else {
-            millis as u64
-        }
+        saturate(self.0.as_millis())
     }
 
     /// The time from `earlier` to `self`; zero if `earlier` is later.
@@ -106,6 +96,15 @@ impl Instant {
     /// `self - duration`, or `None` before the origin.
     pub fn checked_sub(self, duration: Duration) -> Option<Instant> {
         self.0.checked_sub(duration).map(Instant)
+    }
+}
+
+/// `n`, or `u64::MAX` past it.
+const fn saturate(n: u128) -> u64 {
+    if n > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        n as u64
     }
 }
 

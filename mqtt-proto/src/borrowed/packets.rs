@@ -366,6 +366,24 @@ impl<'a> Iterator for SubscriptionIter<'a> {
     }
 }
 
+/// The filter list of a SUBSCRIBE or UNSUBSCRIBE, checked whole now
+/// (at least one entry, each as `read_one` reads it) so that iterating it
+/// later cannot fail.
+fn checked_list<'a, T>(
+    list: &'a [u8],
+    kind: PacketType,
+    mut read_one: impl FnMut(&mut Cursor<'a>) -> Result<T, DecodeError>,
+) -> Result<&'a [u8], DecodeError> {
+    let mut check = Cursor::new(list);
+    if check.is_empty() {
+        return Err(DecodeError::NoTopicFilters(kind));
+    }
+    while !check.is_empty() {
+        read_one(&mut check)?;
+    }
+    Ok(list)
+}
+
 /// A borrowed SUBSCRIBE (§3.8): at least one filter [MQTT-3.8.3-3].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscribeRef<'a> {
@@ -381,14 +399,9 @@ impl<'a> SubscribeRef<'a> {
     pub(crate) fn read(c: &mut Cursor<'a>, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(c.u16()?)?;
         let properties = properties_if(version.is_v5(), c)?;
-        let subscriptions = c.rest();
-        let mut check = Cursor::new(subscriptions);
-        if check.is_empty() {
-            return Err(DecodeError::NoTopicFilters(PacketType::Subscribe));
-        }
-        while !check.is_empty() {
-            Self::read_one(&mut check, version)?;
-        }
+        let subscriptions = checked_list(c.rest(), PacketType::Subscribe, |c| {
+            Self::read_one(c, version)
+        })?;
         Ok(Self {
             packet_id,
             properties,
@@ -458,14 +471,9 @@ impl<'a> UnsubscribeRef<'a> {
     pub(crate) fn read(c: &mut Cursor<'a>, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = PacketId::decode(c.u16()?)?;
         let properties = properties_if(version.is_v5(), c)?;
-        let filters = c.rest();
-        let mut check = Cursor::new(filters);
-        if check.is_empty() {
-            return Err(DecodeError::NoTopicFilters(PacketType::Unsubscribe));
-        }
-        while !check.is_empty() {
-            TopicFilterRef::read(&mut check, version)?;
-        }
+        let filters = checked_list(c.rest(), PacketType::Unsubscribe, |c| {
+            TopicFilterRef::read(c, version)
+        })?;
         Ok(Self {
             packet_id,
             properties,

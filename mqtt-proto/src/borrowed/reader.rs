@@ -43,24 +43,25 @@ impl<'a> Cursor<'a> {
         Ok(b)
     }
 
+    /// The next `N` bytes.
     #[inline]
-    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let (head, tail) = self
             .rest
-            .split_first_chunk::<2>()
+            .split_first_chunk::<N>()
             .ok_or(DecodeError::UnexpectedEnd)?;
         self.rest = tail;
-        Ok(u16::from_be_bytes(*head))
+        Ok(*head)
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.array().map(u16::from_be_bytes)
     }
 
     #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
-        let (head, tail) = self
-            .rest
-            .split_first_chunk::<4>()
-            .ok_or(DecodeError::UnexpectedEnd)?;
-        self.rest = tail;
-        Ok(u32::from_be_bytes(*head))
+        self.array().map(u32::from_be_bytes)
     }
 
     /// A Variable Byte Integer [MQTT-1.5.5].
