@@ -289,8 +289,9 @@ fn stopped_broker_ends_the_connection() {
     });
 }
 
-/// CONNACK refusing the connection ends `run` with a fatal error: trying
-/// again as it is would be refused again.
+/// CONNACK refusing the connection (3.1.1 return code 5, Not authorized;
+/// the broker then closes the connection [MQTT-3.2.2-5]) ends `run` with a
+/// fatal error: trying again as it is would be refused again.
 #[test]
 fn refused_connection_is_fatal() {
     let (mut broker, port) = FakeBroker::bind();
