@@ -200,14 +200,14 @@ impl<'a, M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Client<'a, M, Q
 
     /// Whether CONNACK accepted the current connection.
     pub fn is_connected(&self) -> bool {
-        self.shared.with(|inner| inner.connected)
+        self.shared.with(|inner| inner.session.is_connected())
     }
 
     /// Waits until CONNACK accepted a connection (at once if it has).
     pub async fn wait_connected(&self) {
         poll_fn(|cx| {
             self.shared.with(|inner| {
-                if inner.connected {
+                if inner.session.is_connected() {
                     Poll::Ready(())
                 } else {
                     inner.connected_waiters.register(cx.waker());

@@ -77,7 +77,7 @@ impl<M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Connection<'_, M, Q
             // the last connection must not keep this one from coming up
             // (what arrives with the CONNACK waits behind the queue, one
             // read at most).
-            let paused = shared.with(|inner| inner.input_paused() && inner.connected);
+            let paused = shared.with(|inner| inner.input_paused() && inner.session.is_connected());
             let rx = &mut *self.rx;
             let read = async {
                 if paused {
@@ -199,7 +199,6 @@ impl<M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Drop
             let now = time::now();
             inner.session.connection_lost(now);
             let _closed = inner.dispatch(now);
-            inner.connected = false;
         });
     }
 }

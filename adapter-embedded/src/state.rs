@@ -73,7 +73,6 @@ impl<M: RawMutex, const QUEUE: usize, const REQUESTS: usize> Shared<M, QUEUE, RE
                 receivers: WakerSet::default(),
                 slots: core::array::from_fn(|_| Slot::Free),
                 slot_waiters: WakerSet::default(),
-                connected: false,
                 connected_waiters: WakerSet::default(),
             })),
             wake_connection: Signal::new(),
@@ -143,8 +142,7 @@ pub(crate) struct Inner<const QUEUE: usize, const REQUESTS: usize> {
     pub(crate) receivers: WakerSet,
     pub(crate) slots: [Slot; REQUESTS],
     pub(crate) slot_waiters: WakerSet,
-    /// CONNACK accepted the current connection.
-    pub(crate) connected: bool,
+    /// Waiting for CONNACK (`Session::is_connected` says whether it came).
     pub(crate) connected_waiters: WakerSet,
 }
 
@@ -157,10 +155,7 @@ impl<const QUEUE: usize, const REQUESTS: usize> Inner<QUEUE, REQUESTS> {
         let mut closed = None;
         while let Some(event) = self.session.poll_event() {
             match event {
-                Event::Connected(_) => {
-                    self.connected = true;
-                    self.connected_waiters.wake_all();
-                }
+                Event::Connected(_) => self.connected_waiters.wake_all(),
                 Event::Message(message) => self.push_message(message, now),
                 Event::Published { token, result } => {
                     self.complete(token, Outcome::Published(result));
@@ -176,10 +171,7 @@ impl<const QUEUE: usize, const REQUESTS: usize> Inner<QUEUE, REQUESTS> {
                 // can be set without answering its challenges), so the
                 // session never reports AUTH.
                 Event::Pong | Event::Auth(_) | Event::AuthSuccess { .. } => {}
-                Event::Closed(reason) => {
-                    self.connected = false;
-                    closed = Some(reason);
-                }
+                Event::Closed(reason) => closed = Some(reason),
             }
         }
         closed
